@@ -1,0 +1,355 @@
+//! Typed configuration, loaded once from environment variables (and an optional `.env`).
+//!
+//! `VARIABLES` is the single list of settings: `.env.example` and the README table are checked
+//! against it by a test, so documentation cannot drift from code.
+
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+
+/// (name, default, what it does). An empty default means "unset".
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "APP_ENV",
+        "development",
+        "`development` or `production`; production refuses default secrets",
+    ),
+    ("HOST", "127.0.0.1", "interface to listen on"),
+    ("PORT", "8080", "port to listen on (0 picks a free one)"),
+    (
+        "DATABASE_URL",
+        "sqlite://data/gateway.db?mode=rwc",
+        "`sqlite://...` or `postgres://...`",
+    ),
+    (
+        "DATABASE_MAX_CONNECTIONS",
+        "8",
+        "connection pool size; about twice the cores is fastest",
+    ),
+    (
+        "AUTO_MIGRATE",
+        "true",
+        "apply pending migrations and seed plans when serving",
+    ),
+    (
+        "JWT_SECRET",
+        DEV_JWT_SECRET,
+        "HMAC key that signs access tokens (at least 32 bytes)",
+    ),
+    ("JWT_KEY_ID", "primary", "`kid` stamped on new tokens"),
+    (
+        "JWT_PREVIOUS_KEYS",
+        "",
+        "older keys still accepted while rotating: `kid=secret,kid=secret`",
+    ),
+    (
+        "JWT_ISSUER",
+        "licensing-gateway",
+        "`iss` claim issued and required",
+    ),
+    (
+        "JWT_AUDIENCE",
+        "licensing-api",
+        "`aud` claim issued and required",
+    ),
+    ("JWT_TTL_SECONDS", "3600", "access token lifetime"),
+    (
+        "LICENSE_KEY_SECRET",
+        DEV_LICENSE_KEY_SECRET,
+        "HMAC key under which license keys are stored",
+    ),
+    (
+        "GRAPHQL_MAX_DEPTH",
+        "12",
+        "deepest selection allowed (QUERY_TOO_DEEP)",
+    ),
+    (
+        "GRAPHQL_MAX_COMPLEXITY",
+        "1000",
+        "most fields in one operation (QUERY_TOO_COMPLEX)",
+    ),
+    (
+        "GRAPHQL_MAX_RECURSION",
+        "32",
+        "parser nesting limit (QUERY_TOO_RECURSIVE)",
+    ),
+    (
+        "GRAPHQL_MAX_DIRECTIVES",
+        "8",
+        "directives on one field (TOO_MANY_DIRECTIVES)",
+    ),
+    (
+        "GRAPHQL_MAX_PAGE_SIZE",
+        "100",
+        "largest `first` on any connection",
+    ),
+    (
+        "GRAPHQL_INTROSPECTION",
+        "true",
+        "serve the schema to introspection queries",
+    ),
+    (
+        "HTTP_BODY_LIMIT_BYTES",
+        "1048576",
+        "largest request body (413 beyond)",
+    ),
+    ("RUST_LOG", "info,sqlx=warn", "log filter"),
+];
+
+const DEV_JWT_SECRET: &str = "dev-only-jwt-secret-do-not-use-in-production";
+const DEV_LICENSE_KEY_SECRET: &str = "dev-only-license-key-secret-do-not-use-in-production";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub env: AppEnv,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    /// May carry a password, hence secret.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub auto_migrate: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub jwt_secret: SecretString,
+    pub jwt_key_id: String,
+    pub jwt_previous_keys: Vec<(String, SecretString)>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_ttl_seconds: i64,
+    pub license_key_secret: SecretString,
+}
+
+#[derive(Clone, Debug)]
+pub struct LimitsConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_recursion: usize,
+    pub max_directives: usize,
+    pub max_page_size: usize,
+    pub introspection: bool,
+    pub body_limit_bytes: usize,
+}
+
+/// A setting that could not be read.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` if one is present.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds a config from any source of variables; unset ones take their defaults.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| -> String {
+            lookup(name)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default_of(name).to_owned())
+        };
+        let env = match get("APP_ENV").as_str() {
+            "development" => AppEnv::Development,
+            "production" => AppEnv::Production,
+            other => return Err(ConfigError(format!("APP_ENV: unknown value `{other}`"))),
+        };
+        let config = Config {
+            env,
+            server: ServerConfig {
+                host: get("HOST"),
+                port: parse(&get, "PORT")?,
+            },
+            database: DatabaseConfig {
+                url: SecretString::from(get("DATABASE_URL")),
+                max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS")?,
+                auto_migrate: parse(&get, "AUTO_MIGRATE")?,
+            },
+            auth: AuthConfig {
+                jwt_secret: SecretString::from(get("JWT_SECRET")),
+                jwt_key_id: get("JWT_KEY_ID"),
+                jwt_previous_keys: parse_key_list(&get("JWT_PREVIOUS_KEYS"))?,
+                jwt_issuer: get("JWT_ISSUER"),
+                jwt_audience: get("JWT_AUDIENCE"),
+                jwt_ttl_seconds: parse(&get, "JWT_TTL_SECONDS")?,
+                license_key_secret: SecretString::from(get("LICENSE_KEY_SECRET")),
+            },
+            limits: LimitsConfig {
+                max_depth: parse(&get, "GRAPHQL_MAX_DEPTH")?,
+                max_complexity: parse(&get, "GRAPHQL_MAX_COMPLEXITY")?,
+                max_recursion: parse(&get, "GRAPHQL_MAX_RECURSION")?,
+                max_directives: parse(&get, "GRAPHQL_MAX_DIRECTIVES")?,
+                max_page_size: parse(&get, "GRAPHQL_MAX_PAGE_SIZE")?,
+                introspection: parse(&get, "GRAPHQL_INTROSPECTION")?,
+                body_limit_bytes: parse(&get, "HTTP_BODY_LIMIT_BYTES")?,
+            },
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let secrets = [
+            ("JWT_SECRET", &self.auth.jwt_secret, DEV_JWT_SECRET),
+            (
+                "LICENSE_KEY_SECRET",
+                &self.auth.license_key_secret,
+                DEV_LICENSE_KEY_SECRET,
+            ),
+        ];
+        for (name, secret, default) in secrets {
+            let value = secret.expose_secret();
+            if value.len() < 32 {
+                return Err(ConfigError(format!("{name} must be at least 32 bytes")));
+            }
+            if self.env == AppEnv::Production && value == default {
+                return Err(ConfigError(format!(
+                    "{name} is the development default; set a real secret in production"
+                )));
+            }
+        }
+        if self.auth.jwt_ttl_seconds <= 0 {
+            return Err(ConfigError("JWT_TTL_SECONDS must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// `sqlite` or `postgres`, from the URL scheme.
+    pub fn backend_name(&self) -> &'static str {
+        if self.database.url.expose_secret().starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    }
+}
+
+fn default_of(name: &str) -> &'static str {
+    VARIABLES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, default, _)| *default)
+        .unwrap_or("")
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> String,
+    name: &str,
+) -> Result<T, ConfigError> {
+    let raw = get(name);
+    raw.trim()
+        .parse()
+        .map_err(|_| ConfigError(format!("{name}: cannot read `{raw}`")))
+}
+
+fn parse_key_list(raw: &str) -> Result<Vec<(String, SecretString)>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .split_once('=')
+                .map(|(kid, secret)| (kid.trim().to_owned(), SecretString::from(secret.trim())))
+                .ok_or_else(|| ConfigError("JWT_PREVIOUS_KEYS: expected kid=secret".into()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_localhost() {
+        let config = config_with(&[]).expect("defaults are valid");
+        assert_eq!(config.backend_name(), "sqlite");
+        assert_eq!(config.server.port, 8080);
+        assert_eq!(config.limits.max_page_size, 100);
+    }
+
+    #[test]
+    fn production_refuses_default_jwt_secret() {
+        let err = config_with(&[("APP_ENV", "production")]).expect_err("must refuse");
+        assert!(err.0.contains("JWT_SECRET"));
+    }
+
+    #[test]
+    fn production_starts_with_real_secrets() {
+        let config = config_with(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "a-real-secret-that-is-long-enough-123456"),
+            (
+                "LICENSE_KEY_SECRET",
+                "another-real-secret-long-enough-654321",
+            ),
+        ]);
+        assert!(config.is_ok());
+    }
+
+    #[test]
+    fn previous_keys_are_parsed() {
+        let config = config_with(&[("JWT_PREVIOUS_KEYS", "old=aaaa, older=bbbb")]).expect("ok");
+        let kids: Vec<_> = config
+            .auth
+            .jwt_previous_keys
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(kids, ["old", "older"]);
+    }
+
+    #[test]
+    fn env_example_and_readme_list_every_variable() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let example =
+            std::fs::read_to_string(format!("{root}/.env.example")).expect(".env.example");
+        let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
+        for (name, _, _) in VARIABLES {
+            assert!(
+                example
+                    .lines()
+                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{name}="))),
+                ".env.example lacks {name}"
+            );
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README table lacks {name}"
+            );
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Connecting to the database (SQLite file or PostgreSQL), migrating it, and counting statements.
+
+use crate::config::DatabaseConfig;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts every SQL statement the application sends, so tests can pin the cost of a query.
+#[derive(Clone, Debug, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Opens the pool described by the config, creating the SQLite file's folder if needed.
+pub async fn connect(
+    config: &DatabaseConfig,
+) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
+    let url = config.url.expose_secret();
+    if let Some(folder) = sqlite_folder(url) {
+        std::fs::create_dir_all(folder)?;
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(config.max_connections)
+        .min_connections(1)
+        .sqlx_logging(false);
+    let mut db = Database::connect(options).await?;
+    let counter = StatementCounter::default();
+    let hook = counter.clone();
+    db.set_metric_callback(move |_| hook.bump());
+    Ok((db, counter))
+}
+
+/// The folder a `sqlite://path/file.db` URL points into, if it names one.
+fn sqlite_folder(url: &str) -> Option<&std::path::Path> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+pub fn backend_name(db: &DatabaseConnection) -> &'static str {
+    match db.get_database_backend() {
+        DbBackend::Postgres => "postgres",
+        DbBackend::Sqlite => "sqlite",
+        _ => "other",
+    }
+}
+
+pub async fn migrate_up(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+pub async fn migrate_down(db: &DatabaseConnection, steps: Option<u32>) -> anyhow::Result<()> {
+    Migrator::down(db, steps).await?;
+    Ok(())
+}
+
+pub async fn migrate_fresh(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::fresh(db).await?;
+    Ok(())
+}
+
+/// Each migration's name and whether it has been applied.
+pub async fn migration_status(db: &DatabaseConnection) -> anyhow::Result<Vec<(String, bool)>> {
+    let applied: Vec<String> = Migrator::get_applied_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|m| {
+            let name = m.name().to_owned();
+            let done = applied.contains(&name);
+            (name, done)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_folder;
+    use std::path::Path;
+
+    #[test]
+    fn sqlite_folder_is_found_for_file_urls_only() {
+        assert_eq!(
+            sqlite_folder("sqlite://data/gateway.db?mode=rwc"),
+            Some(Path::new("data"))
+        );
+        assert_eq!(sqlite_folder("sqlite::memory:"), None);
+        assert_eq!(sqlite_folder("sqlite://gateway.db"), None);
+        assert_eq!(sqlite_folder("postgres://localhost/x"), None);
+    }
+}

@@ -1,0 +1,4 @@
+pub mod loaders;
+pub mod schema;
+pub mod service;
+pub mod validate;

@@ -1,0 +1,186 @@
+use super::service::{self, DeveloperFilter, SignupInput};
+use crate::auth::Role;
+use crate::domain::licenses::loaders::LicensesByDeveloper;
+use crate::domain::licenses::schema::License;
+use crate::graphql::context::ContextExt;
+use crate::graphql::pagination::{encode_cursor, page_args};
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject, dataloader::DataLoader};
+use chrono::{DateTime, Utc};
+use entity::users;
+use uuid::Uuid;
+
+/// An account: a developer (who owns licenses), a team member, or an admin.
+pub struct User(pub users::Model);
+
+#[Object]
+impl User {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn role(&self) -> Option<Role> {
+        Role::parse(&self.0.role)
+    }
+    async fn email_verified_at(&self) -> Option<DateTime<Utc>> {
+        self.0.email_verified_at.map(|t| t.with_timezone(&Utc))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.with_timezone(&Utc)
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at.with_timezone(&Utc)
+    }
+    /// The licenses this developer owns, oldest first.
+    async fn licenses(&self, ctx: &Context<'_>) -> Result<Vec<License>> {
+        let loader = ctx.data::<DataLoader<LicensesByDeveloper>>()?;
+        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(found.into_iter().map(License).collect())
+    }
+}
+
+#[derive(InputObject)]
+#[graphql(name = "SignupInput")]
+pub struct SignupInputGql {
+    email: String,
+    name: String,
+    password: String,
+    /// A plan code from `plans`, e.g. `solo`.
+    plan_code: String,
+}
+
+#[derive(SimpleObject)]
+pub struct SignupPayload {
+    developer: User,
+    license: License,
+    /// The license key in plaintext. Shown this once: only its digest is stored.
+    license_key: String,
+    access_token: String,
+    access_token_expires_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    access_token: String,
+    expires_at: DateTime<Utc>,
+    user: User,
+}
+
+#[derive(InputObject, Default)]
+pub struct DeveloperFilterInput {
+    /// Part of the email address, case-insensitive.
+    email_contains: Option<String>,
+    /// Developers holding a license on this plan.
+    plan_code: Option<String>,
+    created_after: Option<DateTime<Utc>>,
+    created_before: Option<DateTime<Utc>>,
+}
+
+impl From<DeveloperFilterInput> for DeveloperFilter {
+    fn from(f: DeveloperFilterInput) -> Self {
+        Self {
+            email_contains: f.email_contains,
+            plan_code: f.plan_code,
+            created_after: f.created_after,
+            created_before: f.created_before,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct TotalCount {
+    /// How many nodes match the filter, across all pages.
+    total_count: u64,
+}
+
+#[derive(Default)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// The signed-in account.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(service::me(ctx.app()?, ctx.caller()).await?))
+    }
+
+    /// Developers, oldest first. Admins only.
+    async fn developers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<DeveloperFilterInput>,
+    ) -> Result<Connection<String, User, TotalCount>> {
+        let app = ctx.app()?;
+        let page = page_args(first, after, app.config.limits.max_page_size)?;
+        let filter = DeveloperFilter::from(filter.unwrap_or_default());
+        let (rows, has_next) = service::list_developers(app, ctx.caller(), &filter, &page).await?;
+        let total_count = if ctx.look_ahead().field("totalCount").exists() {
+            service::count_developers(app, ctx.caller(), &filter).await?
+        } else {
+            0
+        };
+        let mut connection = Connection::with_additional_fields(
+            page.after.is_some(),
+            has_next,
+            TotalCount { total_count },
+        );
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|u| Edge::new(encode_cursor(u.id), User(u))),
+        );
+        Ok(connection)
+    }
+
+    /// One developer by id. Admins only.
+    async fn developer(&self, ctx: &Context<'_>, id: Uuid) -> Result<User> {
+        Ok(User(
+            service::developer(ctx.app()?, ctx.caller(), id).await?,
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
+    /// Opens an account: the developer, a trial of the plan and a trialing license, in one
+    /// transaction. The license key in the answer is never shown again.
+    async fn signup(&self, ctx: &Context<'_>, input: SignupInputGql) -> Result<SignupPayload> {
+        let input = SignupInput {
+            email: input.email,
+            name: input.name,
+            password: input.password,
+            plan_code: input.plan_code,
+        };
+        let out = service::signup(ctx.app()?, ctx.meta(), input, Utc::now()).await?;
+        Ok(SignupPayload {
+            developer: User(out.developer),
+            license: License(out.license),
+            license_key: out.license_key,
+            access_token: out.token.token,
+            access_token_expires_at: out.token.expires_at,
+        })
+    }
+
+    /// An access token for an email and password.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<AuthPayload> {
+        let (user, token) = service::login(ctx.app()?, &email, password, Utc::now()).await?;
+        Ok(AuthPayload {
+            access_token: token.token,
+            expires_at: token.expires_at,
+            user: User(user),
+        })
+    }
+}

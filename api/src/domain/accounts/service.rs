@@ -1,0 +1,348 @@
+//! Accounts: signup, login, the first admin, and the admin's view of developers.
+
+use super::validate;
+use crate::auth::{Caller, IssuedToken, RequestMeta, Role, password};
+use crate::domain::audit::service::{self as audit, AuditEntry};
+use crate::domain::licenses::service as licenses_service;
+use crate::domain::plans::service as plans_service;
+use crate::error::{AppError, AppResult};
+use crate::events::UnitOfWork;
+use crate::graphql::pagination::PageArgs;
+use crate::state::AppState;
+use chrono::{DateTime, Duration, Utc};
+use entity::{licenses, plans, prelude::*, trials, users};
+use rand::Rng;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+pub struct SignupInput {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+    pub plan_code: String,
+}
+
+pub struct SignupOutcome {
+    pub developer: users::Model,
+    pub license: licenses::Model,
+    /// The plaintext key: returned this once, never stored.
+    pub license_key: String,
+    pub token: IssuedToken,
+}
+
+/// Creates the developer, its trial and its first license in one transaction.
+#[tracing::instrument(skip_all)]
+pub async fn signup(
+    app: &AppState,
+    meta: &RequestMeta,
+    input: SignupInput,
+    now: DateTime<Utc>,
+) -> AppResult<SignupOutcome> {
+    let email = validate::email(&input.email)?;
+    let name = validate::name(&input.name)?;
+    validate::password(&input.password)?;
+    let plan = plans_service::purchasable(&app.db, &input.plan_code).await?;
+    let entitlements = PlanEntitlements::find_by_id(plan.id).one(&app.db).await?;
+    // Hash before the transaction opens: it is slow and needs no lock.
+    let password_hash = password::hash(input.password).await?;
+
+    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let developer = insert_user(
+        &*uow,
+        &email,
+        &name,
+        Some(password_hash),
+        Role::Developer,
+        now,
+    )
+    .await?;
+    let caller = Caller::User {
+        id: developer.id,
+        role: Role::Developer,
+    };
+    audit::record(
+        &*uow,
+        &caller,
+        meta,
+        now,
+        AuditEntry {
+            event_type: "developer.created",
+            entity_type: "user",
+            entity_id: developer.id,
+            metadata: json!({ "email": developer.email, "planCode": plan.code }),
+        },
+    )
+    .await?;
+
+    let trial_ends_at = start_trial(&uow, &caller, meta, &developer, &plan, now).await?;
+    let (license, key) = licenses_service::create_initial(
+        &*uow,
+        &app.license_keys,
+        developer.id,
+        &plan,
+        entitlements.as_ref(),
+        trial_ends_at,
+        now,
+    )
+    .await?;
+    audit::record(
+        &*uow,
+        &caller,
+        meta,
+        now,
+        AuditEntry {
+            event_type: "license.created",
+            entity_type: "license",
+            entity_id: license.id,
+            metadata: licenses_service::audit_snapshot(&license),
+        },
+    )
+    .await?;
+    uow.publish(licenses_service::event("license.created", &license, now));
+    uow.commit().await?;
+
+    let token = app.jwt.issue(developer.id, Role::Developer, now)?;
+    Ok(SignupOutcome {
+        developer,
+        license,
+        license_key: key.plaintext,
+        token,
+    })
+}
+
+/// Records the plan's trial, if it has one, and returns when it ends.
+async fn start_trial(
+    uow: &UnitOfWork,
+    caller: &Caller,
+    meta: &RequestMeta,
+    developer: &users::Model,
+    plan: &plans::Model,
+    now: DateTime<Utc>,
+) -> AppResult<Option<DateTime<Utc>>> {
+    if plan.trial_days <= 0 {
+        return Ok(None);
+    }
+    let ends_at = now + Duration::days(i64::from(plan.trial_days));
+    let trial = trials::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        developer_id: Set(developer.id),
+        plan_id: Set(plan.id),
+        starts_at: Set(now.into()),
+        ends_at: Set(ends_at.into()),
+        created_at: Set(now.into()),
+    }
+    .insert(&**uow)
+    .await?;
+    audit::record(
+        &**uow,
+        caller,
+        meta,
+        now,
+        AuditEntry {
+            event_type: "trial.created",
+            entity_type: "trial",
+            entity_id: trial.id,
+            metadata: json!({ "planCode": plan.code, "endsAt": ends_at }),
+        },
+    )
+    .await?;
+    Ok(Some(ends_at))
+}
+
+async fn insert_user(
+    conn: &impl ConnectionTrait,
+    email: &str,
+    name: &str,
+    password_hash: Option<String>,
+    role: Role,
+    now: DateTime<Utc>,
+) -> AppResult<users::Model> {
+    Ok(users::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.to_owned()),
+        name: Set(name.to_owned()),
+        password_hash: Set(password_hash),
+        role: Set(role.as_str().to_owned()),
+        email_verified_at: Set(None),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// An access token for the right password; unknown emails and wrong passwords look alike.
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    app: &AppState,
+    email: &str,
+    password_attempt: String,
+    now: DateTime<Utc>,
+) -> AppResult<(users::Model, IssuedToken)> {
+    let user = match validate::email(email) {
+        Ok(email) => {
+            Users::find()
+                .filter(users::Column::Email.eq(email))
+                .one(&app.db)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let matches = password::verify(password_attempt, stored).await?;
+    let user = user
+        .filter(|_| matches)
+        .ok_or(AppError::Unauthenticated("wrong email or password"))?;
+    let role = Role::parse(&user.role)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("user has unknown role")))?;
+    let token = app.jwt.issue(user.id, role, now)?;
+    Ok((user, token))
+}
+
+pub async fn me(app: &AppState, caller: &Caller) -> AppResult<users::Model> {
+    let (id, _) = caller.require_user()?;
+    Users::find_by_id(id)
+        .one(&app.db)
+        .await?
+        .ok_or(AppError::Unauthenticated("this account no longer exists"))
+}
+
+/// The first admin's one-time credentials, when this start created it.
+pub struct BootstrapAdmin {
+    pub email: String,
+    pub password: String,
+}
+
+pub const BOOTSTRAP_ADMIN_EMAIL: &str = "admin@gateway.local";
+
+/// Creates an admin with a random password when the database has none.
+pub async fn ensure_admin(app: &AppState) -> AppResult<Option<BootstrapAdmin>> {
+    let has_admin = Users::find()
+        .filter(users::Column::Role.eq(Role::Admin.as_str()))
+        .one(&app.db)
+        .await?
+        .is_some();
+    if has_admin {
+        return Ok(None);
+    }
+    let secret: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
+    let hash = password::hash(secret.clone()).await?;
+    let now = Utc::now();
+    let uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let admin = match insert_user(
+        &*uow,
+        BOOTSTRAP_ADMIN_EMAIL,
+        "Administrator",
+        Some(hash),
+        Role::Admin,
+        now,
+    )
+    .await
+    {
+        Ok(admin) => admin,
+        // Another gateway process created it first.
+        Err(AppError::Conflict { .. }) => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    audit::record(
+        &*uow,
+        &Caller::Anonymous,
+        &RequestMeta::default(),
+        now,
+        AuditEntry {
+            event_type: "admin.bootstrapped",
+            entity_type: "user",
+            entity_id: admin.id,
+            metadata: json!({ "email": admin.email }),
+        },
+    )
+    .await?;
+    uow.commit().await?;
+    Ok(Some(BootstrapAdmin {
+        email: admin.email,
+        password: secret,
+    }))
+}
+
+#[derive(Default)]
+pub struct DeveloperFilter {
+    pub email_contains: Option<String>,
+    pub plan_code: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+fn developers_matching(filter: &DeveloperFilter) -> Select<Users> {
+    let mut condition = Condition::all().add(users::Column::Role.eq(Role::Developer.as_str()));
+    if let Some(part) = filter.email_contains.as_deref() {
+        condition = condition.add(users::Column::Email.contains(part.trim().to_lowercase()));
+    }
+    if let Some(after) = filter.created_after {
+        condition = condition.add(users::Column::CreatedAt.gte(after));
+    }
+    if let Some(before) = filter.created_before {
+        condition = condition.add(users::Column::CreatedAt.lt(before));
+    }
+    if let Some(code) = filter.plan_code.as_deref() {
+        let on_plan = Query::select()
+            .column((licenses::Entity, licenses::Column::DeveloperId))
+            .from(licenses::Entity)
+            .inner_join(
+                plans::Entity,
+                Expr::col((plans::Entity, plans::Column::Id))
+                    .equals((licenses::Entity, licenses::Column::PlanId)),
+            )
+            .and_where(
+                Expr::col((plans::Entity, plans::Column::Code)).eq(code.trim().to_lowercase()),
+            )
+            .to_owned();
+        condition = condition.add(users::Column::Id.in_subquery(on_plan));
+    }
+    Users::find().filter(condition)
+}
+
+/// One page of developers, oldest first, and whether more follow. Admins only.
+pub async fn list_developers(
+    app: &AppState,
+    caller: &Caller,
+    filter: &DeveloperFilter,
+    page: &PageArgs,
+) -> AppResult<(Vec<users::Model>, bool)> {
+    caller.require_admin()?;
+    let mut query = developers_matching(filter).order_by_asc(users::Column::Id);
+    if let Some(after) = page.after {
+        query = query.filter(users::Column::Id.gt(after));
+    }
+    let mut rows = query.limit(page.limit + 1).all(&app.db).await?;
+    let has_next = rows.len() as u64 > page.limit;
+    rows.truncate(page.limit as usize);
+    Ok((rows, has_next))
+}
+
+pub async fn count_developers(
+    app: &AppState,
+    caller: &Caller,
+    filter: &DeveloperFilter,
+) -> AppResult<u64> {
+    caller.require_admin()?;
+    Ok(developers_matching(filter).count(&app.db).await?)
+}
+
+/// A developer by id. Admins only.
+pub async fn developer(app: &AppState, caller: &Caller, id: Uuid) -> AppResult<users::Model> {
+    caller.require_admin()?;
+    Users::find_by_id(id)
+        .filter(users::Column::Role.eq(Role::Developer.as_str()))
+        .one(&app.db)
+        .await?
+        .ok_or(AppError::NotFound("developer"))
+}

@@ -1,0 +1,5 @@
+pub mod keys;
+pub mod loaders;
+pub mod model;
+pub mod schema;
+pub mod service;

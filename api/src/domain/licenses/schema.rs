@@ -1,0 +1,125 @@
+use super::loaders::LicenseById;
+use super::model::{LicenseState, LicenseTerm, PaymentState};
+use crate::domain::accounts::loaders::UserById;
+use crate::domain::accounts::schema::User;
+use crate::domain::plans::loaders::PlanById;
+use crate::domain::plans::schema::Plan;
+use crate::events::DomainEvent;
+use crate::graphql::context::ContextExt;
+use async_graphql::{Context, Object, Result, Subscription, dataloader::DataLoader};
+use chrono::{DateTime, Utc};
+use entity::licenses;
+use futures_util::{Stream, StreamExt};
+use std::sync::Arc;
+use tokio_stream::wrappers::BroadcastStream;
+use uuid::Uuid;
+
+pub struct License(pub licenses::Model);
+
+fn utc(t: &sea_orm::prelude::DateTimeWithTimeZone) -> DateTime<Utc> {
+    t.with_timezone(&Utc)
+}
+
+#[Object]
+impl License {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// The first group of the key, for recognising it; the key itself is never shown again.
+    async fn key_prefix(&self) -> &str {
+        &self.0.key_prefix
+    }
+    async fn product(&self) -> &str {
+        &self.0.product
+    }
+    async fn term(&self) -> Option<LicenseTerm> {
+        LicenseTerm::parse(&self.0.term)
+    }
+    async fn state(&self) -> Option<LicenseState> {
+        LicenseState::parse(&self.0.state)
+    }
+    async fn payment_state(&self) -> Option<PaymentState> {
+        PaymentState::parse(&self.0.payment_state)
+    }
+    async fn seats_total(&self) -> i32 {
+        self.0.seats_total
+    }
+    async fn seats_used(&self) -> i32 {
+        self.0.seats_used
+    }
+    async fn starts_at(&self) -> DateTime<Utc> {
+        utc(&self.0.starts_at)
+    }
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at.as_ref().map(utc)
+    }
+    async fn trial_ends_at(&self) -> Option<DateTime<Utc>> {
+        self.0.trial_ends_at.as_ref().map(utc)
+    }
+    async fn grace_ends_at(&self) -> Option<DateTime<Utc>> {
+        self.0.grace_ends_at.as_ref().map(utc)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        utc(&self.0.created_at)
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        utc(&self.0.updated_at)
+    }
+    async fn plan(&self, ctx: &Context<'_>) -> Result<Option<Plan>> {
+        let loader = ctx.data::<DataLoader<PlanById>>()?;
+        Ok(loader.load_one(self.0.plan_id).await?.map(Plan))
+    }
+    async fn developer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let loader = ctx.data::<DataLoader<UserById>>()?;
+        Ok(loader.load_one(self.0.developer_id).await?.map(User))
+    }
+}
+
+/// A committed change to a license.
+pub struct LicenseEvent(Arc<DomainEvent>);
+
+#[Object]
+impl LicenseEvent {
+    /// Dotted event type, e.g. `license.created`.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    async fn license_id(&self) -> Uuid {
+        self.0.entity_id
+    }
+    async fn developer_id(&self) -> Option<Uuid> {
+        self.0.developer_id
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    /// The license as it is now (it may have changed again since the event).
+    async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
+        let loader = ctx.data::<DataLoader<LicenseById>>()?;
+        Ok(loader.load_one(self.0.entity_id).await?.map(License))
+    }
+}
+
+#[derive(Default)]
+pub struct LicensesSubscription;
+
+#[Subscription]
+impl LicensesSubscription {
+    /// Committed license changes, from every gateway process: all of them for admins, a
+    /// developer's own for a developer.
+    async fn license_events(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = LicenseEvent>> {
+        let caller = ctx.caller().clone();
+        caller.require_user()?;
+        let events = BroadcastStream::new(ctx.app()?.bus.subscribe());
+        Ok(events.filter_map(move |received| {
+            let visible = received.ok().filter(|event| {
+                event.kind.starts_with("license.")
+                    && event
+                        .developer_id
+                        .is_some_and(|owner| caller.can_see_developer(owner))
+            });
+            std::future::ready(visible.map(LicenseEvent))
+        }))
+    }
+}

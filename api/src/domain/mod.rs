@@ -1,0 +1,7 @@
+//! One folder per area: `service.rs` holds the rules and transactions and knows no GraphQL;
+//! `schema.rs` exposes them; `loaders.rs` batches relation edges.
+
+pub mod accounts;
+pub mod audit;
+pub mod licenses;
+pub mod plans;

@@ -1,0 +1,4 @@
+pub mod loaders;
+pub mod schema;
+pub mod seed;
+pub mod service;

@@ -1,0 +1,117 @@
+use super::loaders::EntitlementsByPlan;
+use super::service;
+use crate::graphql::context::ContextExt;
+use async_graphql::{Context, Enum, Object, Result, SimpleObject, dataloader::DataLoader};
+use entity::{plan_entitlements, plans};
+use uuid::Uuid;
+
+#[derive(Default)]
+pub struct PlansQuery;
+
+#[Object]
+impl PlansQuery {
+    /// Plans on sale, cheapest first. Public.
+    async fn plans(&self, ctx: &Context<'_>) -> Result<Vec<Plan>> {
+        let include_inactive = ctx.caller().is_admin();
+        let plans = service::list(&ctx.app()?.db, include_inactive).await?;
+        Ok(plans.into_iter().map(Plan).collect())
+    }
+
+    /// One plan by its code, e.g. `solo`. Public.
+    async fn plan(&self, ctx: &Context<'_>, code: String) -> Result<Option<Plan>> {
+        Ok(service::by_code(&ctx.app()?.db, &code).await?.map(Plan))
+    }
+}
+
+pub struct Plan(pub plans::Model);
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum BillingInterval {
+    Month,
+    Year,
+}
+
+#[Object]
+impl Plan {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Price per interval in the currency's minor unit (cents).
+    async fn price_minor(&self) -> i64 {
+        self.0.price_minor
+    }
+    /// ISO 4217 code.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    async fn interval(&self) -> BillingInterval {
+        match self.0.billing_interval.as_str() {
+            "year" => BillingInterval::Year,
+            _ => BillingInterval::Month,
+        }
+    }
+    async fn trial_days(&self) -> i32 {
+        self.0.trial_days
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    async fn entitlements(&self, ctx: &Context<'_>) -> Result<Option<Entitlements>> {
+        let loader = ctx.data::<DataLoader<EntitlementsByPlan>>()?;
+        Ok(loader.load_one(self.0.id).await?.map(Entitlements::from))
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum DbType {
+    Shared,
+    Dedicated,
+}
+
+/// What a plan allows. A null limit means unlimited.
+#[derive(SimpleObject)]
+pub struct Entitlements {
+    max_customers: Option<i32>,
+    max_workspaces: Option<i32>,
+    max_ai_employees: Option<i32>,
+    max_team_members: Option<i32>,
+    max_runtime_nodes: Option<i32>,
+    max_seats: Option<i32>,
+    white_label_basic: bool,
+    /// community, email, priority or dedicated.
+    support_level: String,
+    db_type: DbType,
+    storage_quota_bytes: Option<i64>,
+    daily_api_requests: Option<i64>,
+    /// Feature flags by name.
+    features: async_graphql::Json<serde_json::Value>,
+}
+
+impl From<plan_entitlements::Model> for Entitlements {
+    fn from(m: plan_entitlements::Model) -> Self {
+        Self {
+            max_customers: m.max_customers,
+            max_workspaces: m.max_workspaces,
+            max_ai_employees: m.max_ai_employees,
+            max_team_members: m.max_team_members,
+            max_runtime_nodes: m.max_runtime_nodes,
+            max_seats: m.max_seats,
+            white_label_basic: m.white_label_basic,
+            support_level: m.support_level,
+            db_type: if m.db_type == "dedicated" {
+                DbType::Dedicated
+            } else {
+                DbType::Shared
+            },
+            storage_quota_bytes: m.storage_quota_bytes,
+            daily_api_requests: m.daily_api_requests,
+            features: async_graphql::Json(m.features),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Plans and their entitlements: public catalogue reads.
+
+use crate::error::{AppError, AppResult};
+use entity::{plans, prelude::*};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    include_inactive: bool,
+) -> AppResult<Vec<plans::Model>> {
+    let mut query = Plans::find().order_by_asc(plans::Column::PriceMinor);
+    if !include_inactive {
+        query = query.filter(plans::Column::Active.eq(true));
+    }
+    Ok(query.all(conn).await?)
+}
+
+pub async fn by_code(conn: &impl ConnectionTrait, code: &str) -> AppResult<Option<plans::Model>> {
+    Ok(Plans::find()
+        .filter(plans::Column::Code.eq(code.trim().to_lowercase()))
+        .one(conn)
+        .await?)
+}
+
+/// The plan a new account may sign up for: it must exist and be on sale.
+pub async fn purchasable(conn: &impl ConnectionTrait, code: &str) -> AppResult<plans::Model> {
+    match by_code(conn, code).await? {
+        Some(plan) if plan.active => Ok(plan),
+        Some(_) => Err(AppError::validation(
+            "planCode",
+            "this plan is no longer offered",
+        )),
+        None => Err(AppError::validation("planCode", "no plan has this code")),
+    }
+}

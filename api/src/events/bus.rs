@@ -1,0 +1,86 @@
+//! The event bus: an in-process broadcast, fed on PostgreSQL by LISTEN/NOTIFY so that every
+//! gateway process sharing the database sees every committed change.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DbBackend};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// The PostgreSQL channel every gateway listens on.
+pub const CHANNEL: &str = "gateway_events";
+
+/// A committed change, as subscribers see it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DomainEvent {
+    /// Dotted type, e.g. `license.created`.
+    pub kind: String,
+    pub entity_id: Uuid,
+    /// The developer that owns the entity, for authorization of subscribers.
+    pub developer_id: Option<Uuid>,
+    pub data: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<Arc<DomainEvent>>,
+    via_postgres: bool,
+}
+
+impl EventBus {
+    /// A bus for this database: on PostgreSQL it starts listening before it returns, so no event
+    /// committed after this call is missed.
+    pub async fn start(db: &DatabaseConnection) -> anyhow::Result<Self> {
+        let (sender, _) = broadcast::channel(1024);
+        let via_postgres = db.get_database_backend() == DbBackend::Postgres;
+        if via_postgres {
+            let pool = db.get_postgres_connection_pool().clone();
+            let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            tokio::spawn(forward_notifications(listener, sender.clone()));
+        }
+        Ok(Self {
+            sender,
+            via_postgres,
+        })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<DomainEvent>> {
+        self.sender.subscribe()
+    }
+
+    /// On PostgreSQL events travel through NOTIFY (sent inside the transaction, delivered on
+    /// commit); elsewhere they are handed to local subscribers after commit.
+    pub(crate) fn via_postgres(&self) -> bool {
+        self.via_postgres
+    }
+
+    pub(crate) fn deliver_locally(&self, event: DomainEvent) {
+        // No subscriber is not an error.
+        let _ = self.sender.send(Arc::new(event));
+    }
+}
+
+async fn forward_notifications(
+    mut listener: sea_orm::sqlx::postgres::PgListener,
+    sender: broadcast::Sender<Arc<DomainEvent>>,
+) {
+    loop {
+        match listener.recv().await {
+            Ok(notification) => match serde_json::from_str::<DomainEvent>(notification.payload()) {
+                Ok(event) => {
+                    let _ = sender.send(Arc::new(event));
+                }
+                Err(err) => tracing::warn!(%err, "ignoring malformed event notification"),
+            },
+            Err(err) => {
+                // The listener reconnects on its next recv; pause so a down database is not spun on.
+                tracing::warn!(%err, "event listener lost its connection");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! A transaction that carries the events it produces, so that an event is published if and only
+//! if its change commits.
+
+use super::bus::{CHANNEL, DomainEvent, EventBus};
+use crate::error::{AppError, AppResult};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait,
+};
+use std::ops::Deref;
+
+pub struct UnitOfWork {
+    txn: DatabaseTransaction,
+    bus: EventBus,
+    events: Vec<DomainEvent>,
+}
+
+impl UnitOfWork {
+    pub async fn begin(db: &DatabaseConnection, bus: &EventBus) -> AppResult<Self> {
+        Ok(Self {
+            txn: db.begin().await?,
+            bus: bus.clone(),
+            events: Vec::new(),
+        })
+    }
+
+    /// Queues an event; it reaches subscribers only when `commit` succeeds.
+    pub fn publish(&mut self, event: DomainEvent) {
+        self.events.push(event);
+    }
+
+    pub async fn commit(self) -> AppResult<()> {
+        let Self { txn, bus, events } = self;
+        if bus.via_postgres() {
+            // NOTIFY inside the transaction is delivered by PostgreSQL at commit, to every
+            // listening gateway including this one, and discarded on rollback.
+            for event in &events {
+                let payload = serde_json::to_string(event).map_err(AppError::internal)?;
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_notify($1, $2)",
+                    [CHANNEL.into(), payload.into()],
+                ))
+                .await?;
+            }
+            txn.commit().await?;
+        } else {
+            txn.commit().await?;
+            for event in events {
+                bus.deliver_locally(event);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Deref for UnitOfWork {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}

@@ -1,0 +1,99 @@
+//! Query cost limits, each refusal with its own `extensions.code`.
+//!
+//! async-graphql enforces depth and complexity with plain messages and no code, so this
+//! extension measures them itself from the validation result; parse and validation failures
+//! get codes too, so every error a client sees can be switched on.
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Variables};
+use std::sync::Arc;
+
+pub struct QueryLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+}
+
+impl ExtensionFactory for QueryLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(QueryLimitsExtension {
+            max_depth: self.max_depth,
+            max_complexity: self.max_complexity,
+        })
+    }
+}
+
+struct QueryLimitsExtension {
+    max_depth: usize,
+    max_complexity: usize,
+}
+
+fn with_code(mut err: ServerError, code: &str) -> ServerError {
+    let extensions = err
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code);
+    }
+    err
+}
+
+fn refusal(message: String, code: &str) -> Vec<ServerError> {
+    vec![with_code(ServerError::new(message, None), code)]
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for QueryLimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|err| {
+            let code = if err.message.starts_with("The recursion depth") {
+                "QUERY_TOO_RECURSIVE"
+            } else if err.message.starts_with("The number of directives") {
+                "TOO_MANY_DIRECTIVES"
+            } else {
+                "GRAPHQL_PARSE_FAILED"
+            };
+            with_code(err, code)
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
+                .collect::<Vec<_>>()
+        })?;
+        if result.depth > self.max_depth {
+            return Err(refusal(
+                format!(
+                    "query is nested {} deep; the limit is {}",
+                    result.depth, self.max_depth
+                ),
+                "QUERY_TOO_DEEP",
+            ));
+        }
+        if result.complexity > self.max_complexity {
+            return Err(refusal(
+                format!(
+                    "query complexity is {}; the limit is {}",
+                    result.complexity, self.max_complexity
+                ),
+                "QUERY_TOO_COMPLEX",
+            ));
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,40 @@
+//! What every dataloader shares: one `IN (...)` query per batch and a cloneable error.
+
+use crate::error::AppError;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A batch failure, shared by every field that waited on the batch (loaders need `Clone`).
+#[derive(Clone, Debug)]
+pub struct LoaderError(Arc<DbErr>);
+
+impl From<DbErr> for LoaderError {
+    fn from(err: DbErr) -> Self {
+        Self(Arc::new(err))
+    }
+}
+
+impl From<LoaderError> for AppError {
+    fn from(err: LoaderError) -> Self {
+        AppError::internal(anyhow::anyhow!("batch load failed: {:?}", err.0))
+    }
+}
+
+impl From<LoaderError> for async_graphql::Error {
+    fn from(err: LoaderError) -> Self {
+        AppError::from(err).into()
+    }
+}
+
+/// All rows of `E` whose `column` is one of `keys`, in one statement.
+pub async fn fetch_in<E: EntityTrait>(
+    db: &DatabaseConnection,
+    column: E::Column,
+    keys: &[Uuid],
+) -> Result<Vec<E::Model>, LoaderError> {
+    Ok(E::find()
+        .filter(column.is_in(keys.iter().copied()))
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,178 @@
+//! GraphQL transport: POST with a JSON body, GET for queries only, WebSocket upgrades on GET.
+//!
+//! POST must carry a JSON content type (415 otherwise) and GET may not mutate (405), so a
+//! form or `text/plain` post from another site cannot act on a signed-in user's behalf.
+
+use super::HttpState;
+use super::auth::{caller_from_authorization, caller_from_headers, request_meta};
+use crate::error::AppError;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, Data};
+use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::net::SocketAddr;
+
+/// A refusal in GraphQL's error shape, with a status code that says the same.
+fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
+}
+
+fn unauthenticated(err: AppError) -> Response {
+    refusal(StatusCode::UNAUTHORIZED, err.code(), &err.message())
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+}
+
+pub async fn post(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !is_json(&headers) {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send GraphQL requests as application/json",
+        );
+    }
+    let caller = match caller_from_headers(&state.app, &headers) {
+        Ok(caller) => caller,
+        Err(err) => return unauthenticated(err),
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(_) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the body is not a GraphQL request",
+            );
+        }
+    };
+    let batch = batch.data(caller).data(request_meta(&headers, peer));
+    GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response()
+}
+
+pub async fn get(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if parts.headers.contains_key(header::UPGRADE) {
+        return websocket(state, peer, &mut parts).await;
+    }
+    let caller = match caller_from_headers(&state.app, &parts.headers) {
+        Ok(caller) => caller,
+        Err(err) => return unauthenticated(err),
+    };
+    let query = parts.uri.query().unwrap_or_default();
+    let request = match async_graphql::http::parse_query_string(query) {
+        Ok(request) => request,
+        Err(_) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "expected ?query=...&variables=...",
+            );
+        }
+    };
+    if !is_read_only(&request) {
+        let mut response = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "mutations and subscriptions are not accepted over GET",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let request = request
+        .data(caller)
+        .data(request_meta(&parts.headers, peer));
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// Whether the operation a GET would run is a query. Unparsable documents count as queries:
+/// executing them only produces the parse error.
+fn is_read_only(request: &async_graphql::Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return true;
+    };
+    let operation = match &document.operations {
+        DocumentOperations::Single(op) => Some(op),
+        DocumentOperations::Multiple(ops) => match request.operation_name.as_deref() {
+            Some(name) => ops.get(name),
+            None if ops.len() == 1 => ops.values().next(),
+            None => None,
+        },
+    };
+    operation.is_none_or(|op| op.node.ty == OperationType::Query)
+}
+
+async fn websocket(
+    state: HttpState,
+    peer: SocketAddr,
+    parts: &mut axum::http::request::Parts,
+) -> Response {
+    let protocol = match GraphQLProtocol::from_request_parts(parts, &()).await {
+        Ok(protocol) => protocol,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let meta = request_meta(&parts.headers, peer);
+    let header_caller = caller_from_headers(&state.app, &parts.headers);
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let app = state.app.clone();
+            GraphQLWebSocket::new(socket, state.schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    // The token may come in connection_init (browsers cannot set headers on a
+                    // WebSocket) or, for other clients, in the upgrade request's headers.
+                    let from_payload = ["Authorization", "authorization", "token"]
+                        .iter()
+                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                        .filter(|v| !v.trim().is_empty())
+                        .map(str::to_owned);
+                    let caller = match from_payload {
+                        Some(value) => {
+                            let value = if value.contains(' ') {
+                                value
+                            } else {
+                                format!("Bearer {value}")
+                            };
+                            caller_from_authorization(&app, Some(&value))
+                        }
+                        None => header_caller,
+                    }
+                    .map_err(async_graphql::Error::from)?;
+                    let mut data = Data::default();
+                    data.insert(caller);
+                    data.insert(meta);
+                    Ok(data)
+                })
+                .serve()
+        })
+}

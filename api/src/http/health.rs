@@ -1,0 +1,29 @@
+use super::HttpState;
+use crate::db::backend_name;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+/// The process is up.
+pub async fn alive() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The database answers; 503 when it does not.
+pub async fn ready(State(state): State<HttpState>) -> (StatusCode, Json<Value>) {
+    let backend = backend_name(&state.app.db);
+    match state.app.db.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "backend": backend })),
+        ),
+        Err(err) => {
+            tracing::warn!(%err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "backend": backend })),
+            )
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The HTTP surface: GraphQL over POST, GET and WebSocket, GraphiQL, health probes.
+
+mod auth;
+mod graphiql;
+mod graphql;
+mod health;
+
+use crate::graphql::AppSchema;
+use crate::state::AppState;
+use axum::Router;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub schema: AppSchema,
+    pub app: AppState,
+}
+
+pub fn router(state: HttpState) -> Router {
+    let body_limit = state.app.config.limits.body_limit_bytes;
+    Router::new()
+        .route("/", get(graphiql::page))
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready))
+        // The GraphQL extractor reads the raw body, so axum's default limit would not apply.
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

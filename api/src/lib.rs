@@ -1,0 +1,18 @@
+//! The licensing and subscription control plane: one GraphQL API over SQLite or PostgreSQL.
+//!
+//! `main.rs` is a thin command line over this library; tests build the same [`startup::App`].
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod graphql;
+mod http;
+pub mod seed;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use startup::{App, build};

@@ -1,0 +1,132 @@
+//! Building the application: the same path for the binary and for tests.
+
+use crate::auth::{JwtKeys, password};
+use crate::config::Config;
+use crate::db::{self, StatementCounter};
+use crate::domain::accounts::service::{BootstrapAdmin, ensure_admin};
+use crate::domain::licenses::keys::LicenseKeys;
+use crate::domain::plans::seed::seed_plans;
+use crate::events::EventBus;
+use crate::graphql::{AppSchema, build_schema};
+use crate::http::{HttpState, router};
+use crate::state::AppState;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    schema: AppSchema,
+    statements: StatementCounter,
+    bootstrap_admin: Option<BootstrapAdmin>,
+}
+
+impl App {
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn schema(&self) -> &AppSchema {
+        &self.schema
+    }
+
+    /// Every SQL statement sent so far.
+    pub fn statements(&self) -> StatementCounter {
+        self.statements.clone()
+    }
+
+    /// The first admin's credentials, when this start created it; shown once by the caller.
+    pub fn take_bootstrap_admin(&mut self) -> Option<BootstrapAdmin> {
+        self.bootstrap_admin.take()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    }
+}
+
+/// Connects, migrates and seeds (when configured), makes sure an admin exists, and binds.
+pub async fn build(config: Config) -> anyhow::Result<App> {
+    let migrate = config.database.auto_migrate;
+    let (state, statements) = connect(config).await?;
+    if migrate {
+        db::migrate_up(&state.db).await?;
+        seed_plans(&state.db)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding plans failed: {e:?}"))?;
+    }
+    password::prepare();
+    let bootstrap_admin = ensure_admin(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first admin failed: {e:?}"))?;
+    let schema = build_schema(state.clone());
+    let router = router(HttpState {
+        schema: schema.clone(),
+        app: state.clone(),
+    });
+    let address = format!("{}:{}", state.config.server.host, state.config.server.port);
+    let listener = TcpListener::bind(&address).await?;
+    Ok(App {
+        listener,
+        router,
+        state,
+        schema,
+        statements,
+        bootstrap_admin,
+    })
+}
+
+/// The shared state over a fresh pool, without serving: for the command line's other verbs.
+pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCounter)> {
+    let (db, statements) = db::connect(&config.database).await?;
+    let bus = EventBus::start(&db).await?;
+    let state = AppState {
+        db,
+        jwt: Arc::new(JwtKeys::from_config(&config.auth)),
+        license_keys: Arc::new(LicenseKeys::new(config.auth.license_key_secret.clone())),
+        bus,
+        config: Arc::new(config),
+    };
+    Ok((state, statements))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

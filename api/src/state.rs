@@ -1,0 +1,17 @@
+//! What every request shares: the pool, configuration, keys and the event bus.
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use crate::domain::licenses::keys::LicenseKeys;
+use crate::events::EventBus;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub jwt: Arc<JwtKeys>,
+    pub license_keys: Arc<LicenseKeys>,
+    pub bus: EventBus,
+}

@@ -1,0 +1,34 @@
+//! Schema migrations, portable across SQLite and PostgreSQL.
+//!
+//! Each file is named `mYYYYMMDD_NNNNNN_<verb>_<table>.rs` and is never edited once landed:
+//! a later change is a new migration.
+
+// The migration trait is declared through async_trait with an elided `SchemaManager` lifetime;
+// spelling it out in the impls does not match the trait.
+#![allow(elided_lifetimes_in_paths)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod columns;
+mod m20261123_000001_create_users;
+mod m20261123_000002_create_plans;
+mod m20261123_000003_create_plan_entitlements;
+mod m20261123_000004_create_trials;
+mod m20261123_000005_create_licenses;
+mod m20261123_000006_create_audit_events;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_users::Migration),
+            Box::new(m20261123_000002_create_plans::Migration),
+            Box::new(m20261123_000003_create_plan_entitlements::Migration),
+            Box::new(m20261123_000004_create_trials::Migration),
+            Box::new(m20261123_000005_create_licenses::Migration),
+            Box::new(m20261123_000006_create_audit_events::Migration),
+        ]
+    }
+}
