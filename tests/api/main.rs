@@ -1,1 +1,13 @@
+//! Integration tests: each starts the real server on a loopback port against its own fresh
+//! database (a temp SQLite file, or with `TEST_DATABASE_URL` a new PostgreSQL database) and
+//! talks GraphQL over HTTP and WebSocket like any client.
 
+mod helpers;
+
+mod accounts;
+mod auth;
+mod events;
+mod http;
+mod migrations;
+mod schema;
+mod statements;

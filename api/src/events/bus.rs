@@ -76,6 +76,8 @@ async fn forward_notifications(
                 }
                 Err(err) => tracing::warn!(%err, "ignoring malformed event notification"),
             },
+            // The pool was closed on purpose: shutting down.
+            Err(sea_orm::sqlx::Error::PoolClosed) => break,
             Err(err) => {
                 // The listener reconnects on its next recv; pause so a down database is not spun on.
                 tracing::warn!(%err, "event listener lost its connection");

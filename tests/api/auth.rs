@@ -1,0 +1,133 @@
+use crate::helpers::{error_code, spawn_app_with};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+const DEV_SECRET: &str = "dev-only-jwt-secret-do-not-use-in-production";
+const OLD_SECRET: &str = "an-older-signing-key-still-accepted-for-now";
+
+fn claims(sub: &str, overrides: Value) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({
+        "sub": sub, "role": "developer", "iss": "licensing-gateway", "aud": "licensing-api",
+        "exp": now + 600, "nbf": now - 5, "iat": now - 5,
+    });
+    for (k, v) in overrides.as_object().expect("object") {
+        if v.is_null() {
+            claims.as_object_mut().expect("object").remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    claims
+}
+
+fn sign(kid: &str, secret: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+#[tokio::test]
+async fn every_bad_token_is_unauthenticated_and_good_ones_pass() {
+    let app = spawn_app_with(&[("JWT_PREVIOUS_KEYS", &format!("old={OLD_SECRET}"))]).await;
+    let dev = app.signup("tok@example.com", "solo").await;
+    let sub = dev["developer"]["id"].as_str().expect("id");
+    let now = chrono::Utc::now().timestamp();
+
+    let good = sign("primary", DEV_SECRET, &claims(sub, json!({})));
+    let rotated = sign("old", OLD_SECRET, &claims(sub, json!({})));
+    let forged_role = {
+        let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        parts[1] = URL_SAFE_NO_PAD.encode(claims(sub, json!({ "role": "admin" })).to_string());
+        parts.join(".")
+    };
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"primary"}"#),
+        URL_SAFE_NO_PAD.encode(claims(sub, json!({})).to_string())
+    );
+    let bad = [
+        (
+            "expired",
+            sign(
+                "primary",
+                DEV_SECRET,
+                &claims(
+                    sub,
+                    json!({ "exp": now - 3600, "nbf": now - 7200, "iat": now - 7200 }),
+                ),
+            ),
+        ),
+        ("tampered", forged_role),
+        ("alg none", unsigned),
+        (
+            "wrong issuer",
+            sign(
+                "primary",
+                DEV_SECRET,
+                &claims(sub, json!({ "iss": "someone-else" })),
+            ),
+        ),
+        (
+            "wrong audience",
+            sign(
+                "primary",
+                DEV_SECRET,
+                &claims(sub, json!({ "aud": "another-api" })),
+            ),
+        ),
+        (
+            "missing audience",
+            sign("primary", DEV_SECRET, &claims(sub, json!({ "aud": null }))),
+        ),
+        (
+            "missing nbf",
+            sign("primary", DEV_SECRET, &claims(sub, json!({ "nbf": null }))),
+        ),
+        (
+            "issued in the future",
+            sign(
+                "primary",
+                DEV_SECRET,
+                &claims(sub, json!({ "iat": now + 3600 })),
+            ),
+        ),
+        (
+            "unknown kid",
+            sign("mystery", DEV_SECRET, &claims(sub, json!({}))),
+        ),
+        (
+            "wrong key",
+            sign("primary", OLD_SECRET, &claims(sub, json!({}))),
+        ),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+
+    for token in [&good, &rotated] {
+        let body = app
+            .graphql("{ me { email } }", json!({}), Some(token))
+            .await;
+        assert_eq!(body["data"]["me"]["email"], "tok@example.com", "{body}");
+    }
+    for (case, token) in bad {
+        let response = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(&token)
+            .json(&json!({ "query": "{ plans { code } }" }))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 401, "{case}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{case}: {body}");
+        assert!(!body.to_string().contains(DEV_SECRET));
+    }
+}
