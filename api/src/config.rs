@@ -58,6 +58,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "HMAC key under which license keys are stored",
     ),
     (
+        "LICENSE_EXPIRING_DAYS",
+        "7",
+        "a license expiring within this many days is flagged `expiring`",
+    ),
+    (
         "GRAPHQL_MAX_DEPTH",
         "12",
         "deepest selection allowed (QUERY_TOO_DEEP)",
@@ -111,6 +116,12 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
+    pub licensing: LicensingConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct LicensingConfig {
+    pub expiring_days: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -199,6 +210,9 @@ impl Config {
                 jwt_audience: get("JWT_AUDIENCE"),
                 jwt_ttl_seconds: parse(&get, "JWT_TTL_SECONDS")?,
                 license_key_secret: SecretString::from(get("LICENSE_KEY_SECRET")),
+            },
+            licensing: LicensingConfig {
+                expiring_days: parse(&get, "LICENSE_EXPIRING_DAYS")?,
             },
             limits: LimitsConfig {
                 max_depth: parse(&get, "GRAPHQL_MAX_DEPTH")?,

@@ -8,6 +8,7 @@ mod accounts;
 mod auth;
 mod events;
 mod http;
+mod licenses;
 mod migrations;
 mod schema;
 mod statements;

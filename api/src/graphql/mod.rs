@@ -9,7 +9,7 @@ use crate::config::LimitsConfig;
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
-use crate::domain::licenses::schema::LicensesSubscription;
+use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
 use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
 use crate::domain::plans::schema::PlansQuery;
 use crate::state::AppState;
@@ -17,10 +17,10 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(AccountsQuery, PlansQuery);
+pub struct QueryRoot(AccountsQuery, PlansQuery, LicensesQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AccountsMutation);
+pub struct MutationRoot(AccountsMutation, LicensesMutation);
 
 #[derive(MergedSubscription, Default)]
 pub struct SubscriptionRoot(LicensesSubscription);

@@ -1,3 +1,4 @@
+use super::lifecycle::{self, StateChange};
 use super::loaders::LicenseById;
 use super::model::{LicenseState, LicenseTerm, PaymentState};
 use crate::domain::accounts::loaders::UserById;
@@ -65,6 +66,34 @@ impl License {
     async fn updated_at(&self) -> DateTime<Utc> {
         utc(&self.0.updated_at)
     }
+    async fn seats_available(&self) -> i32 {
+        self.0.seats_total - self.0.seats_used
+    }
+    /// Seats used as a percentage of seats total.
+    async fn utilization_percent(&self) -> f64 {
+        if self.0.seats_total <= 0 {
+            return 0.0;
+        }
+        f64::from(self.0.seats_used) * 100.0 / f64::from(self.0.seats_total)
+    }
+    /// Whole days until expiry; negative once expired, null when it never expires.
+    async fn days_until_expiry(&self) -> Option<i64> {
+        self.0
+            .expires_at
+            .as_ref()
+            .map(|t| (utc(t) - Utc::now()).num_days())
+    }
+    /// Expires within the configured window (`LICENSE_EXPIRING_DAYS`) and has not yet.
+    async fn expiring(&self, ctx: &Context<'_>) -> Result<bool> {
+        let window = chrono::Duration::days(ctx.app()?.config.licensing.expiring_days);
+        let now = Utc::now();
+        Ok(self
+            .0
+            .expires_at
+            .as_ref()
+            .map(utc)
+            .is_some_and(|t| t > now && t <= now + window))
+    }
     async fn plan(&self, ctx: &Context<'_>) -> Result<Option<Plan>> {
         let loader = ctx.data::<DataLoader<PlanById>>()?;
         Ok(loader.load_one(self.0.plan_id).await?.map(Plan))
@@ -98,6 +127,78 @@ impl LicenseEvent {
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
         let loader = ctx.data::<DataLoader<LicenseById>>()?;
         Ok(loader.load_one(self.0.entity_id).await?.map(License))
+    }
+}
+
+#[derive(Default)]
+pub struct LicensesQuery;
+
+#[Object]
+impl LicensesQuery {
+    /// One license: admins see any, developers their own.
+    async fn license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
+        Ok(License(
+            lifecycle::visible(ctx.app()?, ctx.caller(), id).await?,
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct LicensesMutation;
+
+impl LicensesMutation {
+    async fn move_to(
+        ctx: &Context<'_>,
+        id: Uuid,
+        state: LicenseState,
+        payment_state: Option<PaymentState>,
+    ) -> Result<License> {
+        let change = StateChange {
+            to: state,
+            payment: payment_state,
+        };
+        let app = ctx.app()?;
+        let license =
+            lifecycle::change_state(app, ctx.caller(), ctx.meta(), id, change, Utc::now()).await?;
+        Ok(License(license))
+    }
+}
+
+#[Object]
+impl LicensesMutation {
+    /// Moves a license to a state (and optionally a payment state) the transition table
+    /// allows; anything else is INVALID_TRANSITION. Admins only.
+    async fn change_license_state(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        state: LicenseState,
+        payment_state: Option<PaymentState>,
+    ) -> Result<License> {
+        Self::move_to(ctx, id, state, payment_state).await
+    }
+
+    /// Stops a license working until it is reinstated. Admins only.
+    async fn suspend_license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
+        Self::move_to(ctx, id, LicenseState::Suspended, None).await
+    }
+
+    /// Makes a suspended (or cancelled, or expired) license active again. Admins only.
+    async fn reinstate_license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
+        Self::move_to(ctx, id, LicenseState::Active, None).await
+    }
+
+    /// Ends a license for good: revoked is terminal. Admins only.
+    async fn revoke_license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
+        Self::move_to(ctx, id, LicenseState::Revoked, None).await
+    }
+
+    /// Extends expiry by one term (from expiry, or from now if already expired), active and
+    /// paid. Admins only.
+    async fn renew_license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
+        let license =
+            lifecycle::renew(ctx.app()?, ctx.caller(), ctx.meta(), id, Utc::now()).await?;
+        Ok(License(license))
     }
 }
 

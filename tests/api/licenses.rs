@@ -1,0 +1,173 @@
+use crate::helpers::{error_code, spawn_app};
+use entity::{audit_events, prelude::*};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
+use serde_json::{Value, json};
+
+const CHANGE: &str = r#"mutation($id: UUID!, $state: LicenseState!, $payment: PaymentState) {
+    changeLicenseState(id: $id, state: $state, paymentState: $payment) { state paymentState graceEndsAt }
+}"#;
+
+async fn shortcut(app: &crate::helpers::TestApp, name: &str, id: &str, token: &str) -> Value {
+    app.graphql(
+        &format!("mutation($id: UUID!) {{ {name}(id: $id) {{ state paymentState expiresAt }} }}"),
+        json!({ "id": id }),
+        Some(token),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn admins_move_licenses_through_the_state_machine_with_an_audit_trail() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let signup = app.signup("life@example.com", "solo").await;
+    let id = signup["license"]["id"].as_str().expect("id");
+
+    let paid = app
+        .graphql(
+            CHANGE,
+            json!({ "id": id, "state": "ACTIVE", "payment": "ACTIVE" }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        paid["data"]["changeLicenseState"]["state"], "ACTIVE",
+        "{paid}"
+    );
+    assert_eq!(paid["data"]["changeLicenseState"]["paymentState"], "ACTIVE");
+
+    let grace = app
+        .graphql(
+            CHANGE,
+            json!({ "id": id, "state": "GRACE", "payment": "FAILED" }),
+            Some(&admin),
+        )
+        .await;
+    assert!(
+        grace["data"]["changeLicenseState"]["graceEndsAt"].is_string(),
+        "{grace}"
+    );
+
+    for (name, state) in [
+        ("suspendLicense", "SUSPENDED"),
+        ("reinstateLicense", "ACTIVE"),
+        ("revokeLicense", "REVOKED"),
+    ] {
+        let body = shortcut(&app, name, id, &admin).await;
+        assert_eq!(body["data"][name]["state"], state, "{name}: {body}");
+    }
+
+    let after_revoke = shortcut(&app, "reinstateLicense", id, &admin).await;
+    assert_eq!(
+        error_code(&after_revoke),
+        Some("INVALID_TRANSITION"),
+        "{after_revoke}"
+    );
+    let ext = &after_revoke["errors"][0]["extensions"];
+    assert_eq!(
+        (ext["from"].as_str(), ext["to"].as_str()),
+        (Some("revoked"), Some("active"))
+    );
+
+    let changes = AuditEvents::find()
+        .filter(audit_events::Column::EventType.eq("license.state_changed"))
+        .filter(audit_events::Column::EntityId.eq(uuid::Uuid::parse_str(id).expect("uuid")))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(
+        changes, 5,
+        "one audit event per accepted change, none for the refused one"
+    );
+}
+
+#[tokio::test]
+async fn developers_cannot_change_license_state() {
+    let app = spawn_app().await;
+    let signup = app.signup("self@example.com", "solo").await;
+    let token = signup["accessToken"].as_str().expect("token");
+    let id = signup["license"]["id"].as_str().expect("id");
+    let body = shortcut(&app, "reinstateLicense", id, token).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"));
+    let body = app
+        .graphql(CHANGE, json!({ "id": id, "state": "ACTIVE" }), None)
+        .await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn renewal_extends_from_expiry_or_from_now_when_expired() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let signup = app.signup("renew@example.com", "solo").await;
+    let id = signup["license"]["id"].as_str().expect("id");
+    let uuid = uuid::Uuid::parse_str(id).expect("uuid");
+    let trial_end: chrono::DateTime<chrono::Utc> = signup["license"]["trialEndsAt"]
+        .as_str()
+        .expect("trial end")
+        .parse()
+        .expect("time");
+
+    let renewed = shortcut(&app, "renewLicense", id, &admin).await;
+    let expires: chrono::DateTime<chrono::Utc> = renewed["data"]["renewLicense"]["expiresAt"]
+        .as_str()
+        .expect("expiry")
+        .parse()
+        .expect("time");
+    assert_eq!(renewed["data"]["renewLicense"]["state"], "ACTIVE");
+    assert_eq!(
+        (expires - trial_end).num_days(),
+        30,
+        "a monthly term from the old expiry"
+    );
+
+    // Long expired: the new term starts now.
+    let row = Licenses::find_by_id(uuid)
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    let mut expired = row.into_active_model();
+    expired.state = Set("expired".into());
+    expired.expires_at = Set(Some(
+        (chrono::Utc::now() - chrono::Duration::days(90)).into(),
+    ));
+    expired.update(&app.state.db).await.expect("update");
+    let renewed = shortcut(&app, "renewLicense", id, &admin).await;
+    let expires: chrono::DateTime<chrono::Utc> = renewed["data"]["renewLicense"]["expiresAt"]
+        .as_str()
+        .expect("expiry")
+        .parse()
+        .expect("time");
+    let from_now = (expires - chrono::Utc::now()).num_days();
+    assert!((29..=30).contains(&from_now), "{from_now} days from now");
+}
+
+#[tokio::test]
+async fn licenses_are_visible_to_their_owner_and_admins_only() {
+    let app = spawn_app().await;
+    let owner = app.signup("owner@example.com", "pro").await;
+    let other = app.signup("other@example.com", "pro").await;
+    let id = owner["license"]["id"].as_str().expect("id");
+    let query = "query($id: UUID!) { license(id: $id) { seatsTotal seatsAvailable utilizationPercent daysUntilExpiry expiring } }";
+
+    let mine = app
+        .graphql(query, json!({ "id": id }), owner["accessToken"].as_str())
+        .await;
+    let license = &mine["data"]["license"];
+    assert_eq!(license["seatsTotal"], 3, "{mine}");
+    assert_eq!(license["seatsAvailable"], 3);
+    assert_eq!(license["utilizationPercent"], 0.0);
+    assert!((13..=14).contains(&license["daysUntilExpiry"].as_i64().expect("days")));
+    assert_eq!(license["expiring"], false);
+
+    let theirs = app
+        .graphql(query, json!({ "id": id }), other["accessToken"].as_str())
+        .await;
+    assert_eq!(error_code(&theirs), Some("NOT_FOUND"));
+    let admin = app.admin_token().await;
+    let any = app.graphql(query, json!({ "id": id }), Some(&admin)).await;
+    assert_eq!(any["data"]["license"]["seatsTotal"], 3);
+}
