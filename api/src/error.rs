@@ -135,6 +135,12 @@ const UNIQUE_CONFLICTS: &[(&str, &str, &str, &str)] = &[
         "an account with this email already exists",
     ),
     (
+        "license_assignments_active_key",
+        "license_assignments.license_id",
+        "ALREADY_ASSIGNED",
+        "this user already holds a seat on this license",
+    ),
+    (
         "plans_code_key",
         "plans.code",
         "PLAN_CODE_TAKEN",

@@ -3,8 +3,10 @@
 pub mod prelude;
 
 pub mod audit_events;
+pub mod license_assignments;
 pub mod licenses;
 pub mod plan_entitlements;
 pub mod plans;
+pub mod runtime_nodes;
 pub mod trials;
 pub mod users;

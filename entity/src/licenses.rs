@@ -26,10 +26,19 @@ pub struct Model {
     pub updated_at: DateTimeWithTimeZone,
     pub created_by: Option<Uuid>,
     pub updated_by: Option<Uuid>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub notes: Option<String>,
+    pub dba: Option<String>,
+    pub zip: Option<String>,
+    pub agents: Option<i32>,
+    pub sms_credits_purchased: i64,
+    pub sms_credits_sent: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::license_assignments::Entity")]
+    LicenseAssignments,
     #[sea_orm(
         belongs_to = "super::plans::Entity",
         from = "Column::PlanId",
@@ -38,6 +47,8 @@ pub enum Relation {
         on_delete = "NoAction"
     )]
     Plans,
+    #[sea_orm(has_many = "super::runtime_nodes::Entity")]
+    RuntimeNodes,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::DeveloperId",
@@ -48,9 +59,21 @@ pub enum Relation {
     Users,
 }
 
+impl Related<super::license_assignments::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::LicenseAssignments.def()
+    }
+}
+
 impl Related<super::plans::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Plans.def()
+    }
+}
+
+impl Related<super::runtime_nodes::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RuntimeNodes.def()
     }
 }
 

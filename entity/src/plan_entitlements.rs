@@ -19,6 +19,7 @@ pub struct Model {
     pub storage_quota_bytes: Option<i64>,
     pub daily_api_requests: Option<i64>,
     pub features: Json,
+    pub heartbeat_window_seconds: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

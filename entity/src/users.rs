@@ -19,10 +19,18 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::license_assignments::Entity")]
+    LicenseAssignments,
     #[sea_orm(has_many = "super::licenses::Entity")]
     Licenses,
     #[sea_orm(has_many = "super::trials::Entity")]
     Trials,
+}
+
+impl Related<super::license_assignments::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::LicenseAssignments.def()
+    }
 }
 
 impl Related<super::licenses::Entity> for Entity {

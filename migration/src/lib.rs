@@ -16,6 +16,9 @@ mod m20261123_000003_create_plan_entitlements;
 mod m20261123_000004_create_trials;
 mod m20261123_000005_create_licenses;
 mod m20261123_000006_create_audit_events;
+mod m20261123_000007_create_license_assignments;
+mod m20261123_000008_create_runtime_nodes;
+mod m20261123_000009_add_licensing_fields;
 
 pub struct Migrator;
 
@@ -29,6 +32,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_trials::Migration),
             Box::new(m20261123_000005_create_licenses::Migration),
             Box::new(m20261123_000006_create_audit_events::Migration),
+            Box::new(m20261123_000007_create_license_assignments::Migration),
+            Box::new(m20261123_000008_create_runtime_nodes::Migration),
+            Box::new(m20261123_000009_add_licensing_fields::Migration),
         ]
     }
 }

@@ -11,4 +11,5 @@ mod http;
 mod licenses;
 mod migrations;
 mod schema;
+mod seats;
 mod statements;

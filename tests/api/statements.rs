@@ -116,6 +116,7 @@ impl Fixture {
             updated_at: Set(now.into()),
             created_by: Set(None),
             updated_by: Set(None),
+            ..Default::default()
         }
         .insert(conn)
         .await

@@ -5,3 +5,4 @@ pub mod accounts;
 pub mod audit;
 pub mod licenses;
 pub mod plans;
+pub mod seats;

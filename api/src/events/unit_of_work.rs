@@ -4,8 +4,8 @@
 use super::bus::{CHANNEL, DomainEvent, EventBus};
 use crate::error::{AppError, AppResult};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionSession, TransactionTrait,
 };
 use std::ops::Deref;
 
@@ -18,7 +18,14 @@ pub struct UnitOfWork {
 impl UnitOfWork {
     pub async fn begin(db: &DatabaseConnection, bus: &EventBus) -> AppResult<Self> {
         Ok(Self {
-            txn: db.begin().await?,
+            // Every unit of work writes: on SQLite take the write lock at BEGIN, so concurrent
+            // writers queue on the busy timeout instead of failing when a read upgrades.
+            txn: db
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?,
             bus: bus.clone(),
             events: Vec::new(),
         })

@@ -12,6 +12,8 @@ use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
 use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
 use crate::domain::plans::schema::PlansQuery;
+use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
+use crate::domain::seats::schema::SeatsMutation;
 use crate::state::AppState;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -20,7 +22,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 pub struct QueryRoot(AccountsQuery, PlansQuery, LicensesQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AccountsMutation, LicensesMutation);
+pub struct MutationRoot(AccountsMutation, LicensesMutation, SeatsMutation);
 
 #[derive(MergedSubscription, Default)]
 pub struct SubscriptionRoot(LicensesSubscription);
@@ -56,7 +58,11 @@ pub fn build_schema(state: AppState) -> AppSchema {
             LicensesByDeveloper(db.clone()),
             tokio::spawn,
         ))
-        .data(DataLoader::new(LicenseById(db), tokio::spawn));
+        .data(DataLoader::new(LicenseById(db.clone()), tokio::spawn))
+        .data(DataLoader::new(
+            ActiveAssignmentsByLicense(db),
+            tokio::spawn,
+        ));
     if !limits.introspection {
         schema = schema.disable_introspection();
     }

@@ -5,6 +5,8 @@ use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
 use crate::domain::plans::loaders::PlanById;
 use crate::domain::plans::schema::Plan;
+use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
+use crate::domain::seats::schema::Assignment;
 use crate::events::DomainEvent;
 use crate::graphql::context::ContextExt;
 use async_graphql::{Context, Object, Result, Subscription, dataloader::DataLoader};
@@ -93,6 +95,12 @@ impl License {
             .as_ref()
             .map(utc)
             .is_some_and(|t| t > now && t <= now + window))
+    }
+    /// Seats currently held, oldest first.
+    async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<Assignment>> {
+        let loader = ctx.data::<DataLoader<ActiveAssignmentsByLicense>>()?;
+        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(found.into_iter().map(Assignment).collect())
     }
     async fn plan(&self, ctx: &Context<'_>) -> Result<Option<Plan>> {
         let loader = ctx.data::<DataLoader<PlanById>>()?;

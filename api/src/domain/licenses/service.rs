@@ -68,6 +68,7 @@ pub async fn create_initial(
         updated_at: Set(now.into()),
         created_by: Set(Some(developer_id)),
         updated_by: Set(Some(developer_id)),
+        ..Default::default()
     }
     .insert(conn)
     .await?;

@@ -28,6 +28,9 @@ struct PlanSeed {
 
 const GIB: i64 = 1024 * 1024 * 1024;
 
+/// A runtime node silent for longer than this is dead and frees its slot.
+const DEFAULT_HEARTBEAT_WINDOW_SECONDS: i32 = 600;
+
 const CATALOGUE: &[PlanSeed] = &[
     PlanSeed {
         code: "free",
@@ -158,6 +161,7 @@ pub async fn seed_plans(db: &(impl ConnectionTrait + TransactionTrait)) -> AppRe
                 "sso": seed.sso,
                 "audit_log_export": seed.sso,
             })),
+            heartbeat_window_seconds: Set(DEFAULT_HEARTBEAT_WINDOW_SECONDS),
         }
         .insert(&txn)
         .await?;

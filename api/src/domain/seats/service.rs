@@ -1,0 +1,272 @@
+//! Seats: who may use a license. `seats_used` is exact at all times and never passes
+//! `seats_total`: a seat is taken by a conditional UPDATE that only succeeds while one is free,
+//! in the same transaction as the assignment, and the CHECK constraint backs it up.
+
+use crate::auth::{Caller, RequestMeta, Role};
+use crate::domain::accounts::validate;
+use crate::domain::audit::service::{self as audit, AuditEntry};
+use crate::domain::licenses::model::LicenseState;
+use crate::domain::licenses::service::event;
+use crate::error::{AppError, AppResult};
+use crate::events::UnitOfWork;
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use entity::{license_assignments, licenses, prelude::*, users};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+const ACTIVE: &str = "active";
+
+/// The license, if the caller may manage its seats: admins any, developers their own.
+async fn managed_license(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    license_id: Uuid,
+) -> AppResult<licenses::Model> {
+    caller.require_user()?;
+    let license = Licenses::find_by_id(license_id)
+        .one(conn)
+        .await?
+        .filter(|l| caller.can_see_developer(l.developer_id))
+        .ok_or(AppError::NotFound("license"))?;
+    Ok(license)
+}
+
+/// The user with this email, created as a team member if there is none. Safe under races:
+/// the insert does nothing when another transaction created the same email first.
+async fn member_by_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+    now: DateTime<Utc>,
+) -> AppResult<users::Model> {
+    let member = users::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.to_owned()),
+        name: Set(email.split('@').next().unwrap_or(email).to_owned()),
+        password_hash: Set(None),
+        role: Set(Role::Member.as_str().to_owned()),
+        email_verified_at: Set(None),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
+    };
+    Users::insert(member)
+        .on_conflict(
+            OnConflict::column(users::Column::Email)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Users::find()
+        .filter(users::Column::Email.eq(email))
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("member vanished after upsert")))
+}
+
+fn already_assigned() -> AppError {
+    AppError::Conflict {
+        reason: "ALREADY_ASSIGNED",
+        message: "this user already holds a seat on this license".into(),
+    }
+}
+
+fn seat_limit_reached(license: &licenses::Model) -> AppError {
+    AppError::Conflict {
+        reason: "SEAT_LIMIT_REACHED",
+        message: format!(
+            "all {} seats of this license are taken",
+            license.seats_total
+        ),
+    }
+}
+
+/// Gives `email` a seat on the license, creating the member account if needed.
+#[tracing::instrument(skip(app, caller, meta))]
+pub async fn assign(
+    app: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    license_id: Uuid,
+    email: &str,
+    now: DateTime<Utc>,
+) -> AppResult<license_assignments::Model> {
+    let email = validate::email(email)
+        .map_err(|_| AppError::validation("userEmail", "not a valid email address"))?;
+    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let license = managed_license(&*uow, caller, license_id).await?;
+    let usable = LicenseState::parse(&license.state).is_some_and(|s| {
+        matches!(
+            s,
+            LicenseState::Trialing | LicenseState::Active | LicenseState::Grace
+        )
+    });
+    if !usable {
+        return Err(AppError::Conflict {
+            reason: "LICENSE_NOT_USABLE",
+            message: format!("seats cannot be assigned on a {} license", license.state),
+        });
+    }
+    let user = member_by_email(&*uow, &email, now).await?;
+    let already = LicenseAssignments::find()
+        .filter(license_assignments::Column::LicenseId.eq(license_id))
+        .filter(license_assignments::Column::UserId.eq(user.id))
+        .filter(license_assignments::Column::Status.eq(ACTIVE))
+        .one(&*uow)
+        .await?;
+    if already.is_some() {
+        return Err(already_assigned());
+    }
+
+    // Take a seat only while one is free; the database decides, not a count read earlier.
+    let taken = Licenses::update_many()
+        .col_expr(
+            licenses::Column::SeatsUsed,
+            Expr::col(licenses::Column::SeatsUsed).add(1),
+        )
+        .col_expr(licenses::Column::UpdatedAt, Expr::value(now))
+        .filter(licenses::Column::Id.eq(license_id))
+        .filter(Expr::col(licenses::Column::SeatsUsed).lt(Expr::col(licenses::Column::SeatsTotal)))
+        .exec(&*uow)
+        .await?;
+    if taken.rows_affected == 0 {
+        return Err(seat_limit_reached(&license));
+    }
+    let assignment = license_assignments::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        license_id: Set(license_id),
+        user_id: Set(user.id),
+        status: Set(ACTIVE.to_owned()),
+        assigned_at: Set(now.into()),
+        released_at: Set(None),
+        assigned_by: Set(caller.actor().1),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
+    }
+    .insert(&*uow)
+    .await?;
+    audit::record(&*uow, caller, meta, now, AuditEntry {
+        event_type: "seat.assigned",
+        entity_type: "license",
+        entity_id: license_id,
+        metadata: json!({ "assignmentId": assignment.id, "userId": user.id, "email": user.email }),
+    })
+    .await?;
+    uow.publish(event("license.seat_assigned", &license, now));
+    uow.commit().await?;
+    Ok(assignment)
+}
+
+/// How a seat is given back.
+#[derive(Clone, Copy, Debug)]
+pub enum Release {
+    /// The member no longer needs it.
+    Unassign,
+    /// Taken away, e.g. for misuse.
+    Revoke,
+}
+
+impl Release {
+    fn status(self) -> &'static str {
+        match self {
+            Release::Unassign => "unassigned",
+            Release::Revoke => "revoked",
+        }
+    }
+}
+
+/// Frees the seat held by an active assignment.
+#[tracing::instrument(skip(app, caller, meta))]
+pub async fn release(
+    app: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    assignment_id: Uuid,
+    how: Release,
+    now: DateTime<Utc>,
+) -> AppResult<license_assignments::Model> {
+    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let assignment = LicenseAssignments::find_by_id(assignment_id)
+        .one(&*uow)
+        .await?
+        .ok_or(AppError::NotFound("assignment"))?;
+    let license = managed_license(&*uow, caller, assignment.license_id)
+        .await
+        .map_err(|_| AppError::NotFound("assignment"))?;
+    let released = LicenseAssignments::update_many()
+        .col_expr(
+            license_assignments::Column::Status,
+            Expr::value(how.status()),
+        )
+        .col_expr(license_assignments::Column::ReleasedAt, Expr::value(now))
+        .col_expr(license_assignments::Column::UpdatedAt, Expr::value(now))
+        .filter(license_assignments::Column::Id.eq(assignment_id))
+        .filter(license_assignments::Column::Status.eq(ACTIVE))
+        .exec(&*uow)
+        .await?;
+    if released.rows_affected == 0 {
+        return Err(AppError::Conflict {
+            reason: "NOT_ASSIGNED",
+            message: "this seat is not currently assigned".into(),
+        });
+    }
+    Licenses::update_many()
+        .col_expr(
+            licenses::Column::SeatsUsed,
+            Expr::col(licenses::Column::SeatsUsed).sub(1),
+        )
+        .col_expr(licenses::Column::UpdatedAt, Expr::value(now))
+        .filter(licenses::Column::Id.eq(license.id))
+        .exec(&*uow)
+        .await?;
+    let kind = match how {
+        Release::Unassign => "seat.unassigned",
+        Release::Revoke => "seat.revoked",
+    };
+    audit::record(
+        &*uow,
+        caller,
+        meta,
+        now,
+        AuditEntry {
+            event_type: kind,
+            entity_type: "license",
+            entity_id: license.id,
+            metadata: json!({ "assignmentId": assignment_id, "userId": assignment.user_id }),
+        },
+    )
+    .await?;
+    uow.publish(event("license.seat_released", &license, now));
+    uow.commit().await?;
+    LicenseAssignments::find_by_id(assignment_id)
+        .one(&app.db)
+        .await?
+        .ok_or(AppError::NotFound("assignment"))
+}
+
+/// The active assignment of `email` on a license, for releasing by email.
+pub async fn active_assignment_id(
+    app: &AppState,
+    caller: &Caller,
+    license_id: Uuid,
+    email: &str,
+) -> AppResult<Uuid> {
+    managed_license(&app.db, caller, license_id).await?;
+    let email = validate::email(email)
+        .map_err(|_| AppError::validation("userEmail", "not a valid email address"))?;
+    let user = Users::find()
+        .filter(users::Column::Email.eq(email))
+        .one(&app.db)
+        .await?
+        .ok_or(AppError::NotFound("assignment"))?;
+    LicenseAssignments::find()
+        .filter(license_assignments::Column::LicenseId.eq(license_id))
+        .filter(license_assignments::Column::UserId.eq(user.id))
+        .filter(license_assignments::Column::Status.eq(ACTIVE))
+        .one(&app.db)
+        .await?
+        .map(|a| a.id)
+        .ok_or(AppError::NotFound("assignment"))
+}

@@ -1,0 +1,172 @@
+use crate::helpers::{TestApp, error_code, spawn_app};
+use entity::prelude::*;
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+
+const ASSIGN: &str = r#"mutation($license: UUID!, $email: String!) {
+    assignSeat(licenseId: $license, userEmail: $email) { id status user { email role } license { seatsUsed seatsAvailable } }
+}"#;
+
+async fn seats_used(app: &TestApp, license: &str) -> i32 {
+    let id = uuid::Uuid::parse_str(license).expect("uuid");
+    Licenses::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row")
+        .seats_used
+}
+
+async fn assign(app: &TestApp, token: &str, license: &str, email: &str) -> Value {
+    app.graphql(
+        ASSIGN,
+        json!({ "license": license, "email": email }),
+        Some(token),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn seats_fill_up_exactly_and_free_again() {
+    let app = spawn_app().await;
+    let owner = app.signup("seats@example.com", "pro").await; // pro: 3 seats
+    let token = owner["accessToken"].as_str().expect("token");
+    let license = owner["license"]["id"].as_str().expect("id");
+
+    for n in 0..3 {
+        let body = assign(&app, token, license, &format!("m{n}@team.io")).await;
+        assert_eq!(body["data"]["assignSeat"]["status"], "ACTIVE", "{body}");
+        assert_eq!(body["data"]["assignSeat"]["user"]["role"], "MEMBER");
+    }
+    let full = assign(&app, token, license, "m3@team.io").await;
+    assert_eq!(error_code(&full), Some("CONFLICT"));
+    assert_eq!(
+        full["errors"][0]["extensions"]["reason"],
+        "SEAT_LIMIT_REACHED"
+    );
+    assert_eq!(seats_used(&app, license).await, 3);
+
+    let listed = app
+        .graphql(
+            "query($id: UUID!) { license(id: $id) { seatsUsed utilizationPercent assignments { id user { email } } } }",
+            json!({ "id": license }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["license"]["utilizationPercent"], 100.0,
+        "{listed}"
+    );
+    let assignments = listed["data"]["license"]["assignments"]
+        .as_array()
+        .expect("list")
+        .clone();
+    assert_eq!(assignments.len(), 3);
+
+    let unassigned = app
+        .graphql(
+            "mutation($l: UUID!, $e: String!) { unassignSeat(licenseId: $l, userEmail: $e) { status releasedAt } }",
+            json!({ "l": license, "e": "M0@team.io" }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        unassigned["data"]["unassignSeat"]["status"], "UNASSIGNED",
+        "{unassigned}"
+    );
+    assert_eq!(seats_used(&app, license).await, 2);
+
+    let again = assign(&app, token, license, "m1@team.io").await;
+    assert_eq!(
+        again["errors"][0]["extensions"]["reason"], "ALREADY_ASSIGNED",
+        "{again}"
+    );
+
+    let revoked = app
+        .graphql(
+            "mutation($id: UUID!) { revokeSeat(assignmentId: $id) { status } }",
+            json!({ "id": assignments[1]["id"] }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        revoked["data"]["revokeSeat"]["status"], "REVOKED",
+        "{revoked}"
+    );
+    let twice = app
+        .graphql(
+            "mutation($id: UUID!) { revokeSeat(assignmentId: $id) { status } }",
+            json!({ "id": assignments[1]["id"] }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(twice["errors"][0]["extensions"]["reason"], "NOT_ASSIGNED");
+    assert_eq!(seats_used(&app, license).await, 1);
+    assert_eq!(
+        assign(&app, token, license, "m0@team.io").await["data"]["assignSeat"]["status"],
+        "ACTIVE"
+    );
+}
+
+#[tokio::test]
+async fn only_the_owner_or_an_admin_manages_seats() {
+    let app = spawn_app().await;
+    let owner = app.signup("own@example.com", "pro").await;
+    let stranger = app.signup("stranger@example.com", "pro").await;
+    let license = owner["license"]["id"].as_str().expect("id");
+    let body = assign(
+        &app,
+        stranger["accessToken"].as_str().expect("t"),
+        license,
+        "x@team.io",
+    )
+    .await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"));
+    let admin = app.admin_token().await;
+    let body = assign(&app, &admin, license, "x@team.io").await;
+    assert_eq!(body["data"]["assignSeat"]["status"], "ACTIVE", "{body}");
+    let bad = assign(&app, &admin, license, "not an email").await;
+    assert_eq!(bad["errors"][0]["extensions"]["field"], "userEmail");
+}
+
+/// 200 simultaneous requests for distinct users on a 10-seat license.
+#[tokio::test]
+async fn concurrent_assignments_never_exceed_the_seat_count() {
+    let app = spawn_app().await;
+    let owner = app.signup("race@example.com", "agency_pro").await; // 20 seats
+    let token = owner["accessToken"].as_str().expect("token").to_owned();
+    let license = owner["license"]["id"].as_str().expect("id").to_owned();
+    let id = uuid::Uuid::parse_str(&license).expect("uuid");
+    let row = Licenses::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    let mut ten = sea_orm::IntoActiveModel::into_active_model(row);
+    ten.seats_total = sea_orm::Set(10);
+    sea_orm::ActiveModelTrait::update(ten, &app.state.db)
+        .await
+        .expect("set 10 seats");
+
+    let app = std::sync::Arc::new(app);
+    let attempts = (0..200).map(|n| {
+        let (app, token, license) = (app.clone(), token.clone(), license.clone());
+        tokio::spawn(
+            async move { assign(&app, &token, &license, &format!("racer{n}@team.io")).await },
+        )
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let (mut won, mut full) = (0, 0);
+    for result in results {
+        let body = result.expect("task");
+        if body["data"]["assignSeat"]["status"] == "ACTIVE" {
+            won += 1;
+        } else if body["errors"][0]["extensions"]["reason"] == "SEAT_LIMIT_REACHED" {
+            full += 1;
+        } else {
+            panic!("unexpected answer: {body}");
+        }
+    }
+    assert_eq!((won, full), (10, 190));
+    assert_eq!(seats_used(&app, &license).await, 10);
+}
