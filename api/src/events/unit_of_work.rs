@@ -5,7 +5,7 @@ use super::bus::{CHANNEL, DomainEvent, EventBus};
 use crate::error::{AppError, AppResult};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionSession, TransactionTrait,
+    Statement, TransactionOptions, TransactionTrait,
 };
 use std::ops::Deref;
 
