@@ -63,6 +63,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "a license expiring within this many days is flagged `expiring`",
     ),
     (
+        "NODE_RESURRECTION_SECONDS",
+        "3600",
+        "a dead runtime node that checks in within this long after its deadline comes back",
+    ),
+    (
         "GRAPHQL_MAX_DEPTH",
         "12",
         "deepest selection allowed (QUERY_TOO_DEEP)",
@@ -122,6 +127,7 @@ pub struct Config {
 #[derive(Clone, Debug)]
 pub struct LicensingConfig {
     pub expiring_days: i64,
+    pub node_resurrection_seconds: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -213,6 +219,7 @@ impl Config {
             },
             licensing: LicensingConfig {
                 expiring_days: parse(&get, "LICENSE_EXPIRING_DAYS")?,
+                node_resurrection_seconds: parse(&get, "NODE_RESURRECTION_SECONDS")?,
             },
             limits: LimitsConfig {
                 max_depth: parse(&get, "GRAPHQL_MAX_DEPTH")?,

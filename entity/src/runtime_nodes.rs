@@ -14,6 +14,7 @@ pub struct Model {
     pub version: Option<String>,
     pub status: String,
     pub last_check_in_at: DateTimeWithTimeZone,
+    pub heartbeat_deadline_at: DateTimeWithTimeZone,
     pub activated_at: DateTimeWithTimeZone,
     pub deactivated_at: Option<DateTimeWithTimeZone>,
     pub created_at: DateTimeWithTimeZone,

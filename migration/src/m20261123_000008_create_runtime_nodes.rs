@@ -15,6 +15,7 @@ enum RuntimeNodes {
     Version,
     Status,
     LastCheckInAt,
+    HeartbeatDeadlineAt,
     ActivatedAt,
     DeactivatedAt,
     CreatedAt,
@@ -42,6 +43,7 @@ impl MigrationTrait for Migration {
                     .col(text_null(RuntimeNodes::Version))
                     .col(text(RuntimeNodes::Status))
                     .col(timestamp(RuntimeNodes::LastCheckInAt))
+                    .col(timestamp(RuntimeNodes::HeartbeatDeadlineAt))
                     .col(timestamp(RuntimeNodes::ActivatedAt))
                     .col(timestamp_null(RuntimeNodes::DeactivatedAt))
                     .col(timestamp(RuntimeNodes::CreatedAt))
@@ -63,7 +65,7 @@ impl MigrationTrait for Migration {
                     .name("runtime_nodes_license_idx")
                     .table(RuntimeNodes::Table)
                     .col(RuntimeNodes::LicenseId)
-                    .col(RuntimeNodes::LastCheckInAt)
+                    .col(RuntimeNodes::HeartbeatDeadlineAt)
                     .to_owned(),
             )
             .await?;

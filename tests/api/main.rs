@@ -10,6 +10,7 @@ mod events;
 mod http;
 mod licenses;
 mod migrations;
+mod nodes;
 mod schema;
 mod seats;
 mod statements;

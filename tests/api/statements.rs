@@ -170,3 +170,22 @@ async fn nested_developers_licenses_plans_cost_one_statement_per_level() {
         .expect("licenses");
     assert_eq!(stored.len(), 3);
 }
+
+#[tokio::test]
+async fn validating_a_license_is_one_statement() {
+    let app = spawn_app().await;
+    let out = app.signup("hot@example.com", "pro").await;
+    let key = out["licenseKey"].as_str().expect("key");
+    app.graphql(
+        "mutation($k: String!) { activateRuntimeNode(licenseKey: $k, fingerprint: \"fp\") { id } }",
+        json!({ "k": key }),
+        None,
+    )
+    .await;
+    let query = "query($k: String!) { validateLicense(key: $k, fingerprint: \"fp\", product: \"core\") { valid code license { state expiresAt } } }";
+    let before = app.statements.get();
+    let body = app.graphql(query, json!({ "k": key }), None).await;
+    let spent = app.statements.get() - before;
+    assert_eq!(body["data"]["validateLicense"]["code"], "VALID", "{body}");
+    assert_eq!(spent, 1, "one indexed lookup answers a validation");
+}

@@ -34,14 +34,23 @@ impl Role {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Caller {
     Anonymous,
-    User { id: Uuid, role: Role },
+    User {
+        id: Uuid,
+        role: Role,
+    },
+    /// A runtime node presenting a license key: it acts on that license only.
+    LicenseKey {
+        license_id: Uuid,
+    },
 }
 
 impl Caller {
     pub fn require_user(&self) -> AppResult<(Uuid, Role)> {
         match self {
             Caller::User { id, role } => Ok((*id, *role)),
-            Caller::Anonymous => Err(AppError::Unauthenticated("sign in first")),
+            Caller::Anonymous | Caller::LicenseKey { .. } => {
+                Err(AppError::Unauthenticated("sign in first"))
+            }
         }
     }
 
@@ -69,7 +78,7 @@ impl Caller {
                 role: Role::Admin, ..
             } => true,
             Caller::User { id, .. } => *id == developer_id,
-            Caller::Anonymous => false,
+            Caller::Anonymous | Caller::LicenseKey { .. } => false,
         }
     }
 
@@ -77,6 +86,7 @@ impl Caller {
     pub fn actor(&self) -> (&'static str, Option<Uuid>) {
         match self {
             Caller::User { id, .. } => ("user", Some(*id)),
+            Caller::LicenseKey { license_id } => ("license", Some(*license_id)),
             Caller::Anonymous => ("system", None),
         }
     }

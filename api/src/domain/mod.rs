@@ -4,5 +4,6 @@
 pub mod accounts;
 pub mod audit;
 pub mod licenses;
+pub mod nodes;
 pub mod plans;
 pub mod seats;

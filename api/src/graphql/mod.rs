@@ -10,6 +10,8 @@ use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
+use crate::domain::nodes::loaders::ActiveNodesByLicense;
+use crate::domain::nodes::schema::{NodesMutation, NodesQuery};
 use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
 use crate::domain::plans::schema::PlansQuery;
 use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
@@ -19,10 +21,15 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(AccountsQuery, PlansQuery, LicensesQuery);
+pub struct QueryRoot(AccountsQuery, PlansQuery, LicensesQuery, NodesQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(AccountsMutation, LicensesMutation, SeatsMutation);
+pub struct MutationRoot(
+    AccountsMutation,
+    LicensesMutation,
+    SeatsMutation,
+    NodesMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct SubscriptionRoot(LicensesSubscription);
@@ -60,9 +67,10 @@ pub fn build_schema(state: AppState) -> AppSchema {
         ))
         .data(DataLoader::new(LicenseById(db.clone()), tokio::spawn))
         .data(DataLoader::new(
-            ActiveAssignmentsByLicense(db),
+            ActiveAssignmentsByLicense(db.clone()),
             tokio::spawn,
-        ));
+        ))
+        .data(DataLoader::new(ActiveNodesByLicense(db), tokio::spawn));
     if !limits.introspection {
         schema = schema.disable_introspection();
     }

@@ -5,3 +5,5 @@ pub mod model;
 pub mod schema;
 pub mod service;
 pub mod transitions;
+pub mod validation;
+pub mod verdict;

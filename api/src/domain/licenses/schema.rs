@@ -3,6 +3,8 @@ use super::loaders::LicenseById;
 use super::model::{LicenseState, LicenseTerm, PaymentState};
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
+use crate::domain::nodes::loaders::ActiveNodesByLicense;
+use crate::domain::nodes::schema::RuntimeNode;
 use crate::domain::plans::loaders::PlanById;
 use crate::domain::plans::schema::Plan;
 use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
@@ -95,6 +97,12 @@ impl License {
             .as_ref()
             .map(utc)
             .is_some_and(|t| t > now && t <= now + window))
+    }
+    /// Registered runtime nodes (alive or not yet deactivated), oldest first.
+    async fn runtime_nodes(&self, ctx: &Context<'_>) -> Result<Vec<RuntimeNode>> {
+        let loader = ctx.data::<DataLoader<ActiveNodesByLicense>>()?;
+        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(found.into_iter().map(RuntimeNode).collect())
     }
     /// Seats currently held, oldest first.
     async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<Assignment>> {

@@ -1,0 +1,152 @@
+//! `validateLicense`, the hot path: one indexed statement answers everything — the license by
+//! key digest, its plan's node limit, this fingerprint's node and the node counts.
+
+use super::keys::LicenseKeys;
+use super::verdict::{NodeFacts, ValidationCode, license_code, node_code};
+use crate::error::AppResult;
+use chrono::{DateTime, FixedOffset, Utc};
+use entity::{licenses, plan_entitlements, runtime_nodes};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SubQueryStatement};
+use sea_orm::{ConnectionTrait, FromQueryResult};
+use uuid::Uuid;
+
+#[derive(FromQueryResult)]
+struct ValidationRow {
+    id: Uuid,
+    plan_id: Uuid,
+    developer_id: Uuid,
+    state: String,
+    product: String,
+    expires_at: Option<DateTime<FixedOffset>>,
+    grace_ends_at: Option<DateTime<FixedOffset>>,
+    max_runtime_nodes: Option<i32>,
+    node_deadline: Option<DateTime<FixedOffset>>,
+    nodes_total: i64,
+    nodes_alive: i64,
+}
+
+/// What a validation found out about the license, for the answer.
+pub struct ValidatedLicense {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    pub developer_id: Uuid,
+    pub state: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub struct Validation {
+    pub code: ValidationCode,
+    /// None when the key matched nothing: an unknown and a wrong key answer alike.
+    pub license: Option<ValidatedLicense>,
+}
+
+/// A correlated count of the license's active nodes (alive at a time, when one is given).
+fn node_count(alive_at: Option<DateTime<FixedOffset>>) -> Expr {
+    let other = Alias::new("other_nodes");
+    let mut count = Query::select();
+    count
+        .expr(Expr::cust("COUNT(*)"))
+        .from_as(runtime_nodes::Entity, other.clone())
+        .and_where(
+            Expr::col((other.clone(), runtime_nodes::Column::LicenseId))
+                .equals((licenses::Entity, licenses::Column::Id)),
+        )
+        .and_where(Expr::col((other.clone(), runtime_nodes::Column::Status)).eq("active"));
+    if let Some(at) = alive_at {
+        count.and_where(Expr::col((other, runtime_nodes::Column::HeartbeatDeadlineAt)).gte(at));
+    }
+    Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(count)))
+}
+
+pub async fn validate(
+    conn: &impl ConnectionTrait,
+    keys: &LicenseKeys,
+    key: &str,
+    fingerprint: Option<&str>,
+    product: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<Validation> {
+    let now_fixed: DateTime<FixedOffset> = now.into();
+    let mut query = Query::select();
+    query
+        .columns([
+            (licenses::Entity, licenses::Column::Id),
+            (licenses::Entity, licenses::Column::PlanId),
+            (licenses::Entity, licenses::Column::DeveloperId),
+            (licenses::Entity, licenses::Column::State),
+            (licenses::Entity, licenses::Column::Product),
+            (licenses::Entity, licenses::Column::ExpiresAt),
+            (licenses::Entity, licenses::Column::GraceEndsAt),
+        ])
+        .column((
+            plan_entitlements::Entity,
+            plan_entitlements::Column::MaxRuntimeNodes,
+        ))
+        .expr_as(
+            Expr::col((
+                runtime_nodes::Entity,
+                runtime_nodes::Column::HeartbeatDeadlineAt,
+            )),
+            "node_deadline",
+        )
+        .expr_as(node_count(None), "nodes_total")
+        .expr_as(node_count(Some(now_fixed)), "nodes_alive")
+        .from(licenses::Entity)
+        .inner_join(
+            plan_entitlements::Entity,
+            Expr::col((plan_entitlements::Entity, plan_entitlements::Column::PlanId))
+                .equals((licenses::Entity, licenses::Column::PlanId)),
+        )
+        .left_join(
+            runtime_nodes::Entity,
+            Condition::all()
+                .add(
+                    Expr::col((runtime_nodes::Entity, runtime_nodes::Column::LicenseId))
+                        .equals((licenses::Entity, licenses::Column::Id)),
+                )
+                .add(
+                    Expr::col((runtime_nodes::Entity, runtime_nodes::Column::Fingerprint))
+                        .eq(fingerprint.unwrap_or_default()),
+                )
+                .add(
+                    Expr::col((runtime_nodes::Entity, runtime_nodes::Column::Status)).eq("active"),
+                ),
+        )
+        .and_where(Expr::col((licenses::Entity, licenses::Column::KeyHash)).eq(keys.digest(key)));
+    let statement = conn.get_database_backend().build(&query);
+    let Some(row) = ValidationRow::find_by_statement(statement)
+        .one(conn)
+        .await?
+    else {
+        return Ok(Validation {
+            code: ValidationCode::NotFound,
+            license: None,
+        });
+    };
+    let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
+    let mut code = license_code(&row.state, utc(row.expires_at), utc(row.grace_ends_at), now);
+    if code == ValidationCode::Valid && product.is_some_and(|p| p != row.product) {
+        code = ValidationCode::ProductScopeMismatch;
+    }
+    if code == ValidationCode::Valid && fingerprint.is_some() {
+        code = node_code(
+            &NodeFacts {
+                heartbeat_deadline: utc(row.node_deadline),
+                nodes_total: row.nodes_total,
+                nodes_alive: row.nodes_alive,
+                max_nodes: row.max_runtime_nodes,
+            },
+            now,
+        );
+    }
+    Ok(Validation {
+        code,
+        license: Some(ValidatedLicense {
+            id: row.id,
+            plan_id: row.plan_id,
+            developer_id: row.developer_id,
+            state: row.state,
+            expires_at: utc(row.expires_at),
+        }),
+    })
+}

@@ -1,0 +1,28 @@
+use crate::graphql::loader::LoaderError;
+use async_graphql::dataloader::Loader;
+use entity::runtime_nodes;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Active (not deactivated) runtime nodes of each license, oldest first.
+pub struct ActiveNodesByLicense(pub DatabaseConnection);
+
+impl Loader<Uuid> for ActiveNodesByLicense {
+    type Value = Vec<runtime_nodes::Model>;
+    type Error = LoaderError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = runtime_nodes::Entity::find()
+            .filter(runtime_nodes::Column::LicenseId.is_in(keys.iter().copied()))
+            .filter(runtime_nodes::Column::Status.eq("active"))
+            .order_by_asc(runtime_nodes::Column::Id)
+            .all(&self.0)
+            .await?;
+        let mut by_license: HashMap<Uuid, Self::Value> = HashMap::new();
+        for row in rows {
+            by_license.entry(row.license_id).or_default().push(row);
+        }
+        Ok(by_license)
+    }
+}

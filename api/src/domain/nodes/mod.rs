@@ -1,0 +1,3 @@
+pub mod loaders;
+pub mod schema;
+pub mod service;

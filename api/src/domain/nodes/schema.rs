@@ -1,0 +1,272 @@
+use super::service::{self, CheckIn, NodeInput};
+use crate::domain::licenses::loaders::LicenseById;
+use crate::domain::licenses::schema::License;
+use crate::domain::licenses::validation;
+use crate::domain::licenses::verdict::ValidationCode;
+use crate::domain::plans::loaders::EntitlementsByPlan;
+use crate::domain::plans::schema::Entitlements;
+use crate::error::AppError;
+use crate::graphql::context::ContextExt;
+use async_graphql::{Context, Enum, Object, Result, SimpleObject, dataloader::DataLoader};
+use chrono::{DateTime, Utc};
+use entity::runtime_nodes;
+use uuid::Uuid;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum NodeStatus {
+    Active,
+    Deactivated,
+}
+
+/// A deployed copy of the vendor's software, registered by fingerprint.
+pub struct RuntimeNode(pub runtime_nodes::Model);
+
+#[Object]
+impl RuntimeNode {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn fingerprint(&self) -> &str {
+        &self.0.fingerprint
+    }
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    async fn app_url(&self) -> Option<&str> {
+        self.0.app_url.as_deref()
+    }
+    async fn version(&self) -> Option<&str> {
+        self.0.version.as_deref()
+    }
+    async fn status(&self) -> NodeStatus {
+        if self.0.status == "active" {
+            NodeStatus::Active
+        } else {
+            NodeStatus::Deactivated
+        }
+    }
+    /// Active and within its heartbeat deadline: only alive nodes hold a slot.
+    async fn alive(&self) -> bool {
+        self.0.status == "active" && self.0.heartbeat_deadline_at.with_timezone(&Utc) >= Utc::now()
+    }
+    async fn last_check_in_at(&self) -> DateTime<Utc> {
+        self.0.last_check_in_at.with_timezone(&Utc)
+    }
+    /// The next heartbeat must arrive before this.
+    async fn heartbeat_deadline_at(&self) -> DateTime<Utc> {
+        self.0.heartbeat_deadline_at.with_timezone(&Utc)
+    }
+    async fn activated_at(&self) -> DateTime<Utc> {
+        self.0.activated_at.with_timezone(&Utc)
+    }
+    async fn deactivated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deactivated_at.map(|t| t.with_timezone(&Utc))
+    }
+    /// The license, for signed-in owners and admins (a license key alone does not reveal it).
+    async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
+        let loader = ctx.data::<DataLoader<LicenseById>>()?;
+        let license = loader.load_one(self.0.license_id).await?;
+        Ok(license
+            .filter(|l| ctx.caller().can_see_developer(l.developer_id))
+            .map(License))
+    }
+}
+
+/// What a license-key holder may learn about its license.
+pub struct LicenseStatus {
+    id: Uuid,
+    plan_id: Uuid,
+    state: String,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[Object]
+impl LicenseStatus {
+    async fn id(&self) -> Uuid {
+        self.id
+    }
+    async fn state(&self) -> Option<crate::domain::licenses::model::LicenseState> {
+        crate::domain::licenses::model::LicenseState::parse(&self.state)
+    }
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.expires_at
+    }
+    async fn entitlements(&self, ctx: &Context<'_>) -> Result<Option<Entitlements>> {
+        let loader = ctx.data::<DataLoader<EntitlementsByPlan>>()?;
+        Ok(loader.load_one(self.plan_id).await?.map(Entitlements::from))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ValidationResult {
+    valid: bool,
+    code: ValidationCode,
+    detail: String,
+    /// Null when the key matched no license.
+    license: Option<LicenseStatus>,
+}
+
+#[derive(SimpleObject)]
+pub struct CheckInResult {
+    valid: bool,
+    code: ValidationCode,
+    detail: String,
+    license: Option<LicenseStatus>,
+    node: Option<RuntimeNode>,
+    /// Send the next heartbeat before this.
+    next_heartbeat_before: Option<DateTime<Utc>>,
+}
+
+impl From<CheckIn> for CheckInResult {
+    fn from(c: CheckIn) -> Self {
+        Self {
+            valid: c.code == ValidationCode::Valid,
+            code: c.code,
+            detail: c.code.detail().to_owned(),
+            license: c.license.map(|l| LicenseStatus {
+                id: l.id,
+                plan_id: l.plan_id,
+                state: l.state,
+                expires_at: l.expires_at.map(|t| t.with_timezone(&Utc)),
+            }),
+            next_heartbeat_before: c
+                .node
+                .as_ref()
+                .filter(|n| n.status == "active")
+                .map(|n| n.heartbeat_deadline_at.with_timezone(&Utc)),
+            node: c.node.map(RuntimeNode),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct NodesQuery;
+
+#[Object]
+impl NodesQuery {
+    /// Checks a license key (the key is the credential; no sign-in). With a fingerprint it also
+    /// checks that node; with a product, that the license covers it. An unknown key and a
+    /// wrong key answer alike: NOT_FOUND.
+    async fn validate_license(
+        &self,
+        ctx: &Context<'_>,
+        key: String,
+        fingerprint: Option<String>,
+        product: Option<String>,
+    ) -> Result<ValidationResult> {
+        let app = ctx.app()?;
+        let found = validation::validate(
+            &app.db,
+            &app.license_keys,
+            &key,
+            fingerprint.as_deref(),
+            product.as_deref(),
+            Utc::now(),
+        )
+        .await?;
+        Ok(ValidationResult {
+            valid: found.code == ValidationCode::Valid,
+            code: found.code,
+            detail: found.code.detail().to_owned(),
+            license: found.license.map(|l| LicenseStatus {
+                id: l.id,
+                plan_id: l.plan_id,
+                state: l.state,
+                expires_at: l.expires_at,
+            }),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct NodesMutation;
+
+#[Object]
+impl NodesMutation {
+    /// Registers a node on a license by fingerprint. Idempotent: the same fingerprint returns
+    /// the existing node. Past the plan's `maxRuntimeNodes`: CONFLICT, reason TOO_MANY_MACHINES.
+    async fn activate_runtime_node(
+        &self,
+        ctx: &Context<'_>,
+        license_key: String,
+        fingerprint: String,
+        app_url: Option<String>,
+        version: Option<String>,
+        name: Option<String>,
+    ) -> Result<RuntimeNode> {
+        let input = NodeInput {
+            fingerprint,
+            app_url,
+            version,
+            name,
+        };
+        let node =
+            service::activate(ctx.app()?, ctx.meta(), &license_key, input, Utc::now()).await?;
+        Ok(RuntimeNode(node))
+    }
+
+    /// A heartbeat: by license key and fingerprint, or by node id when signed in. Answers the
+    /// license's current validity and the deadline for the next heartbeat.
+    async fn check_in(
+        &self,
+        ctx: &Context<'_>,
+        license_key: Option<String>,
+        fingerprint: Option<String>,
+        node_id: Option<Uuid>,
+        version: Option<String>,
+    ) -> Result<CheckInResult> {
+        let app = ctx.app()?;
+        let now = Utc::now();
+        let answer = match (license_key, fingerprint, node_id) {
+            (Some(key), Some(fingerprint), None) => {
+                service::check_in_by_key(app, ctx.meta(), &key, &fingerprint, version, now).await?
+            }
+            (None, None, Some(id)) => {
+                service::check_in_by_id(app, ctx.caller(), ctx.meta(), id, version, now).await?
+            }
+            _ => {
+                return Err(AppError::validation(
+                    "nodeId",
+                    "give licenseKey and fingerprint, or nodeId",
+                )
+                .into());
+            }
+        };
+        Ok(answer.into())
+    }
+
+    /// Frees a node's slot. The license's developer, or an admin.
+    async fn deactivate_runtime_node(&self, ctx: &Context<'_>, id: Uuid) -> Result<RuntimeNode> {
+        let node =
+            service::deactivate(ctx.app()?, ctx.caller(), ctx.meta(), id, Utc::now()).await?;
+        Ok(RuntimeNode(node))
+    }
+
+    /// Deactivates a node and activates a new fingerprint in its place, in one transaction.
+    async fn replace_runtime_node(
+        &self,
+        ctx: &Context<'_>,
+        old_id: Uuid,
+        new_fingerprint: String,
+        app_url: Option<String>,
+        version: Option<String>,
+        name: Option<String>,
+    ) -> Result<RuntimeNode> {
+        let input = NodeInput {
+            fingerprint: new_fingerprint,
+            app_url,
+            version,
+            name,
+        };
+        let node = service::replace(
+            ctx.app()?,
+            ctx.caller(),
+            ctx.meta(),
+            old_id,
+            input,
+            Utc::now(),
+        )
+        .await?;
+        Ok(RuntimeNode(node))
+    }
+}

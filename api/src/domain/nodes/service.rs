@@ -1,0 +1,504 @@
+//! Runtime nodes: the vendor's deployed software registering by fingerprint and checking in.
+//!
+//! Activations on one license are serialised by locking the license row first (a no-op UPDATE,
+//! which is a row lock on PostgreSQL and the write lock on SQLite), so the plan's node limit
+//! holds under any concurrency. A node is alive until its heartbeat deadline; a dead node holds
+//! no slot, may come back within the resurrection window, and must re-activate after it.
+
+use crate::auth::{Caller, RequestMeta};
+use crate::domain::audit::service::{self as audit, AuditEntry};
+use crate::domain::licenses::service::event;
+use crate::domain::licenses::verdict::{ValidationCode, license_code};
+use crate::error::{AppError, AppResult};
+use crate::events::UnitOfWork;
+use crate::state::AppState;
+use chrono::{DateTime, Duration, Utc};
+use entity::{licenses, plan_entitlements, prelude::*, runtime_nodes};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+const ACTIVE: &str = "active";
+const DEACTIVATED: &str = "deactivated";
+
+/// What a node says about itself when it activates.
+pub struct NodeInput {
+    pub fingerprint: String,
+    pub app_url: Option<String>,
+    pub version: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A heartbeat's answer: the license's current standing and the next deadline.
+pub struct CheckIn {
+    pub code: ValidationCode,
+    pub license: Option<licenses::Model>,
+    pub node: Option<runtime_nodes::Model>,
+}
+
+fn utc(t: &sea_orm::prelude::DateTimeWithTimeZone) -> DateTime<Utc> {
+    t.with_timezone(&Utc)
+}
+
+fn usable_or_conflict(license: &licenses::Model, now: DateTime<Utc>) -> AppResult<()> {
+    let code = license_code(
+        &license.state,
+        license.expires_at.as_ref().map(utc),
+        license.grace_ends_at.as_ref().map(utc),
+        now,
+    );
+    match code {
+        ValidationCode::Valid => Ok(()),
+        other => Err(AppError::Conflict {
+            reason: other.name(),
+            message: other.detail().to_owned(),
+        }),
+    }
+}
+
+pub async fn license_by_key(app: &AppState, key: &str) -> AppResult<Option<licenses::Model>> {
+    Ok(Licenses::find()
+        .filter(licenses::Column::KeyHash.eq(app.license_keys.digest(key)))
+        .one(&app.db)
+        .await?)
+}
+
+/// Locks the license row for the rest of the transaction.
+async fn lock_license(conn: &impl ConnectionTrait, license_id: Uuid) -> AppResult<()> {
+    Licenses::update_many()
+        .col_expr(
+            licenses::Column::UpdatedAt,
+            Expr::col(licenses::Column::UpdatedAt),
+        )
+        .filter(licenses::Column::Id.eq(license_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn entitlements(
+    conn: &impl ConnectionTrait,
+    plan_id: Uuid,
+) -> AppResult<plan_entitlements::Model> {
+    PlanEntitlements::find_by_id(plan_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("plan has no entitlements")))
+}
+
+async fn alive_nodes(
+    conn: &impl ConnectionTrait,
+    license_id: Uuid,
+    now: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> AppResult<u64> {
+    let mut query = RuntimeNodes::find()
+        .filter(runtime_nodes::Column::LicenseId.eq(license_id))
+        .filter(runtime_nodes::Column::Status.eq(ACTIVE))
+        .filter(runtime_nodes::Column::HeartbeatDeadlineAt.gte(now.fixed_offset()));
+    if let Some(id) = except {
+        query = query.filter(runtime_nodes::Column::Id.ne(id));
+    }
+    Ok(query.count(conn).await?)
+}
+
+/// Refuses when the plan's node limit leaves no free slot.
+async fn ensure_slot(
+    conn: &impl ConnectionTrait,
+    license_id: Uuid,
+    limits: &plan_entitlements::Model,
+    now: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> AppResult<()> {
+    let Some(max) = limits.max_runtime_nodes else {
+        return Ok(());
+    };
+    if alive_nodes(conn, license_id, now, except).await? >= max.max(0) as u64 {
+        return Err(AppError::Conflict {
+            reason: "TOO_MANY_MACHINES",
+            message: format!("the plan allows {max} live runtime nodes"),
+        });
+    }
+    Ok(())
+}
+
+async fn active_node(
+    conn: &impl ConnectionTrait,
+    license_id: Uuid,
+    fingerprint: &str,
+) -> AppResult<Option<runtime_nodes::Model>> {
+    Ok(RuntimeNodes::find()
+        .filter(runtime_nodes::Column::LicenseId.eq(license_id))
+        .filter(runtime_nodes::Column::Fingerprint.eq(fingerprint))
+        .filter(runtime_nodes::Column::Status.eq(ACTIVE))
+        .one(conn)
+        .await?)
+}
+
+fn window(limits: &plan_entitlements::Model) -> Duration {
+    Duration::seconds(i64::from(limits.heartbeat_window_seconds.max(1)))
+}
+
+fn validate_input(input: &NodeInput) -> AppResult<()> {
+    let fingerprint = input.fingerprint.trim();
+    if fingerprint.is_empty() || fingerprint.len() > 255 {
+        return Err(AppError::validation(
+            "fingerprint",
+            "must be 1 to 255 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Activates (or returns the existing) node inside an open unit of work whose license is locked.
+async fn activate_locked(
+    uow: &mut UnitOfWork,
+    app: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    license: &licenses::Model,
+    input: NodeInput,
+    now: DateTime<Utc>,
+) -> AppResult<runtime_nodes::Model> {
+    let limits = entitlements(&**uow, license.plan_id).await?;
+    let resurrection = Duration::seconds(app.config.licensing.node_resurrection_seconds);
+    let fingerprint = input.fingerprint.trim().to_owned();
+    if let Some(existing) = active_node(&**uow, license.id, &fingerprint).await? {
+        let deadline = utc(&existing.heartbeat_deadline_at);
+        if deadline >= now {
+            // Same license, same fingerprint, still alive: activation is idempotent.
+            return Ok(existing);
+        }
+        if deadline + resurrection >= now {
+            ensure_slot(&**uow, license.id, &limits, now, Some(existing.id)).await?;
+            return revive(uow, caller, meta, existing, &limits, input.version, now).await;
+        }
+        retire(&**uow, existing, now).await?;
+    }
+    ensure_slot(&**uow, license.id, &limits, now, None).await?;
+    let node = runtime_nodes::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        license_id: Set(license.id),
+        fingerprint: Set(fingerprint),
+        name: Set(input.name),
+        app_url: Set(input.app_url),
+        version: Set(input.version),
+        status: Set(ACTIVE.to_owned()),
+        last_check_in_at: Set(now.into()),
+        heartbeat_deadline_at: Set((now + window(&limits)).into()),
+        activated_at: Set(now.into()),
+        deactivated_at: Set(None),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
+    }
+    .insert(&**uow)
+    .await?;
+    audit::record(&**uow, caller, meta, now, AuditEntry {
+        event_type: "node.activated",
+        entity_type: "runtime_node",
+        entity_id: node.id,
+        metadata: json!({ "licenseId": license.id, "fingerprint": node.fingerprint, "version": node.version }),
+    })
+    .await?;
+    uow.publish(event("license.node_activated", license, now));
+    Ok(node)
+}
+
+async fn retire(
+    conn: &impl ConnectionTrait,
+    node: runtime_nodes::Model,
+    now: DateTime<Utc>,
+) -> AppResult<runtime_nodes::Model> {
+    let mut retired = node.into_active_model();
+    retired.status = Set(DEACTIVATED.to_owned());
+    retired.deactivated_at = Set(Some(now.into()));
+    retired.updated_at = Set(now.into());
+    Ok(retired.update(conn).await?)
+}
+
+async fn revive(
+    uow: &mut UnitOfWork,
+    caller: &Caller,
+    meta: &RequestMeta,
+    node: runtime_nodes::Model,
+    limits: &plan_entitlements::Model,
+    version: Option<String>,
+    now: DateTime<Utc>,
+) -> AppResult<runtime_nodes::Model> {
+    let id = node.id;
+    let mut alive = node.into_active_model();
+    alive.last_check_in_at = Set(now.into());
+    alive.heartbeat_deadline_at = Set((now + window(limits)).into());
+    alive.updated_at = Set(now.into());
+    if version.is_some() {
+        alive.version = Set(version);
+    }
+    let node = alive.update(&**uow).await?;
+    audit::record(
+        &**uow,
+        caller,
+        meta,
+        now,
+        AuditEntry {
+            event_type: "node.resurrected",
+            entity_type: "runtime_node",
+            entity_id: id,
+            metadata: json!({ "licenseId": node.license_id }),
+        },
+    )
+    .await?;
+    Ok(node)
+}
+
+/// `activateRuntimeNode`: the key is the credential.
+#[tracing::instrument(skip_all)]
+pub async fn activate(
+    app: &AppState,
+    meta: &RequestMeta,
+    key: &str,
+    input: NodeInput,
+    now: DateTime<Utc>,
+) -> AppResult<runtime_nodes::Model> {
+    validate_input(&input)?;
+    let license = license_by_key(app, key)
+        .await?
+        .ok_or(AppError::NotFound("license"))?;
+    usable_or_conflict(&license, now)?;
+    let caller = Caller::LicenseKey {
+        license_id: license.id,
+    };
+    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    lock_license(&*uow, license.id).await?;
+    let node = activate_locked(&mut uow, app, &caller, meta, &license, input, now).await?;
+    uow.commit().await?;
+    Ok(node)
+}
+
+/// A heartbeat from a node identified by key and fingerprint.
+#[tracing::instrument(skip_all)]
+pub async fn check_in_by_key(
+    app: &AppState,
+    meta: &RequestMeta,
+    key: &str,
+    fingerprint: &str,
+    version: Option<String>,
+    now: DateTime<Utc>,
+) -> AppResult<CheckIn> {
+    let Some(license) = license_by_key(app, key).await? else {
+        return Ok(CheckIn {
+            code: ValidationCode::NotFound,
+            license: None,
+            node: None,
+        });
+    };
+    let node = active_node(&app.db, license.id, fingerprint.trim()).await?;
+    let Some(node) = node else {
+        let any = RuntimeNodes::find()
+            .filter(runtime_nodes::Column::LicenseId.eq(license.id))
+            .filter(runtime_nodes::Column::Status.eq(ACTIVE))
+            .count(&app.db)
+            .await?;
+        let code = if any == 0 {
+            ValidationCode::NoMachine
+        } else {
+            ValidationCode::FingerprintScopeMismatch
+        };
+        return Ok(CheckIn {
+            code,
+            license: Some(license),
+            node: None,
+        });
+    };
+    let caller = Caller::LicenseKey {
+        license_id: license.id,
+    };
+    heartbeat(app, &caller, meta, license, node, version, now).await
+}
+
+/// A heartbeat by node id from a signed-in owner or admin.
+pub async fn check_in_by_id(
+    app: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    node_id: Uuid,
+    version: Option<String>,
+    now: DateTime<Utc>,
+) -> AppResult<CheckIn> {
+    let (node, license) = owned_node(app, caller, node_id).await?;
+    if node.status != ACTIVE {
+        return Ok(CheckIn {
+            code: ValidationCode::HeartbeatDead,
+            license: Some(license),
+            node: Some(node),
+        });
+    }
+    heartbeat(app, caller, meta, license, node, version, now).await
+}
+
+async fn heartbeat(
+    app: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    license: licenses::Model,
+    node: runtime_nodes::Model,
+    version: Option<String>,
+    now: DateTime<Utc>,
+) -> AppResult<CheckIn> {
+    let resurrection = Duration::seconds(app.config.licensing.node_resurrection_seconds);
+    let deadline = utc(&node.heartbeat_deadline_at);
+    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let limits = entitlements(&*uow, license.plan_id).await?;
+    let node = if deadline >= now {
+        let mut alive = node.into_active_model();
+        alive.last_check_in_at = Set(now.into());
+        alive.heartbeat_deadline_at = Set((now + window(&limits)).into());
+        alive.updated_at = Set(now.into());
+        if version.is_some() {
+            alive.version = Set(version);
+        }
+        alive.update(&*uow).await?
+    } else if deadline + resurrection >= now {
+        lock_license(&*uow, license.id).await?;
+        if let Err(err) = ensure_slot(&*uow, license.id, &limits, now, Some(node.id)).await {
+            drop(uow);
+            if matches!(err, AppError::Conflict { .. }) {
+                return Ok(CheckIn {
+                    code: ValidationCode::TooManyMachines,
+                    license: Some(license),
+                    node: Some(node),
+                });
+            }
+            return Err(err);
+        }
+        revive(&mut uow, caller, meta, node, &limits, version, now).await?
+    } else {
+        let node = retire(&*uow, node, now).await?;
+        audit::record(
+            &*uow,
+            caller,
+            meta,
+            now,
+            AuditEntry {
+                event_type: "node.died",
+                entity_type: "runtime_node",
+                entity_id: node.id,
+                metadata: json!({ "licenseId": license.id, "deadline": deadline }),
+            },
+        )
+        .await?;
+        uow.commit().await?;
+        return Ok(CheckIn {
+            code: ValidationCode::HeartbeatDead,
+            license: Some(license),
+            node: Some(node),
+        });
+    };
+    uow.commit().await?;
+    let code = license_code(
+        &license.state,
+        license.expires_at.as_ref().map(utc),
+        license.grace_ends_at.as_ref().map(utc),
+        now,
+    );
+    Ok(CheckIn {
+        code,
+        license: Some(license),
+        node: Some(node),
+    })
+}
+
+/// A node and its license, if the caller owns the license or is an admin.
+async fn owned_node(
+    app: &AppState,
+    caller: &Caller,
+    node_id: Uuid,
+) -> AppResult<(runtime_nodes::Model, licenses::Model)> {
+    caller.require_user()?;
+    let (node, license) = RuntimeNodes::find_by_id(node_id)
+        .find_also_related(Licenses)
+        .one(&app.db)
+        .await?
+        .ok_or(AppError::NotFound("runtime node"))?;
+    let license = license
+        .filter(|l| caller.can_see_developer(l.developer_id))
+        .ok_or(AppError::NotFound("runtime node"))?;
+    Ok((node, license))
+}
+
+/// Frees a node's slot. Owners and admins.
+pub async fn deactivate(
+    app: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    node_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<runtime_nodes::Model> {
+    let (node, license) = owned_node(app, caller, node_id).await?;
+    if node.status != ACTIVE {
+        return Err(AppError::Conflict {
+            reason: "NOT_ACTIVE",
+            message: "this node is already deactivated".into(),
+        });
+    }
+    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let node = retire(&*uow, node, now).await?;
+    audit::record(
+        &*uow,
+        caller,
+        meta,
+        now,
+        AuditEntry {
+            event_type: "node.deactivated",
+            entity_type: "runtime_node",
+            entity_id: node.id,
+            metadata: json!({ "licenseId": license.id, "fingerprint": node.fingerprint }),
+        },
+    )
+    .await?;
+    uow.publish(event("license.node_deactivated", &license, now));
+    uow.commit().await?;
+    Ok(node)
+}
+
+/// Swaps a node for a new fingerprint in one transaction: the old one's slot passes to the new.
+pub async fn replace(
+    app: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    old_id: Uuid,
+    input: NodeInput,
+    now: DateTime<Utc>,
+) -> AppResult<runtime_nodes::Model> {
+    validate_input(&input)?;
+    let (old, license) = owned_node(app, caller, old_id).await?;
+    if old.status != ACTIVE {
+        return Err(AppError::Conflict {
+            reason: "NOT_ACTIVE",
+            message: "this node is already deactivated".into(),
+        });
+    }
+    usable_or_conflict(&license, now)?;
+    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    lock_license(&*uow, license.id).await?;
+    let old = retire(&*uow, old, now).await?;
+    audit::record(
+        &*uow,
+        caller,
+        meta,
+        now,
+        AuditEntry {
+            event_type: "node.replaced",
+            entity_type: "runtime_node",
+            entity_id: old.id,
+            metadata: json!({ "licenseId": license.id, "newFingerprint": input.fingerprint }),
+        },
+    )
+    .await?;
+    let node = activate_locked(&mut uow, app, caller, meta, &license, input, now).await?;
+    uow.commit().await?;
+    Ok(node)
+}

@@ -1,0 +1,377 @@
+use crate::helpers::{TestApp, error_code, spawn_app};
+use chrono::{Duration, Utc};
+use entity::{licenses, plan_entitlements, prelude::*, runtime_nodes};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use uuid::Uuid;
+
+const ACTIVATE: &str = r#"mutation($key: String!, $fp: String!) {
+    activateRuntimeNode(licenseKey: $key, fingerprint: $fp, appUrl: "https://app.example.com", version: "1.0.0", name: "edge") {
+        id fingerprint status alive heartbeatDeadlineAt
+    }
+}"#;
+
+const VALIDATE: &str = r#"query($key: String!, $fp: String, $product: String) {
+    validateLicense(key: $key, fingerprint: $fp, product: $product) {
+        valid code detail license { state expiresAt entitlements { maxRuntimeNodes } }
+    }
+}"#;
+
+const CHECK_IN: &str = r#"mutation($key: String!, $fp: String!) {
+    checkIn(licenseKey: $key, fingerprint: $fp, version: "1.0.1") {
+        valid code nextHeartbeatBefore node { id version alive } license { state }
+    }
+}"#;
+
+struct Licensed {
+    key: String,
+    license_id: Uuid,
+    token: String,
+}
+
+async fn licensed(app: &TestApp, email: &str, plan: &str) -> Licensed {
+    let out = app.signup(email, plan).await;
+    Licensed {
+        key: out["licenseKey"].as_str().expect("key").to_owned(),
+        license_id: Uuid::parse_str(out["license"]["id"].as_str().expect("id")).expect("uuid"),
+        token: out["accessToken"].as_str().expect("token").to_owned(),
+    }
+}
+
+async fn activate(app: &TestApp, key: &str, fingerprint: &str) -> Value {
+    app.graphql(ACTIVATE, json!({ "key": key, "fp": fingerprint }), None)
+        .await
+}
+
+async fn validate(
+    app: &TestApp,
+    key: &str,
+    fingerprint: Option<&str>,
+    product: Option<&str>,
+) -> Value {
+    let body = app
+        .graphql(
+            VALIDATE,
+            json!({ "key": key, "fp": fingerprint, "product": product }),
+            None,
+        )
+        .await;
+    body["data"]["validateLicense"].clone()
+}
+
+async fn set_max_nodes(app: &TestApp, license_id: Uuid, max: i32) {
+    let license = Licenses::find_by_id(license_id)
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    PlanEntitlements::update_many()
+        .col_expr(plan_entitlements::Column::MaxRuntimeNodes, Expr::value(max))
+        .filter(plan_entitlements::Column::PlanId.eq(license.plan_id))
+        .exec(&app.state.db)
+        .await
+        .expect("update");
+}
+
+async fn move_deadline(app: &TestApp, license_id: Uuid, by: Duration) {
+    let deadline = (Utc::now() + by).fixed_offset();
+    RuntimeNodes::update_many()
+        .col_expr(
+            runtime_nodes::Column::HeartbeatDeadlineAt,
+            Expr::value(deadline),
+        )
+        .filter(runtime_nodes::Column::LicenseId.eq(license_id))
+        .exec(&app.state.db)
+        .await
+        .expect("update");
+}
+
+#[tokio::test]
+async fn activation_is_idempotent_and_limited_by_the_plan() {
+    let app = spawn_app().await;
+    let lic = licensed(&app, "nodes@example.com", "pro").await; // pro: 2 nodes
+    let first = activate(&app, &lic.key, "fp-a").await;
+    let again = activate(&app, &lic.key, "fp-a").await;
+    assert_eq!(
+        first["data"]["activateRuntimeNode"]["alive"], true,
+        "{first}"
+    );
+    assert_eq!(
+        first["data"]["activateRuntimeNode"]["id"],
+        again["data"]["activateRuntimeNode"]["id"]
+    );
+    activate(&app, &lic.key, "fp-b").await;
+    let third = activate(&app, &lic.key, "fp-c").await;
+    assert_eq!(error_code(&third), Some("CONFLICT"));
+    assert_eq!(
+        third["errors"][0]["extensions"]["reason"],
+        "TOO_MANY_MACHINES"
+    );
+
+    let wrong = activate(&app, "AAAAA-BBBBB-CCCCC", "fp-x").await;
+    assert_eq!(error_code(&wrong), Some("NOT_FOUND"));
+
+    // A deactivated node frees its slot.
+    let id = first["data"]["activateRuntimeNode"]["id"].clone();
+    let off = app
+        .graphql(
+            "mutation($id: UUID!) { deactivateRuntimeNode(id: $id) { status } }",
+            json!({ "id": id }),
+            Some(&lic.token),
+        )
+        .await;
+    assert_eq!(
+        off["data"]["deactivateRuntimeNode"]["status"], "DEACTIVATED",
+        "{off}"
+    );
+    let now_fits = activate(&app, &lic.key, "fp-c").await;
+    assert_eq!(
+        now_fits["data"]["activateRuntimeNode"]["alive"], true,
+        "{now_fits}"
+    );
+
+    // Replacing swaps fingerprints in one step without needing a free slot.
+    let c_id = now_fits["data"]["activateRuntimeNode"]["id"].clone();
+    let replaced = app
+        .graphql(
+            "mutation($id: UUID!) { replaceRuntimeNode(oldId: $id, newFingerprint: \"fp-d\") { fingerprint alive } }",
+            json!({ "id": c_id }),
+            Some(&lic.token),
+        )
+        .await;
+    assert_eq!(
+        replaced["data"]["replaceRuntimeNode"]["fingerprint"], "fp-d",
+        "{replaced}"
+    );
+    let nodes = app
+        .graphql(
+            "query($id: UUID!) { license(id: $id) { runtimeNodes { fingerprint } } }",
+            json!({ "id": lic.license_id }),
+            Some(&lic.token),
+        )
+        .await;
+    let mut fingerprints: Vec<&str> = nodes["data"]["license"]["runtimeNodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["fingerprint"].as_str())
+        .collect();
+    fingerprints.sort();
+    assert_eq!(fingerprints, ["fp-b", "fp-d"]);
+}
+
+#[tokio::test]
+async fn validation_answers_every_code() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let lic = licensed(&app, "codes@example.com", "pro").await;
+
+    let plain = validate(&app, &lic.key, None, None).await;
+    assert_eq!(plain["code"], "VALID", "{plain}");
+    assert_eq!(plain["valid"], true);
+    assert_eq!(plain["license"]["entitlements"]["maxRuntimeNodes"], 2);
+
+    let unknown = validate(
+        &app,
+        "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ",
+        None,
+        None,
+    )
+    .await;
+    let mut tampered = lic.key.clone();
+    tampered.replace_range(0..1, if tampered.starts_with('A') { "B" } else { "A" });
+    let wrong = validate(&app, &tampered, None, None).await;
+    assert_eq!(unknown, wrong, "unknown and wrong keys answer alike");
+    assert_eq!(unknown["code"], "NOT_FOUND");
+    assert!(unknown["license"].is_null());
+
+    assert_eq!(
+        validate(&app, &lic.key, None, Some("other")).await["code"],
+        "PRODUCT_SCOPE_MISMATCH"
+    );
+    assert_eq!(
+        validate(&app, &lic.key, None, Some("core")).await["code"],
+        "VALID"
+    );
+    assert_eq!(
+        validate(&app, &lic.key, Some("fp-1"), None).await["code"],
+        "NO_MACHINE"
+    );
+    activate(&app, &lic.key, "fp-1").await;
+    assert_eq!(
+        validate(&app, &lic.key, Some("fp-1"), None).await["code"],
+        "VALID"
+    );
+    assert_eq!(
+        validate(&app, &lic.key, Some("fp-2"), None).await["code"],
+        "FINGERPRINT_SCOPE_MISMATCH"
+    );
+
+    activate(&app, &lic.key, "fp-2").await;
+    set_max_nodes(&app, lic.license_id, 1).await;
+    assert_eq!(
+        validate(&app, &lic.key, Some("fp-1"), None).await["code"],
+        "TOO_MANY_MACHINES"
+    );
+    set_max_nodes(&app, lic.license_id, 2).await;
+
+    move_deadline(&app, lic.license_id, -Duration::minutes(1)).await;
+    assert_eq!(
+        validate(&app, &lic.key, Some("fp-1"), None).await["code"],
+        "HEARTBEAT_DEAD"
+    );
+
+    let state =
+        |s: &str, p: Option<&str>| json!({ "id": lic.license_id, "state": s, "payment": p });
+    let change = "mutation($id: UUID!, $state: LicenseState!, $payment: PaymentState) { changeLicenseState(id: $id, state: $state, paymentState: $payment) { state } }";
+    app.graphql(change, state("PAST_DUE", Some("PAST_DUE")), Some(&admin))
+        .await;
+    assert_eq!(
+        validate(&app, &lic.key, None, None).await["code"],
+        "OVERDUE"
+    );
+    app.graphql(change, state("SUSPENDED", None), Some(&admin))
+        .await;
+    assert_eq!(
+        validate(&app, &lic.key, None, None).await["code"],
+        "SUSPENDED"
+    );
+    app.graphql(change, state("ACTIVE", Some("ACTIVE")), Some(&admin))
+        .await;
+    Licenses::update_many()
+        .col_expr(
+            licenses::Column::ExpiresAt,
+            Expr::value((Utc::now() - Duration::days(1)).fixed_offset()),
+        )
+        .filter(licenses::Column::Id.eq(lic.license_id))
+        .exec(&app.state.db)
+        .await
+        .expect("expire");
+    assert_eq!(
+        validate(&app, &lic.key, None, None).await["code"],
+        "EXPIRED"
+    );
+    app.graphql(change, state("REVOKED", None), Some(&admin))
+        .await;
+    assert_eq!(
+        validate(&app, &lic.key, None, None).await["code"],
+        "REVOKED"
+    );
+}
+
+#[tokio::test]
+async fn heartbeats_keep_nodes_alive_and_dead_nodes_come_back_only_in_time() {
+    let app = spawn_app().await;
+    let lic = licensed(&app, "beat@example.com", "solo").await;
+    activate(&app, &lic.key, "fp-1").await;
+
+    let beat = app
+        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
+        .await;
+    let answer = &beat["data"]["checkIn"];
+    assert_eq!(answer["code"], "VALID", "{beat}");
+    assert_eq!(answer["node"]["version"], "1.0.1");
+    let next: chrono::DateTime<Utc> = answer["nextHeartbeatBefore"]
+        .as_str()
+        .expect("deadline")
+        .parse()
+        .expect("time");
+    assert!(
+        (next - Utc::now()).num_seconds() > 500,
+        "ten-minute default window"
+    );
+
+    // Dead, but within the resurrection window: the heartbeat brings it back.
+    move_deadline(&app, lic.license_id, -Duration::minutes(5)).await;
+    let back = app
+        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
+        .await;
+    assert_eq!(back["data"]["checkIn"]["code"], "VALID", "{back}");
+    assert_eq!(back["data"]["checkIn"]["node"]["alive"], true);
+
+    // Dead past the resurrection window: refused, and it must activate again.
+    move_deadline(&app, lic.license_id, -Duration::hours(2)).await;
+    let dead = app
+        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
+        .await;
+    assert_eq!(dead["data"]["checkIn"]["code"], "HEARTBEAT_DEAD", "{dead}");
+    assert!(dead["data"]["checkIn"]["nextHeartbeatBefore"].is_null());
+    let again = app
+        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
+        .await;
+    assert_eq!(again["data"]["checkIn"]["code"], "NO_MACHINE", "{again}");
+    let fresh = activate(&app, &lic.key, "fp-1").await;
+    assert_eq!(
+        fresh["data"]["activateRuntimeNode"]["alive"], true,
+        "{fresh}"
+    );
+
+    let unknown = app
+        .graphql(CHECK_IN, json!({ "key": "nope", "fp": "fp-1" }), None)
+        .await;
+    assert_eq!(unknown["data"]["checkIn"]["code"], "NOT_FOUND");
+}
+
+async fn race(app: Arc<TestApp>, key: String, fingerprints: Vec<String>) -> usize {
+    let attempts = fingerprints.into_iter().map(|fp| {
+        let (app, key) = (app.clone(), key.clone());
+        tokio::spawn(async move { activate(&app, &key, &fp).await })
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    results
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .filter(|body| {
+            let ok = body["data"]["activateRuntimeNode"]["alive"] == true;
+            assert!(
+                ok || body["errors"][0]["extensions"]["reason"] == "TOO_MANY_MACHINES",
+                "{body}"
+            );
+            ok
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn concurrent_activations_respect_the_node_limit() {
+    let app = spawn_app().await;
+    let lic = licensed(&app, "swarm@example.com", "agency_pro").await;
+    set_max_nodes(&app, lic.license_id, 3).await;
+    let app = Arc::new(app);
+
+    let distinct = (0..50).map(|n| format!("fp-{n}")).collect();
+    assert_eq!(race(app.clone(), lic.key.clone(), distinct).await, 3);
+    let same = (0..50).map(|_| "fp-same".to_owned()).collect();
+    race(app.clone(), lic.key.clone(), same).await;
+
+    let alive = RuntimeNodes::find()
+        .filter(runtime_nodes::Column::LicenseId.eq(lic.license_id))
+        .filter(runtime_nodes::Column::Status.eq("active"))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(
+        alive, 3,
+        "three distinct fingerprints and no duplicate of the fourth"
+    );
+}
+
+#[tokio::test]
+async fn one_fingerprint_activated_concurrently_is_one_node() {
+    let app = Arc::new(spawn_app().await);
+    let lic = licensed(&app, "twins@example.com", "agency_pro").await;
+    let same = (0..50).map(|_| "fp-twin".to_owned()).collect();
+    assert_eq!(
+        race(app.clone(), lic.key.clone(), same).await,
+        50,
+        "every request gets the node"
+    );
+    let nodes = RuntimeNodes::find()
+        .filter(runtime_nodes::Column::LicenseId.eq(lic.license_id))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(nodes, 1);
+}
