@@ -19,6 +19,9 @@ mod m20261123_000006_create_audit_events;
 mod m20261123_000007_create_license_assignments;
 mod m20261123_000008_create_runtime_nodes;
 mod m20261123_000009_add_licensing_fields;
+mod m20261123_000010_create_license_search_index;
+
+pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
 
 pub struct Migrator;
 
@@ -35,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_create_license_assignments::Migration),
             Box::new(m20261123_000008_create_runtime_nodes::Migration),
             Box::new(m20261123_000009_add_licensing_fields::Migration),
+            Box::new(m20261123_000010_create_license_search_index::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ mod accounts;
 mod auth;
 mod events;
 mod http;
+mod license_queries;
 mod licenses;
 mod migrations;
 mod nodes;

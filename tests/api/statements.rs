@@ -189,3 +189,78 @@ async fn validating_a_license_is_one_statement() {
     assert_eq!(body["data"]["validateLicense"]["code"], "VALID", "{body}");
     assert_eq!(spent, 1, "one indexed lookup answers a validation");
 }
+
+async fn licenses_query_cost(count: usize) -> u64 {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let fixture = Fixture::new(db).await;
+    for n in 0..count {
+        let developer = Fixture::developer(db, &format!("owner{n:03}@example.com")).await;
+        let license = fixture
+            .license_for(
+                db,
+                developer,
+                fixture.plan_ids[n % fixture.plan_ids.len()],
+                5,
+                0,
+            )
+            .await
+            .expect("license");
+        let member = Fixture::developer(db, &format!("member{n:03}@example.com")).await;
+        entity::license_assignments::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            license_id: Set(license.id),
+            user_id: Set(member),
+            status: Set("active".into()),
+            assigned_at: Set(Utc::now().into()),
+            released_at: Set(None),
+            assigned_by: Set(None),
+            created_at: Set(Utc::now().into()),
+            updated_at: Set(Utc::now().into()),
+        }
+        .insert(db)
+        .await
+        .expect("assignment");
+        entity::runtime_nodes::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            license_id: Set(license.id),
+            fingerprint: Set(format!("fp-{n}")),
+            status: Set("active".into()),
+            last_check_in_at: Set(Utc::now().into()),
+            heartbeat_deadline_at: Set(Utc::now().into()),
+            activated_at: Set(Utc::now().into()),
+            created_at: Set(Utc::now().into()),
+            updated_at: Set(Utc::now().into()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("node");
+    }
+    let admin = app.admin_token().await;
+    let query = "{ licenses(first: 50) { edges { node { runtimeNodes { id } assignments { user { email } } plan { code } developer { email } } } } }";
+    let before = app.statements.get();
+    let body = app.graphql(query, json!({}), Some(&admin)).await;
+    let spent = app.statements.get() - before;
+    let edges = body["data"]["licenses"]["edges"].as_array().expect("edges");
+    assert_eq!(edges.len(), count.min(50), "{body}");
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["assignments"][0]["user"]["email"].is_string())
+    );
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["runtimeNodes"].as_array().map(Vec::len) == Some(1))
+    );
+    spent
+}
+
+#[tokio::test]
+async fn nested_licenses_query_costs_the_same_for_five_or_fifty() {
+    let few = licenses_query_cost(5).await;
+    let many = licenses_query_cost(50).await;
+    assert_eq!(few, many, "statement count must not grow with rows");
+    assert!(many <= 6, "{many} statements: one per relation level");
+}

@@ -3,7 +3,7 @@ use crate::auth::Role;
 use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::schema::License;
 use crate::graphql::context::ContextExt;
-use crate::graphql::pagination::{encode_cursor, page_args};
+use crate::graphql::pagination::{TotalCount, encode_cursor, page_args};
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, dataloader::DataLoader};
 use chrono::{DateTime, Utc};
@@ -92,12 +92,6 @@ impl From<DeveloperFilterInput> for DeveloperFilter {
     }
 }
 
-#[derive(SimpleObject)]
-pub struct TotalCount {
-    /// How many nodes match the filter, across all pages.
-    total_count: u64,
-}
-
 #[derive(Default)]
 pub struct AccountsQuery;
 
@@ -128,7 +122,7 @@ impl AccountsQuery {
         let mut connection = Connection::with_additional_fields(
             page.after.is_some(),
             has_next,
-            TotalCount { total_count },
+            TotalCount::new(total_count),
         );
         connection.edges.extend(
             rows.into_iter()

@@ -1,5 +1,6 @@
 pub mod keys;
 pub mod lifecycle;
+pub mod listing;
 pub mod loaders;
 pub mod model;
 pub mod schema;

@@ -1,4 +1,5 @@
 use super::lifecycle::{self, StateChange};
+use super::listing::{self, LicenseFilter, LicenseSort};
 use super::loaders::LicenseById;
 use super::model::{LicenseState, LicenseTerm, PaymentState};
 use crate::domain::accounts::loaders::UserById;
@@ -11,7 +12,10 @@ use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
 use crate::domain::seats::schema::Assignment;
 use crate::events::DomainEvent;
 use crate::graphql::context::ContextExt;
+use crate::graphql::pagination::{TotalCount, encode_offset_cursor, offset_args};
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, Result, Subscription, dataloader::DataLoader};
+use async_graphql::{Enum, InputObject};
 use chrono::{DateTime, Utc};
 use entity::licenses;
 use futures_util::{Stream, StreamExt};
@@ -146,11 +150,117 @@ impl LicenseEvent {
     }
 }
 
+#[derive(InputObject, Default)]
+pub struct LicenseFilterInput {
+    state: Option<LicenseState>,
+    payment_state: Option<PaymentState>,
+    plan_code: Option<String>,
+    product: Option<String>,
+    developer_id: Option<Uuid>,
+    term: Option<LicenseTerm>,
+    /// Licenses whose expiry is before this time.
+    expiring_before: Option<DateTime<Utc>>,
+    created_after: Option<DateTime<Utc>>,
+    created_before: Option<DateTime<Utc>>,
+    /// Words matched against the key prefix, DBA name, product and plan (full-text on
+    /// PostgreSQL).
+    search: Option<String>,
+}
+
+impl From<LicenseFilterInput> for LicenseFilter {
+    fn from(f: LicenseFilterInput) -> Self {
+        Self {
+            state: f.state,
+            payment_state: f.payment_state,
+            plan_code: f.plan_code,
+            product: f.product,
+            developer_id: f.developer_id,
+            term: f.term,
+            expiring_before: f.expiring_before,
+            created_after: f.created_after,
+            created_before: f.created_before,
+            search: f.search,
+        }
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LicenseOrderField {
+    #[default]
+    CreatedAt,
+    ExpiresAt,
+    Utilization,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderDirection {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(InputObject, Default)]
+pub struct LicenseOrder {
+    #[graphql(default)]
+    field: LicenseOrderField,
+    #[graphql(default)]
+    direction: OrderDirection,
+}
+
 #[derive(Default)]
 pub struct LicensesQuery;
 
 #[Object]
 impl LicensesQuery {
+    /// Licenses, filtered and sorted. Admins see all; developers their own.
+    async fn licenses(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<LicenseFilterInput>,
+        order_by: Option<LicenseOrder>,
+    ) -> Result<Connection<String, License, TotalCount>> {
+        let app = ctx.app()?;
+        let page = offset_args(first, after, app.config.limits.max_page_size)?;
+        let filter = LicenseFilter::from(filter.unwrap_or_default());
+        let order = order_by.unwrap_or_default();
+        let sort = match order.field {
+            LicenseOrderField::CreatedAt => LicenseSort::Created,
+            LicenseOrderField::ExpiresAt => LicenseSort::Expiry,
+            LicenseOrderField::Utilization => LicenseSort::Utilization,
+        };
+        let descending = order.direction == OrderDirection::Desc;
+        let (rows, has_next) = listing::page(
+            &app.db,
+            ctx.caller(),
+            &filter,
+            sort,
+            descending,
+            page.offset,
+            page.limit,
+        )
+        .await?;
+        let total_count = if ctx.look_ahead().field("totalCount").exists() {
+            listing::count(&app.db, ctx.caller(), &filter).await?
+        } else {
+            0
+        };
+        let mut connection = Connection::with_additional_fields(
+            page.offset > 0,
+            has_next,
+            TotalCount::new(total_count),
+        );
+        connection.edges.extend(
+            rows.into_iter()
+                .zip(page.offset..)
+                .map(|(license, position)| {
+                    Edge::new(encode_offset_cursor(position), License(license))
+                }),
+        );
+        Ok(connection)
+    }
+
     /// One license: admins see any, developers their own.
     async fn license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
         Ok(License(

@@ -1,0 +1,156 @@
+//! The `licenses` connection: filters, sorts, search and paging. Developers see their own.
+
+use super::model::{LicenseState, LicenseTerm, PaymentState};
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use entity::{licenses, plans, prelude::*};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use uuid::Uuid;
+
+#[derive(Default)]
+pub struct LicenseFilter {
+    pub state: Option<LicenseState>,
+    pub payment_state: Option<PaymentState>,
+    pub plan_code: Option<String>,
+    pub product: Option<String>,
+    pub developer_id: Option<Uuid>,
+    pub term: Option<LicenseTerm>,
+    pub expiring_before: Option<DateTime<Utc>>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    /// Matched against the key prefix, DBA name, product and plan.
+    pub search: Option<String>,
+}
+
+#[derive(Clone, Copy, Default)]
+pub enum LicenseSort {
+    #[default]
+    Created,
+    Expiry,
+    Utilization,
+}
+
+const UTILIZATION: &str = "CASE WHEN licenses.seats_total > 0 THEN licenses.seats_used * 1.0 / licenses.seats_total ELSE 0 END";
+
+fn search_condition(backend: DbBackend, text: &str) -> Condition {
+    let on_plan = Query::select()
+        .column(plans::Column::Id)
+        .from(plans::Entity)
+        .and_where(
+            Expr::col(plans::Column::Code)
+                .like(format!("%{}%", text.to_lowercase()))
+                .or(Expr::col(plans::Column::Name).like(format!("%{text}%"))),
+        )
+        .to_owned();
+    let by_plan = licenses::Column::PlanId.in_subquery(on_plan);
+    let by_text = if backend == DbBackend::Postgres {
+        // Same expression as the GIN index, so the index serves it.
+        Expr::cust_with_values(
+            format!(
+                "{} @@ plainto_tsquery('simple', $1)",
+                migration::SEARCH_DOCUMENT
+            ),
+            [text.to_owned()],
+        )
+    } else {
+        let pattern = format!("%{text}%");
+        Expr::col(licenses::Column::KeyPrefix)
+            .like(pattern.to_uppercase())
+            .or(Expr::col(licenses::Column::Dba).like(pattern.clone()))
+            .or(Expr::col(licenses::Column::Product).like(pattern))
+    };
+    Condition::any().add(by_text).add(by_plan)
+}
+
+fn matching(
+    backend: DbBackend,
+    caller: &Caller,
+    filter: &LicenseFilter,
+) -> AppResult<Select<Licenses>> {
+    let mut condition = Condition::all();
+    match caller.require_user()? {
+        (_, Role::Admin) => {}
+        (id, Role::Developer) => condition = condition.add(licenses::Column::DeveloperId.eq(id)),
+        (_, Role::Member) => return Err(AppError::Forbidden("team members do not own licenses")),
+    }
+    if let Some(state) = filter.state {
+        condition = condition.add(licenses::Column::State.eq(state.as_str()));
+    }
+    if let Some(payment) = filter.payment_state {
+        condition = condition.add(licenses::Column::PaymentState.eq(payment.as_str()));
+    }
+    if let Some(term) = filter.term {
+        condition = condition.add(licenses::Column::Term.eq(term.as_str()));
+    }
+    if let Some(product) = &filter.product {
+        condition = condition.add(licenses::Column::Product.eq(product.as_str()));
+    }
+    if let Some(developer) = filter.developer_id {
+        condition = condition.add(licenses::Column::DeveloperId.eq(developer));
+    }
+    if let Some(code) = &filter.plan_code {
+        let plan = Query::select()
+            .column(plans::Column::Id)
+            .from(plans::Entity)
+            .and_where(Expr::col(plans::Column::Code).eq(code.trim().to_lowercase()))
+            .to_owned();
+        condition = condition.add(licenses::Column::PlanId.in_subquery(plan));
+    }
+    if let Some(before) = filter.expiring_before {
+        condition = condition.add(licenses::Column::ExpiresAt.lt(before.fixed_offset()));
+    }
+    if let Some(after) = filter.created_after {
+        condition = condition.add(licenses::Column::CreatedAt.gte(after.fixed_offset()));
+    }
+    if let Some(before) = filter.created_before {
+        condition = condition.add(licenses::Column::CreatedAt.lt(before.fixed_offset()));
+    }
+    if let Some(text) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        condition = condition.add(search_condition(backend, text));
+    }
+    Ok(Licenses::find().filter(condition))
+}
+
+/// One page (by offset) and whether more follow.
+pub async fn page(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: &LicenseFilter,
+    sort: LicenseSort,
+    descending: bool,
+    offset: u64,
+    limit: u64,
+) -> AppResult<(Vec<licenses::Model>, bool)> {
+    let order = if descending { Order::Desc } else { Order::Asc };
+    let query = matching(db.get_database_backend(), caller, filter)?;
+    let query = match sort {
+        LicenseSort::Created => query.order_by(licenses::Column::Id, order.clone()),
+        LicenseSort::Expiry => query.order_by(licenses::Column::ExpiresAt, order.clone()),
+        LicenseSort::Utilization => query.order_by(Expr::cust(UTILIZATION), order.clone()),
+    }
+    .order_by(licenses::Column::Id, order);
+    let mut rows = query.offset(offset).limit(limit + 1).all(db).await?;
+    let has_next = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_next))
+}
+
+pub async fn count(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: &LicenseFilter,
+) -> AppResult<u64> {
+    Ok(matching(db.get_database_backend(), caller, filter)?
+        .count(db)
+        .await?)
+}
