@@ -16,6 +16,7 @@ pub struct Model {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: DateTimeWithTimeZone,
+    pub owner_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

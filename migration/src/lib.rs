@@ -20,6 +20,7 @@ mod m20261123_000007_create_license_assignments;
 mod m20261123_000008_create_runtime_nodes;
 mod m20261123_000009_add_licensing_fields;
 mod m20261123_000010_create_license_search_index;
+mod m20261123_000011_add_audit_owner;
 
 pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_create_runtime_nodes::Migration),
             Box::new(m20261123_000009_add_licensing_fields::Migration),
             Box::new(m20261123_000010_create_license_search_index::Migration),
+            Box::new(m20261123_000011_add_audit_owner::Migration),
         ]
     }
 }

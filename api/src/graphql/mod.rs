@@ -8,6 +8,8 @@ pub mod pagination;
 use crate::config::LimitsConfig;
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
+use crate::domain::audit::loaders::AuditEventsByEntity;
+use crate::domain::audit::schema::AuditQuery;
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
@@ -21,7 +23,13 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(AccountsQuery, PlansQuery, LicensesQuery, NodesQuery);
+pub struct QueryRoot(
+    AccountsQuery,
+    PlansQuery,
+    LicensesQuery,
+    NodesQuery,
+    AuditQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
@@ -70,7 +78,11 @@ pub fn build_schema(state: AppState) -> AppSchema {
             ActiveAssignmentsByLicense(db.clone()),
             tokio::spawn,
         ))
-        .data(DataLoader::new(ActiveNodesByLicense(db), tokio::spawn));
+        .data(DataLoader::new(
+            ActiveNodesByLicense(db.clone()),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(AuditEventsByEntity(db), tokio::spawn));
     if !limits.introspection {
         schema = schema.disable_introspection();
     }

@@ -74,6 +74,7 @@ pub async fn signup(
             event_type: "developer.created",
             entity_type: "user",
             entity_id: developer.id,
+            owner_id: Some(developer.id),
             metadata: json!({ "email": developer.email, "planCode": plan.code }),
         },
     )
@@ -99,6 +100,7 @@ pub async fn signup(
             event_type: "license.created",
             entity_type: "license",
             entity_id: license.id,
+            owner_id: Some(developer.id),
             metadata: licenses_service::audit_snapshot(&license),
         },
     )
@@ -147,6 +149,7 @@ async fn start_trial(
             event_type: "trial.created",
             entity_type: "trial",
             entity_id: trial.id,
+            owner_id: Some(developer.id),
             metadata: json!({ "planCode": plan.code, "endsAt": ends_at }),
         },
     )
@@ -262,6 +265,7 @@ pub async fn ensure_admin(app: &AppState) -> AppResult<Option<BootstrapAdmin>> {
             event_type: "admin.bootstrapped",
             entity_type: "user",
             entity_id: admin.id,
+            owner_id: None,
             metadata: json!({ "email": admin.email }),
         },
     )

@@ -1,1 +1,4 @@
+pub mod listing;
+pub mod loaders;
+pub mod schema;
 pub mod service;

@@ -12,6 +12,8 @@ pub struct AuditEntry<'a> {
     pub event_type: &'a str,
     pub entity_type: &'a str,
     pub entity_id: Uuid,
+    /// The developer who owns the entity; they may read this event.
+    pub owner_id: Option<Uuid>,
     pub metadata: serde_json::Value,
 }
 
@@ -30,6 +32,7 @@ pub async fn record(
         actor_type: Set(actor_type.to_owned()),
         entity_type: Set(entry.entity_type.to_owned()),
         entity_id: Set(Some(entry.entity_id)),
+        owner_id: Set(entry.owner_id),
         metadata: Set(entry.metadata),
         ip: Set(meta.ip.clone()),
         user_agent: Set(meta.user_agent.clone()),

@@ -77,6 +77,7 @@ async fn finish(
             event_type: kind,
             entity_type: "license",
             entity_id: after.id,
+            owner_id: Some(after.developer_id),
             metadata,
         },
     )

@@ -4,6 +4,8 @@ use super::loaders::LicenseById;
 use super::model::{LicenseState, LicenseTerm, PaymentState};
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
+use crate::domain::audit::loaders::AuditEventsByEntity;
+use crate::domain::audit::schema::AuditEvent;
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
 use crate::domain::nodes::schema::RuntimeNode;
 use crate::domain::plans::loaders::PlanById;
@@ -107,6 +109,12 @@ impl License {
         let loader = ctx.data::<DataLoader<ActiveNodesByLicense>>()?;
         let found = loader.load_one(self.0.id).await?.unwrap_or_default();
         Ok(found.into_iter().map(RuntimeNode).collect())
+    }
+    /// What happened to this license, newest first.
+    async fn audit_events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
+        let loader = ctx.data::<DataLoader<AuditEventsByEntity>>()?;
+        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(found.into_iter().map(AuditEvent).collect())
     }
     /// Seats currently held, oldest first.
     async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<Assignment>> {

@@ -175,7 +175,16 @@ async fn activate_locked(
         }
         if deadline + resurrection >= now {
             ensure_slot(&**uow, license.id, &limits, now, Some(existing.id)).await?;
-            return revive(uow, caller, meta, existing, &limits, input.version, now).await;
+            return revive(
+                uow,
+                (caller, meta),
+                license,
+                existing,
+                &limits,
+                input.version,
+                now,
+            )
+            .await;
         }
         retire(&**uow, existing, now).await?;
     }
@@ -201,6 +210,7 @@ async fn activate_locked(
         event_type: "node.activated",
         entity_type: "runtime_node",
         entity_id: node.id,
+        owner_id: Some(license.developer_id),
         metadata: json!({ "licenseId": license.id, "fingerprint": node.fingerprint, "version": node.version }),
     })
     .await?;
@@ -222,8 +232,8 @@ async fn retire(
 
 async fn revive(
     uow: &mut UnitOfWork,
-    caller: &Caller,
-    meta: &RequestMeta,
+    (caller, meta): (&Caller, &RequestMeta),
+    license: &licenses::Model,
     node: runtime_nodes::Model,
     limits: &plan_entitlements::Model,
     version: Option<String>,
@@ -247,6 +257,7 @@ async fn revive(
             event_type: "node.resurrected",
             entity_type: "runtime_node",
             entity_id: id,
+            owner_id: Some(license.developer_id),
             metadata: json!({ "licenseId": node.license_id }),
         },
     )
@@ -374,7 +385,16 @@ async fn heartbeat(
             }
             return Err(err);
         }
-        revive(&mut uow, caller, meta, node, &limits, version, now).await?
+        revive(
+            &mut uow,
+            (caller, meta),
+            &license,
+            node,
+            &limits,
+            version,
+            now,
+        )
+        .await?
     } else {
         let node = retire(&*uow, node, now).await?;
         audit::record(
@@ -386,6 +406,7 @@ async fn heartbeat(
                 event_type: "node.died",
                 entity_type: "runtime_node",
                 entity_id: node.id,
+                owner_id: Some(license.developer_id),
                 metadata: json!({ "licenseId": license.id, "deadline": deadline }),
             },
         )
@@ -455,6 +476,7 @@ pub async fn deactivate(
             event_type: "node.deactivated",
             entity_type: "runtime_node",
             entity_id: node.id,
+            owner_id: Some(license.developer_id),
             metadata: json!({ "licenseId": license.id, "fingerprint": node.fingerprint }),
         },
     )
@@ -494,6 +516,7 @@ pub async fn replace(
             event_type: "node.replaced",
             entity_type: "runtime_node",
             entity_id: old.id,
+            owner_id: Some(license.developer_id),
             metadata: json!({ "licenseId": license.id, "newFingerprint": input.fingerprint }),
         },
     )

@@ -151,6 +151,7 @@ pub async fn assign(
         event_type: "seat.assigned",
         entity_type: "license",
         entity_id: license_id,
+        owner_id: Some(license.developer_id),
         metadata: json!({ "assignmentId": assignment.id, "userId": user.id, "email": user.email }),
     })
     .await?;
@@ -234,6 +235,7 @@ pub async fn release(
             event_type: kind,
             entity_type: "license",
             entity_id: license.id,
+            owner_id: Some(license.developer_id),
             metadata: json!({ "assignmentId": assignment_id, "userId": assignment.user_id }),
         },
     )

@@ -1,0 +1,102 @@
+//! Reading the audit trail: newest first, admins all of it, developers what they own.
+
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult};
+use crate::graphql::pagination::PageArgs;
+use chrono::{DateTime, Utc};
+use entity::{audit_events, prelude::*};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
+};
+use uuid::Uuid;
+
+#[derive(Default)]
+pub struct AuditFilter {
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    /// e.g. `license.` for every license event.
+    pub type_prefix: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Text looked for in the event's metadata.
+    pub search: Option<String>,
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn matching(caller: &Caller, filter: &AuditFilter) -> AppResult<Select<AuditEvents>> {
+    let mut condition = Condition::all();
+    match caller.require_user()? {
+        (_, Role::Admin) => {}
+        (id, Role::Developer) => condition = condition.add(audit_events::Column::OwnerId.eq(id)),
+        (_, Role::Member) => {
+            return Err(AppError::Forbidden(
+                "team members cannot read the audit trail",
+            ));
+        }
+    }
+    if let Some(kind) = &filter.entity_type {
+        condition = condition.add(audit_events::Column::EntityType.eq(kind.as_str()));
+    }
+    if let Some(id) = filter.entity_id {
+        condition = condition.add(audit_events::Column::EntityId.eq(id));
+    }
+    if let Some(id) = filter.actor_id {
+        condition = condition.add(audit_events::Column::ActorId.eq(id));
+    }
+    if let Some(prefix) = &filter.type_prefix {
+        condition = condition.add(audit_events::Column::EventType.starts_with(prefix.as_str()));
+    }
+    if let Some(from) = filter.from {
+        condition = condition.add(audit_events::Column::CreatedAt.gte(from.fixed_offset()));
+    }
+    if let Some(to) = filter.to {
+        condition = condition.add(audit_events::Column::CreatedAt.lt(to.fixed_offset()));
+    }
+    if let Some(text) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        condition = condition.add(
+            Expr::expr(Func::lower(
+                Expr::col(audit_events::Column::Metadata).cast_as("TEXT"),
+            ))
+            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    Ok(AuditEvents::find().filter(condition))
+}
+
+pub async fn page(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: &AuditFilter,
+    page: &PageArgs,
+) -> AppResult<(Vec<audit_events::Model>, bool)> {
+    let mut query = matching(caller, filter)?.order_by_desc(audit_events::Column::Id);
+    if let Some(after) = page.after {
+        query = query.filter(audit_events::Column::Id.lt(after));
+    }
+    let mut rows = query.limit(page.limit + 1).all(db).await?;
+    let has_next = rows.len() as u64 > page.limit;
+    rows.truncate(page.limit as usize);
+    Ok((rows, has_next))
+}
+
+pub async fn count(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    filter: &AuditFilter,
+) -> AppResult<u64> {
+    Ok(matching(caller, filter)?.count(db).await?)
+}

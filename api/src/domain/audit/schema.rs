@@ -1,0 +1,106 @@
+use super::listing::{self, AuditFilter};
+use crate::graphql::context::ContextExt;
+use crate::graphql::pagination::{TotalCount, encode_cursor, page_args};
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, InputObject, Json, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::audit_events;
+use uuid::Uuid;
+
+/// One recorded change: what, to which entity, by whom, from where.
+pub struct AuditEvent(pub audit_events::Model);
+
+#[Object]
+impl AuditEvent {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// Dotted type, e.g. `license.state_changed`.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        &self.0.event_type
+    }
+    /// `user`, `license` (a runtime node holding the key), `system` or `partner`.
+    async fn actor_type(&self) -> &str {
+        &self.0.actor_type
+    }
+    async fn actor_id(&self) -> Option<Uuid> {
+        self.0.actor_id
+    }
+    async fn entity_type(&self) -> &str {
+        &self.0.entity_type
+    }
+    async fn entity_id(&self) -> Option<Uuid> {
+        self.0.entity_id
+    }
+    /// The change itself: before and after values, never secrets.
+    async fn metadata(&self) -> Json<&serde_json::Value> {
+        Json(&self.0.metadata)
+    }
+    async fn ip(&self) -> Option<&str> {
+        self.0.ip.as_deref()
+    }
+    async fn user_agent(&self) -> Option<&str> {
+        self.0.user_agent.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.with_timezone(&Utc)
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct AuditFilterInput {
+    entity_type: Option<String>,
+    entity_id: Option<Uuid>,
+    actor_id: Option<Uuid>,
+    /// e.g. `license.` for all license events.
+    type_prefix: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    /// Text to find in the metadata.
+    search: Option<String>,
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The audit trail, newest first. Admins see all; developers the events on what they own.
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AuditFilterInput>,
+    ) -> Result<Connection<String, AuditEvent, TotalCount>> {
+        let app = ctx.app()?;
+        let page = page_args(first, after, app.config.limits.max_page_size)?;
+        let f = filter.unwrap_or_default();
+        let filter = AuditFilter {
+            entity_type: f.entity_type,
+            entity_id: f.entity_id,
+            actor_id: f.actor_id,
+            type_prefix: f.type_prefix,
+            from: f.from,
+            to: f.to,
+            search: f.search,
+        };
+        let (rows, has_next) = listing::page(&app.db, ctx.caller(), &filter, &page).await?;
+        let total = if ctx.look_ahead().field("totalCount").exists() {
+            listing::count(&app.db, ctx.caller(), &filter).await?
+        } else {
+            0
+        };
+        let mut connection = Connection::with_additional_fields(
+            page.after.is_some(),
+            has_next,
+            TotalCount::new(total),
+        );
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|e| Edge::new(encode_cursor(e.id), AuditEvent(e))),
+        );
+        Ok(connection)
+    }
+}
