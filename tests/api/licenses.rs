@@ -171,3 +171,128 @@ async fn licenses_are_visible_to_their_owner_and_admins_only() {
     let any = app.graphql(query, json!({ "id": id }), Some(&admin)).await;
     assert_eq!(any["data"]["license"]["seatsTotal"], 3);
 }
+
+const VALIDATE_CODE: &str = "query($k: String!) { validateLicense(key: $k) { code } }";
+
+#[tokio::test]
+async fn licenses_are_created_within_plans_edited_and_rekeyed() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let dev = app.signup("issuer@example.com", "pro").await; // pro: 3 seats
+    let token = dev["accessToken"].as_str().expect("token");
+    let create = "mutation($input: CreateLicenseInput!) { createLicense(input: $input) { licenseKey license { id state seatsTotal product dba } } }";
+
+    let by_admin = app
+        .graphql(
+            create,
+            json!({ "input": { "developerId": dev["developer"]["id"], "planCode": "pro", "product": "edge", "customer": { "dba": "Corner Shop" } } }),
+            Some(&admin),
+        )
+        .await;
+    let issued = &by_admin["data"]["createLicense"];
+    assert_eq!(issued["license"]["state"], "ACTIVE", "{by_admin}");
+    assert_eq!(issued["license"]["seatsTotal"], 3);
+    assert_eq!(issued["license"]["dba"], "Corner Shop");
+    let key = issued["licenseKey"].as_str().expect("key");
+    let ok = app.graphql(VALIDATE_CODE, json!({ "k": key }), None).await;
+    assert_eq!(ok["data"]["validateLicense"]["code"], "VALID");
+
+    let own = app
+        .graphql(
+            create,
+            json!({ "input": { "planCode": "pro", "seatsTotal": 2 } }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        own["data"]["createLicense"]["license"]["state"], "TRIALING",
+        "{own}"
+    );
+    let other_plan = app
+        .graphql(
+            create,
+            json!({ "input": { "planCode": "enterprise" } }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(error_code(&other_plan), Some("FORBIDDEN"));
+    let too_many = app
+        .graphql(
+            create,
+            json!({ "input": { "planCode": "pro", "seatsTotal": 4 } }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(too_many["errors"][0]["extensions"]["field"], "seatsTotal");
+
+    // Seats never drop below those in use.
+    let id = issued["license"]["id"].as_str().expect("id");
+    for n in 0..2 {
+        app.graphql(
+            "mutation($l: UUID!, $e: String!) { assignSeat(licenseId: $l, userEmail: $e) { id } }",
+            json!({ "l": id, "e": format!("u{n}@team.io") }),
+            Some(&admin),
+        )
+        .await;
+    }
+    let update = "mutation($id: UUID!, $input: UpdateLicenseInput!) { updateLicense(id: $id, input: $input) { seatsTotal notes smsCreditsBalance } }";
+    let below = app
+        .graphql(
+            update,
+            json!({ "id": id, "input": { "seatsTotal": 1 } }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(error_code(&below), Some("VALIDATION"), "{below}");
+    assert_eq!(below["errors"][0]["extensions"]["field"], "seatsTotal");
+    let fits = app
+        .graphql(
+            update,
+            json!({ "id": id, "input": { "seatsTotal": 2 } }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(fits["data"]["updateLicense"]["seatsTotal"], 2, "{fits}");
+    let owner_terms = app
+        .graphql(
+            update,
+            json!({ "id": id, "input": { "seatsTotal": 3 } }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(error_code(&owner_terms), Some("FORBIDDEN"));
+    let owner_notes = app
+        .graphql(
+            update,
+            json!({ "id": id, "input": { "notes": "front desk", "customer": { "smsCreditsPurchased": 500, "smsCreditsSent": 120 } } }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        owner_notes["data"]["updateLicense"]["notes"], "front desk",
+        "{owner_notes}"
+    );
+    assert_eq!(
+        owner_notes["data"]["updateLicense"]["smsCreditsBalance"],
+        380
+    );
+
+    // A new key works at once; the old one stops.
+    let rekeyed = app
+        .graphql(
+            "mutation($id: UUID!) { regenerateLicenseKey(id: $id) { licenseKey license { keyPrefix } } }",
+            json!({ "id": id }),
+            Some(token),
+        )
+        .await;
+    let new_key = rekeyed["data"]["regenerateLicenseKey"]["licenseKey"]
+        .as_str()
+        .expect("new key");
+    assert_ne!(new_key, key);
+    let old = app.graphql(VALIDATE_CODE, json!({ "k": key }), None).await;
+    assert_eq!(old["data"]["validateLicense"]["code"], "NOT_FOUND");
+    let new = app
+        .graphql(VALIDATE_CODE, json!({ "k": new_key }), None)
+        .await;
+    assert_eq!(new["data"]["validateLicense"]["code"], "VALID");
+}

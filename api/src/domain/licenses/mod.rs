@@ -2,6 +2,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod listing;
 pub mod loaders;
+pub mod management;
 pub mod model;
 pub mod schema;
 pub mod service;

@@ -1,6 +1,7 @@
 use super::lifecycle::{self, StateChange};
 use super::listing::{self, LicenseFilter, LicenseSort};
 use super::loaders::LicenseById;
+use super::management::{self, CustomerFields, LicenseChanges, NewLicense};
 use super::model::{LicenseState, LicenseTerm, PaymentState};
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
@@ -17,7 +18,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::pagination::{TotalCount, encode_offset_cursor, offset_args};
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, Result, Subscription, dataloader::DataLoader};
-use async_graphql::{Enum, InputObject};
+use async_graphql::{Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::licenses;
 use futures_util::{Stream, StreamExt};
@@ -75,6 +76,28 @@ impl License {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         utc(&self.0.updated_at)
+    }
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+    /// The customer's trading name.
+    async fn dba(&self) -> Option<&str> {
+        self.0.dba.as_deref()
+    }
+    async fn zip(&self) -> Option<&str> {
+        self.0.zip.as_deref()
+    }
+    async fn agents(&self) -> Option<i32> {
+        self.0.agents
+    }
+    async fn sms_credits_purchased(&self) -> i64 {
+        self.0.sms_credits_purchased
+    }
+    async fn sms_credits_sent(&self) -> i64 {
+        self.0.sms_credits_sent
+    }
+    async fn sms_credits_balance(&self) -> i64 {
+        self.0.sms_credits_purchased - self.0.sms_credits_sent
     }
     async fn seats_available(&self) -> i32 {
         self.0.seats_total - self.0.seats_used
@@ -298,8 +321,130 @@ impl LicensesMutation {
     }
 }
 
+#[derive(InputObject)]
+pub struct CustomerInput {
+    dba: Option<String>,
+    zip: Option<String>,
+    agents: Option<i32>,
+    sms_credits_purchased: Option<i64>,
+    sms_credits_sent: Option<i64>,
+}
+
+impl From<Option<CustomerInput>> for CustomerFields {
+    fn from(c: Option<CustomerInput>) -> Self {
+        c.map(|c| Self {
+            dba: c.dba,
+            zip: c.zip,
+            agents: c.agents,
+            sms_credits_purchased: c.sms_credits_purchased,
+            sms_credits_sent: c.sms_credits_sent,
+        })
+        .unwrap_or_default()
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateLicenseInput {
+    /// Required for admins; developers always create for themselves.
+    developer_id: Option<Uuid>,
+    plan_code: String,
+    product: Option<String>,
+    term: Option<LicenseTerm>,
+    /// Defaults to the plan's seat limit.
+    seats_total: Option<i32>,
+    expires_at: Option<DateTime<Utc>>,
+    notes: Option<String>,
+    customer: Option<CustomerInput>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateLicenseInput {
+    product: Option<String>,
+    plan_code: Option<String>,
+    term: Option<LicenseTerm>,
+    /// Never below the seats in use (VALIDATION).
+    seats_total: Option<i32>,
+    expires_at: Option<DateTime<Utc>>,
+    notes: Option<String>,
+    customer: Option<CustomerInput>,
+}
+
+/// A license with its key in plaintext: the only time the key is shown.
+#[derive(SimpleObject)]
+pub struct LicenseKeyPayload {
+    license: License,
+    license_key: String,
+}
+
 #[Object]
 impl LicensesMutation {
+    /// Issues a license. Admins for any developer; a developer for itself on a plan it holds.
+    async fn create_license(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateLicenseInput,
+    ) -> Result<LicenseKeyPayload> {
+        let new = NewLicense {
+            developer_id: input.developer_id,
+            plan_code: input.plan_code,
+            product: input.product,
+            term: input.term,
+            seats_total: input.seats_total,
+            expires_at: input.expires_at,
+            notes: input.notes,
+            customer: input.customer.into(),
+        };
+        let (license, key) =
+            management::create(ctx.app()?, ctx.caller(), ctx.meta(), new, Utc::now()).await?;
+        Ok(LicenseKeyPayload {
+            license: License(license),
+            license_key: key.plaintext,
+        })
+    }
+
+    /// Edits a license: admins anything, owners their notes and customer details.
+    async fn update_license(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: UpdateLicenseInput,
+    ) -> Result<License> {
+        let changes = LicenseChanges {
+            product: input.product,
+            plan_code: input.plan_code,
+            term: input.term,
+            seats_total: input.seats_total,
+            expires_at: input.expires_at,
+            notes: input.notes,
+            customer: input.customer.into(),
+        };
+        let license = management::update(
+            ctx.app()?,
+            ctx.caller(),
+            ctx.meta(),
+            id,
+            changes,
+            Utc::now(),
+        )
+        .await?;
+        Ok(License(license))
+    }
+
+    /// Issues a new key; the old one stops working at once.
+    async fn regenerate_license_key(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> Result<LicenseKeyPayload> {
+        let (license, key) =
+            management::regenerate_key(ctx.app()?, ctx.caller(), ctx.meta(), id, Utc::now())
+                .await?;
+        Ok(LicenseKeyPayload {
+            license: License(license),
+            license_key: key.plaintext,
+        })
+    }
+
     /// Moves a license to a state (and optionally a payment state) the transition table
     /// allows; anything else is INVALID_TRANSITION. Admins only.
     async fn change_license_state(
