@@ -68,6 +68,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "a dead runtime node that checks in within this long after its deadline comes back",
     ),
     (
+        "VALIDATION_FAILURES_PER_MINUTE",
+        "30",
+        "failed key validations allowed per client IP and per key prefix before RATE_LIMITED",
+    ),
+    (
         "GRAPHQL_MAX_DEPTH",
         "12",
         "deepest selection allowed (QUERY_TOO_DEEP)",
@@ -128,6 +133,7 @@ pub struct Config {
 pub struct LicensingConfig {
     pub expiring_days: i64,
     pub node_resurrection_seconds: i64,
+    pub validation_failures_per_minute: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -220,6 +226,7 @@ impl Config {
             licensing: LicensingConfig {
                 expiring_days: parse(&get, "LICENSE_EXPIRING_DAYS")?,
                 node_resurrection_seconds: parse(&get, "NODE_RESURRECTION_SECONDS")?,
+                validation_failures_per_minute: parse(&get, "VALIDATION_FAILURES_PER_MINUTE")?,
             },
             limits: LimitsConfig {
                 max_depth: parse(&get, "GRAPHQL_MAX_DEPTH")?,

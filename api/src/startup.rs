@@ -4,6 +4,7 @@ use crate::auth::{JwtKeys, password};
 use crate::config::Config;
 use crate::db::{self, StatementCounter};
 use crate::domain::accounts::service::{BootstrapAdmin, ensure_admin};
+use crate::domain::licenses::guessing::GuessGuard;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::domain::plans::seed::seed_plans;
 use crate::events::EventBus;
@@ -105,6 +106,9 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         jwt: Arc::new(JwtKeys::from_config(&config.auth)),
         license_keys: Arc::new(LicenseKeys::new(config.auth.license_key_secret.clone())),
         bus,
+        guesses: Arc::new(GuessGuard::new(
+            config.licensing.validation_failures_per_minute,
+        )),
         config: Arc::new(config),
     };
     Ok((state, statements))

@@ -2,6 +2,7 @@
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
+use crate::domain::licenses::guessing::GuessGuard;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::events::EventBus;
 use sea_orm::DatabaseConnection;
@@ -14,4 +15,6 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub license_keys: Arc<LicenseKeys>,
     pub bus: EventBus,
+    /// Refuses sources that fail key validation too often.
+    pub guesses: Arc<GuessGuard>,
 }

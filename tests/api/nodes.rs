@@ -375,3 +375,26 @@ async fn one_fingerprint_activated_concurrently_is_one_node() {
         .expect("count");
     assert_eq!(nodes, 1);
 }
+
+#[tokio::test]
+async fn key_guessers_are_refused_before_any_lookup() {
+    let app = crate::helpers::spawn_app_with(&[("VALIDATION_FAILURES_PER_MINUTE", "3")]).await;
+    let lic = licensed(&app, "guarded@example.com", "solo").await;
+    assert_eq!(validate(&app, &lic.key, None, None).await["code"], "VALID");
+    for n in 0..4 {
+        let guess = format!("GUES{n}-AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF-GGGGG");
+        let code = validate(&app, &guess, None, None).await["code"].clone();
+        assert!(code == "NOT_FOUND" || code == "RATE_LIMITED", "{code}");
+    }
+    // Even the right key learns nothing from this source now.
+    assert_eq!(
+        validate(&app, &lic.key, None, None).await["code"],
+        "RATE_LIMITED"
+    );
+    let activation = activate(&app, &lic.key, "fp").await;
+    assert_eq!(
+        error_code(&activation),
+        Some("RATE_LIMITED"),
+        "{activation}"
+    );
+}

@@ -1,3 +1,4 @@
+pub mod guessing;
 pub mod keys;
 pub mod lifecycle;
 pub mod listing;

@@ -4,6 +4,7 @@
 use super::keys::LicenseKeys;
 use super::verdict::{NodeFacts, ValidationCode, license_code, node_code};
 use crate::error::AppResult;
+use crate::state::AppState;
 use chrono::{DateTime, FixedOffset, Utc};
 use entity::{licenses, plan_entitlements, runtime_nodes};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SubQueryStatement};
@@ -56,6 +57,29 @@ fn node_count(alive_at: Option<DateTime<FixedOffset>>) -> Expr {
         count.and_where(Expr::col((other, runtime_nodes::Column::HeartbeatDeadlineAt)).gte(at));
     }
     Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(count)))
+}
+
+/// `validate`, refusing (RATE_LIMITED, before any lookup) sources that have failed too often,
+/// and counting this attempt if it fails.
+pub async fn validate_guarded(
+    app: &AppState,
+    ip: Option<&str>,
+    key: &str,
+    fingerprint: Option<&str>,
+    product: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<Validation> {
+    if app.guesses.refused(ip, key) {
+        return Ok(Validation {
+            code: ValidationCode::RateLimited,
+            license: None,
+        });
+    }
+    let found = validate(&app.db, &app.license_keys, key, fingerprint, product, now).await?;
+    if found.code == ValidationCode::NotFound {
+        app.guesses.record_failure(ip, key);
+    }
+    Ok(found)
 }
 
 pub async fn validate(

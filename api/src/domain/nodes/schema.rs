@@ -155,9 +155,9 @@ impl NodesQuery {
         product: Option<String>,
     ) -> Result<ValidationResult> {
         let app = ctx.app()?;
-        let found = validation::validate(
-            &app.db,
-            &app.license_keys,
+        let found = validation::validate_guarded(
+            app,
+            ctx.meta().ip.as_deref(),
             &key,
             fingerprint.as_deref(),
             product.as_deref(),

@@ -60,11 +60,25 @@ fn usable_or_conflict(license: &licenses::Model, now: DateTime<Utc>) -> AppResul
     }
 }
 
-pub async fn license_by_key(app: &AppState, key: &str) -> AppResult<Option<licenses::Model>> {
-    Ok(Licenses::find()
+/// The license a presented key opens. Sources that fail too often are refused first, and a
+/// miss counts against them.
+pub async fn license_by_key(
+    app: &AppState,
+    meta: &RequestMeta,
+    key: &str,
+) -> AppResult<Option<licenses::Model>> {
+    let ip = meta.ip.as_deref();
+    if app.guesses.refused(ip, key) {
+        return Err(AppError::RateLimited);
+    }
+    let found = Licenses::find()
         .filter(licenses::Column::KeyHash.eq(app.license_keys.digest(key)))
         .one(&app.db)
-        .await?)
+        .await?;
+    if found.is_none() {
+        app.guesses.record_failure(ip, key);
+    }
+    Ok(found)
 }
 
 /// Locks the license row for the rest of the transaction.
@@ -275,7 +289,7 @@ pub async fn activate(
     now: DateTime<Utc>,
 ) -> AppResult<runtime_nodes::Model> {
     validate_input(&input)?;
-    let license = license_by_key(app, key)
+    let license = license_by_key(app, meta, key)
         .await?
         .ok_or(AppError::NotFound("license"))?;
     usable_or_conflict(&license, now)?;
@@ -299,7 +313,7 @@ pub async fn check_in_by_key(
     version: Option<String>,
     now: DateTime<Utc>,
 ) -> AppResult<CheckIn> {
-    let Some(license) = license_by_key(app, key).await? else {
+    let Some(license) = license_by_key(app, meta, key).await? else {
         return Ok(CheckIn {
             code: ValidationCode::NotFound,
             license: None,
