@@ -103,6 +103,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "serve the schema to introspection queries",
     ),
     (
+        "DATALOADER_DELAY_MICROS",
+        "1000",
+        "how long a dataloader gathers keys before its one query",
+    ),
+    (
         "HTTP_BODY_LIMIT_BYTES",
         "1048576",
         "largest request body (413 beyond)",
@@ -170,6 +175,7 @@ pub struct LimitsConfig {
     pub max_page_size: usize,
     pub introspection: bool,
     pub body_limit_bytes: usize,
+    pub dataloader_delay_micros: u64,
 }
 
 /// A setting that could not be read.
@@ -236,6 +242,7 @@ impl Config {
                 max_page_size: parse(&get, "GRAPHQL_MAX_PAGE_SIZE")?,
                 introspection: parse(&get, "GRAPHQL_INTROSPECTION")?,
                 body_limit_bytes: parse(&get, "HTTP_BODY_LIMIT_BYTES")?,
+                dataloader_delay_micros: parse(&get, "DATALOADER_DELAY_MICROS")?,
             },
         };
         config.check()?;

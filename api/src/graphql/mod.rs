@@ -19,8 +19,10 @@ use crate::domain::plans::schema::PlansQuery;
 use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
 use crate::domain::seats::schema::SeatsMutation;
 use crate::state::AppState;
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use std::time::Duration;
+use uuid::Uuid;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
@@ -52,10 +54,15 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     )
 }
 
+fn loader<T: Loader<Uuid>>(fetcher: T, delay: Duration) -> DataLoader<T> {
+    DataLoader::new(fetcher, tokio::spawn).delay(delay)
+}
+
 /// The schema that serves requests, with its limits, state and one loader per relation edge.
 pub fn build_schema(state: AppState) -> AppSchema {
     let limits: &LimitsConfig = &state.config.limits;
     let db = state.db.clone();
+    let delay = Duration::from_micros(limits.dataloader_delay_micros);
     let mut schema = builder()
         .limit_recursive_depth(limits.max_recursion)
         .limit_directives(limits.max_directives)
@@ -63,26 +70,14 @@ pub fn build_schema(state: AppState) -> AppSchema {
             max_depth: limits.max_depth,
             max_complexity: limits.max_complexity,
         })
-        .data(DataLoader::new(UserById(db.clone()), tokio::spawn))
-        .data(DataLoader::new(PlanById(db.clone()), tokio::spawn))
-        .data(DataLoader::new(
-            EntitlementsByPlan(db.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            LicensesByDeveloper(db.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(LicenseById(db.clone()), tokio::spawn))
-        .data(DataLoader::new(
-            ActiveAssignmentsByLicense(db.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ActiveNodesByLicense(db.clone()),
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(AuditEventsByEntity(db), tokio::spawn));
+        .data(loader(UserById(db.clone()), delay))
+        .data(loader(PlanById(db.clone()), delay))
+        .data(loader(EntitlementsByPlan(db.clone()), delay))
+        .data(loader(LicensesByDeveloper(db.clone()), delay))
+        .data(loader(LicenseById(db.clone()), delay))
+        .data(loader(ActiveAssignmentsByLicense(db.clone()), delay))
+        .data(loader(ActiveNodesByLicense(db.clone()), delay))
+        .data(loader(AuditEventsByEntity(db), delay));
     if !limits.introspection {
         schema = schema.disable_introspection();
     }
