@@ -2,6 +2,7 @@
 
 use crate::error::AppError;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -25,6 +26,15 @@ impl From<LoaderError> for async_graphql::Error {
     fn from(err: LoaderError) -> Self {
         AppError::from(err).into()
     }
+}
+
+/// Rows gathered under the key each belongs to, for one-to-many edges.
+pub fn group_by<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+    let mut groups: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for row in rows {
+        groups.entry(key(&row)).or_default().push(row);
+    }
+    groups
 }
 
 /// All rows of `E` whose `column` is one of `keys`, in one statement.

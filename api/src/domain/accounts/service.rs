@@ -91,21 +91,13 @@ pub async fn signup(
         now,
     )
     .await?;
-    audit::record(
-        &*uow,
-        &caller,
+    let at = licenses_service::ChangeContext {
+        caller: &caller,
         meta,
         now,
-        AuditEntry {
-            event_type: "license.created",
-            entity_type: "license",
-            entity_id: license.id,
-            owner_id: Some(developer.id),
-            metadata: licenses_service::audit_snapshot(&license),
-        },
-    )
-    .await?;
-    uow.publish(licenses_service::event("license.created", &license, now));
+    };
+    let snapshot = licenses_service::audit_snapshot(&license);
+    licenses_service::record_change(&mut uow, &at, "license.created", &license, snapshot).await?;
     uow.commit().await?;
 
     let token = app.jwt.issue(developer.id, Role::Developer, now)?;

@@ -1,4 +1,4 @@
-use crate::graphql::loader::{LoaderError, fetch_in};
+use crate::graphql::loader::{LoaderError, fetch_in, group_by};
 use async_graphql::dataloader::Loader;
 use entity::audit_events;
 use sea_orm::DatabaseConnection;
@@ -13,17 +13,10 @@ impl Loader<Uuid> for AuditEventsByEntity {
     type Error = LoaderError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows =
+        let mut rows =
             fetch_in::<audit_events::Entity>(&self.0, audit_events::Column::EntityId, keys).await?;
-        let mut by_entity: HashMap<Uuid, Self::Value> = HashMap::new();
-        for row in rows {
-            if let Some(entity) = row.entity_id {
-                by_entity.entry(entity).or_default().push(row);
-            }
-        }
-        for list in by_entity.values_mut() {
-            list.sort_by_key(|e| std::cmp::Reverse(e.id));
-        }
-        Ok(by_entity)
+        rows.sort_by_key(|e| std::cmp::Reverse(e.id));
+        // Fetched by entity id, so every row has one.
+        Ok(group_by(rows, |e| e.entity_id.unwrap_or_default()))
     }
 }

@@ -3,10 +3,9 @@
 //! audit event written inside, the bus event published on commit.
 
 use super::model::{LicenseState, LicenseTerm, PaymentState};
-use super::service::{event, term_length};
+use super::service::{ChangeContext, record_change, term_length};
 use super::transitions;
 use crate::auth::{Caller, RequestMeta};
-use crate::domain::audit::service::{self as audit, AuditEntry};
 use crate::error::{AppError, AppResult};
 use crate::events::UnitOfWork;
 use crate::state::AppState;
@@ -58,31 +57,15 @@ async fn compare_and_set(
     load(&**uow, before.id).await
 }
 
-/// Audits and publishes a committed license change.
+/// Audits, publishes and commits a license change.
 async fn finish(
     mut uow: UnitOfWork,
-    caller: &Caller,
-    meta: &RequestMeta,
-    now: DateTime<Utc>,
+    at: ChangeContext<'_>,
     kind: &str,
     metadata: serde_json::Value,
     after: &licenses::Model,
 ) -> AppResult<()> {
-    audit::record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: kind,
-            entity_type: "license",
-            entity_id: after.id,
-            owner_id: Some(after.developer_id),
-            metadata,
-        },
-    )
-    .await?;
-    uow.publish(event(kind, after, now));
+    record_change(&mut uow, &at, kind, after, metadata).await?;
     uow.commit().await
 }
 
@@ -124,9 +107,7 @@ pub async fn change_state(
     });
     finish(
         uow,
-        caller,
-        meta,
-        now,
+        ChangeContext { caller, meta, now },
         "license.state_changed",
         metadata,
         &after,
@@ -180,7 +161,14 @@ pub async fn renew(
         "from": before.state, "to": after.state,
         "expiresFrom": before.expires_at, "expiresTo": expires_at,
     });
-    finish(uow, caller, meta, now, "license.renewed", metadata, &after).await?;
+    finish(
+        uow,
+        ChangeContext { caller, meta, now },
+        "license.renewed",
+        metadata,
+        &after,
+    )
+    .await?;
     Ok(after)
 }
 

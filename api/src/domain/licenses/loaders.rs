@@ -1,4 +1,4 @@
-use crate::graphql::loader::{LoaderError, fetch_in};
+use crate::graphql::loader::{LoaderError, fetch_in, group_by};
 use async_graphql::dataloader::Loader;
 use entity::licenses;
 use sea_orm::DatabaseConnection;
@@ -13,19 +13,10 @@ impl Loader<Uuid> for LicensesByDeveloper {
     type Error = LoaderError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows =
+        let mut rows =
             fetch_in::<licenses::Entity>(&self.0, licenses::Column::DeveloperId, keys).await?;
-        let mut by_developer: HashMap<Uuid, Vec<licenses::Model>> = HashMap::new();
-        for license in rows {
-            by_developer
-                .entry(license.developer_id)
-                .or_default()
-                .push(license);
-        }
-        for list in by_developer.values_mut() {
-            list.sort_by_key(|l| l.id);
-        }
-        Ok(by_developer)
+        rows.sort_by_key(|l| l.id);
+        Ok(group_by(rows, |l| l.developer_id))
     }
 }
 

@@ -2,9 +2,8 @@
 
 use super::keys::NewKey;
 use super::model::{LicenseState, LicenseTerm, PaymentState};
-use super::service::{DEFAULT_PRODUCT, audit_snapshot, event, term_length};
+use super::service::{ChangeContext, DEFAULT_PRODUCT, audit_snapshot, record_change, term_length};
 use crate::auth::{Caller, RequestMeta, Role};
-use crate::domain::audit::service::{self as audit, AuditEntry};
 use crate::domain::plans::service as plans_service;
 use crate::error::{AppError, AppResult};
 use crate::events::UnitOfWork;
@@ -165,21 +164,14 @@ pub async fn create(
     }
     .insert(&*uow)
     .await?;
-    audit::record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "license.created",
-            entity_type: "license",
-            entity_id: license.id,
-            owner_id: Some(license.developer_id),
-            metadata: audit_snapshot(&license),
-        },
+    record_change(
+        &mut uow,
+        &ChangeContext { caller, meta, now },
+        "license.created",
+        &license,
+        audit_snapshot(&license),
     )
     .await?;
-    uow.publish(event("license.created", &license, now));
     uow.commit().await?;
     Ok((license, key))
 }
@@ -297,21 +289,14 @@ pub async fn update(
     edit.updated_at = Set(now.into());
     edit.updated_by = Set(Some(caller_id));
     let after = edit.update(&*uow).await?;
-    audit::record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "license.updated",
-            entity_type: "license",
-            entity_id: id,
-            owner_id: Some(after.developer_id),
-            metadata: json!({ "before": audit_snapshot(&before), "after": audit_snapshot(&after) }),
-        },
+    record_change(
+        &mut uow,
+        &ChangeContext { caller, meta, now },
+        "license.updated",
+        &after,
+        json!({ "before": audit_snapshot(&before), "after": audit_snapshot(&after) }),
     )
     .await?;
-    uow.publish(event("license.updated", &after, now));
     uow.commit().await?;
     Ok(after)
 }
@@ -339,21 +324,14 @@ pub async fn regenerate_key(
     edit.updated_at = Set(now.into());
     edit.updated_by = Set(Some(caller_id));
     let after = edit.update(&*uow).await?;
-    audit::record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "license.key_regenerated",
-            entity_type: "license",
-            entity_id: id,
-            owner_id: Some(after.developer_id),
-            metadata: json!({ "oldPrefix": before.key_prefix, "newPrefix": after.key_prefix }),
-        },
+    record_change(
+        &mut uow,
+        &ChangeContext { caller, meta, now },
+        "license.key_regenerated",
+        &after,
+        json!({ "oldPrefix": before.key_prefix, "newPrefix": after.key_prefix }),
     )
     .await?;
-    uow.publish(event("license.key_regenerated", &after, now));
     uow.commit().await?;
     Ok((after, key))
 }

@@ -2,8 +2,10 @@
 
 use super::keys::{LicenseKeys, NewKey};
 use super::model::{LicenseState, LicenseTerm, PaymentState};
+use crate::auth::{Caller, RequestMeta};
+use crate::domain::audit::service::{self as audit, AuditEntry};
 use crate::error::AppResult;
-use crate::events::DomainEvent;
+use crate::events::{DomainEvent, UnitOfWork};
 use chrono::{DateTime, Duration, Utc};
 use entity::{licenses, plan_entitlements, plans};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
@@ -80,6 +82,40 @@ pub fn term_length(term: LicenseTerm) -> Duration {
         LicenseTerm::Monthly => Duration::days(30),
         LicenseTerm::Yearly => Duration::days(365),
     }
+}
+
+/// Who changed a license, from where and when: what every change's audit event records.
+pub struct ChangeContext<'a> {
+    pub caller: &'a Caller,
+    pub meta: &'a RequestMeta,
+    pub now: DateTime<Utc>,
+}
+
+/// Writes a license change's audit event and queues its bus event, both inside the change's
+/// unit of work, so they land (and are seen) exactly when the change commits.
+pub async fn record_change(
+    uow: &mut UnitOfWork,
+    at: &ChangeContext<'_>,
+    kind: &str,
+    license: &licenses::Model,
+    metadata: serde_json::Value,
+) -> AppResult<()> {
+    audit::record(
+        &**uow,
+        at.caller,
+        at.meta,
+        at.now,
+        AuditEntry {
+            event_type: kind,
+            entity_type: "license",
+            entity_id: license.id,
+            owner_id: Some(license.developer_id),
+            metadata,
+        },
+    )
+    .await?;
+    uow.publish(event(kind, license, at.now));
+    Ok(())
 }
 
 /// The event subscribers see for a license change.

@@ -1,4 +1,4 @@
-use crate::graphql::loader::LoaderError;
+use crate::graphql::loader::{LoaderError, group_by};
 use async_graphql::dataloader::Loader;
 use entity::license_assignments;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
@@ -19,10 +19,6 @@ impl Loader<Uuid> for ActiveAssignmentsByLicense {
             .order_by_asc(license_assignments::Column::Id)
             .all(&self.0)
             .await?;
-        let mut by_license: HashMap<Uuid, Self::Value> = HashMap::new();
-        for row in rows {
-            by_license.entry(row.license_id).or_default().push(row);
-        }
-        Ok(by_license)
+        Ok(group_by(rows, |a| a.license_id))
     }
 }
