@@ -1,15 +1,18 @@
 //! `seed`: the plan catalogue, and optionally sample developers for trying the API.
 
-use crate::auth::RequestMeta;
+use crate::auth::{Caller, RequestMeta, Role};
 use crate::domain::accounts::service::{SignupInput, signup};
+use crate::domain::nodes::service::{self as nodes, NodeInput};
 use crate::domain::plans::seed::seed_plans;
+use crate::domain::seats::service as seats;
 use crate::state::AppState;
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 const DEMO_PLANS: &[&str] = &["solo", "pro", "small_agency", "agency_pro"];
 
-/// Seeds plans, then `demo` sample developers each with a trialing license.
+/// Seeds plans, then `demo` sample developers, each with a trialing license, a seat taken and
+/// a runtime node checked in.
 pub async fn run(app: &AppState, demo: u32) -> anyhow::Result<()> {
     let added = seed_plans(&app.db)
         .await
@@ -32,12 +35,38 @@ pub async fn run(app: &AppState, demo: u32) -> anyhow::Result<()> {
             password: "demo password 1".to_owned(),
             plan_code: DEMO_PLANS[n as usize % DEMO_PLANS.len()].to_owned(),
         };
-        signup(app, &meta, input, Utc::now())
+        let account = signup(app, &meta, input, Utc::now())
             .await
             .map_err(|e| anyhow::anyhow!("demo signup failed: {e:?}"))?;
+        let owner = Caller::User {
+            id: account.developer.id,
+            role: Role::Developer,
+        };
+        let seat_holder = format!("crew-{run_id}-{n}@example.com");
+        seats::assign(
+            app,
+            &owner,
+            &meta,
+            account.license.id,
+            &seat_holder,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("demo seat failed: {e:?}"))?;
+        let node = NodeInput {
+            fingerprint: format!("demo-node-{run_id}-{n}"),
+            app_url: Some(format!("https://demo-{n}.example.com")),
+            version: Some("1.0.0".to_owned()),
+            name: Some("demo".to_owned()),
+        };
+        nodes::activate(app, &meta, &account.license_key, node, Utc::now())
+            .await
+            .map_err(|e| anyhow::anyhow!("demo node failed: {e:?}"))?;
         bar.inc(1);
     }
     bar.finish();
-    println!("demo developers: {demo} added (password `demo password 1`)");
+    println!(
+        "demo developers: {demo} added, each with a license, a seat and a node (password `demo password 1`)"
+    );
     Ok(())
 }
