@@ -141,6 +141,12 @@ const UNIQUE_CONFLICTS: &[(&str, &str, &str, &str)] = &[
         "this user already holds a seat on this license",
     ),
     (
+        "instances_subdomain_key",
+        "instances.subdomain",
+        "SUBDOMAIN_TAKEN",
+        "this subdomain is in use",
+    ),
+    (
         "plans_code_key",
         "plans.code",
         "PLAN_CODE_TAKEN",

@@ -3,6 +3,9 @@
 pub mod prelude;
 
 pub mod audit_events;
+pub mod database_pools;
+pub mod instance_events;
+pub mod instances;
 pub mod license_assignments;
 pub mod licenses;
 pub mod plan_entitlements;

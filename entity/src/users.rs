@@ -19,12 +19,20 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::instances::Entity")]
+    Instances,
     #[sea_orm(has_many = "super::license_assignments::Entity")]
     LicenseAssignments,
     #[sea_orm(has_many = "super::licenses::Entity")]
     Licenses,
     #[sea_orm(has_many = "super::trials::Entity")]
     Trials,
+}
+
+impl Related<super::instances::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Instances.def()
+    }
 }
 
 impl Related<super::license_assignments::Entity> for Entity {

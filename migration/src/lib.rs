@@ -21,6 +21,8 @@ mod m20261123_000008_create_runtime_nodes;
 mod m20261123_000009_add_licensing_fields;
 mod m20261123_000010_create_license_search_index;
 mod m20261123_000011_add_audit_owner;
+mod m20261123_000012_create_database_pools;
+mod m20261123_000013_create_instances;
 
 pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
 
@@ -41,6 +43,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_add_licensing_fields::Migration),
             Box::new(m20261123_000010_create_license_search_index::Migration),
             Box::new(m20261123_000011_add_audit_owner::Migration),
+            Box::new(m20261123_000012_create_database_pools::Migration),
+            Box::new(m20261123_000013_create_instances::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod events;
 mod http;
+mod instances;
 mod license_queries;
 mod licenses;
 mod migrations;

@@ -10,6 +10,7 @@ use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
 use crate::domain::audit::loaders::AuditEventsByEntity;
 use crate::domain::audit::schema::AuditQuery;
+use crate::domain::instances::schema::{InstancesMutation, InstancesQuery};
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
@@ -31,6 +32,7 @@ pub struct QueryRoot(
     LicensesQuery,
     NodesQuery,
     AuditQuery,
+    InstancesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -39,6 +41,7 @@ pub struct MutationRoot(
     LicensesMutation,
     SeatsMutation,
     NodesMutation,
+    InstancesMutation,
 );
 
 #[derive(MergedSubscription, Default)]

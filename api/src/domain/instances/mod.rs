@@ -1,0 +1,4 @@
+pub mod placement;
+pub mod schema;
+pub mod service;
+pub mod validate;

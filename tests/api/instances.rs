@@ -1,0 +1,231 @@
+use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::statements::Fixture;
+use api::auth::Role;
+use entity::{database_pools, instances, plans, prelude::*};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const CREATE: &str = r#"mutation($name: String!, $sub: String!, $region: String!) {
+    createInstance(name: $name, subdomain: $sub, region: $region) { id status tier poolId databaseName databaseHost }
+}"#;
+
+async fn create(app: &TestApp, token: &str, sub: &str, region: &str) -> Value {
+    app.graphql(
+        CREATE,
+        json!({ "name": "Shop", "sub": sub, "region": region }),
+        Some(token),
+    )
+    .await
+}
+
+async fn pool(app: &TestApp, admin: &str, host: &str, region: &str, max: i32) -> Value {
+    app.graphql(
+        "mutation($h: String!, $r: String!, $m: Int) { createDatabasePool(host: $h, region: $r, maxDatabases: $m) { id currentDatabases usagePercent pastThreshold } }",
+        json!({ "h": host, "r": region, "m": max }),
+        Some(admin),
+    )
+    .await
+}
+
+/// Developers on a plan, each with a token, made straight in the database for volume.
+async fn developers_on(app: &TestApp, plan_code: &str, count: usize) -> Vec<String> {
+    let db = &app.state.db;
+    let fixture = Fixture::new(db).await;
+    let plan = Plans::find()
+        .filter(plans::Column::Code.eq(plan_code))
+        .one(db)
+        .await
+        .expect("q")
+        .expect("plan");
+    let mut tokens = Vec::new();
+    for n in 0..count {
+        let id = Fixture::developer(db, &format!("tenant{n:03}-{plan_code}@example.com")).await;
+        fixture
+            .license_for(db, id, plan.id, 1, 0)
+            .await
+            .expect("license");
+        tokens.push(
+            app.state
+                .jwt
+                .issue(id, Role::Developer, chrono::Utc::now())
+                .expect("token")
+                .token,
+        );
+    }
+    tokens
+}
+
+#[tokio::test]
+async fn a_full_pool_makes_instances_wait_and_a_freed_slot_goes_to_the_oldest_waiter() {
+    let app = Arc::new(spawn_app().await);
+    let admin = app.admin_token().await;
+    let created = pool(&app, &admin, "db-eu-1.internal", "eu", 10).await;
+    assert_eq!(
+        created["data"]["createDatabasePool"]["currentDatabases"], 0,
+        "{created}"
+    );
+    let tokens = developers_on(&app, "solo", 100).await;
+
+    let attempts = tokens.into_iter().enumerate().map(|(n, token)| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            (
+                token.clone(),
+                create(&app, &token, &format!("shop-{n:03}"), "eu").await,
+            )
+        })
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let mut placed = Vec::new();
+    let mut waiting = 0;
+    for result in results {
+        let (token, body) = result.expect("task");
+        match body["data"]["createInstance"]["status"].as_str() {
+            Some("provisioning") => {
+                placed.push((token, body["data"]["createInstance"]["id"].clone()))
+            }
+            Some("waiting_for_capacity") => waiting += 1,
+            _ => panic!("unexpected: {body}"),
+        }
+    }
+    assert_eq!((placed.len(), waiting), (10, 90));
+    let pools = DatabasePools::find()
+        .all(&app.state.db)
+        .await
+        .expect("pools");
+    assert_eq!(pools[0].current_databases, 10);
+
+    let oldest_waiter = Instances::find()
+        .filter(instances::Column::Status.eq("waiting_for_capacity"))
+        .order_by_asc(instances::Column::CreatedAt)
+        .order_by_asc(instances::Column::Id)
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("a waiter");
+    let (token, id) = &placed[0];
+    let deleted = app
+        .graphql(
+            "mutation($id: UUID!) { deleteInstance(id: $id) { status } }",
+            json!({ "id": id }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        deleted["data"]["deleteInstance"]["status"], "deleted",
+        "{deleted}"
+    );
+    let promoted = Instances::find_by_id(oldest_waiter.id)
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    assert_eq!(promoted.status, "provisioning");
+    assert_eq!(promoted.pool_id, Some(pools[0].id));
+    let pool_now = DatabasePools::find()
+        .filter(database_pools::Column::Id.eq(pools[0].id))
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("pool");
+    assert_eq!(pool_now.current_databases, 10);
+}
+
+#[tokio::test]
+async fn a_new_pool_places_waiting_instances() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let dev = app.signup("waiter@example.com", "solo").await;
+    let token = dev["accessToken"].as_str().expect("token");
+    let first = create(&app, token, "patient-one", "us").await;
+    assert_eq!(
+        first["data"]["createInstance"]["status"], "waiting_for_capacity",
+        "{first}"
+    );
+    let added = pool(&app, &admin, "db-us-1.internal", "us", 150).await;
+    assert_eq!(
+        added["data"]["createDatabasePool"]["currentDatabases"], 1,
+        "{added}"
+    );
+    let listed = app
+        .graphql(
+            "{ instances { subdomain status databaseHost } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["instances"][0]["status"], "provisioning",
+        "{listed}"
+    );
+    assert_eq!(
+        listed["data"]["instances"][0]["databaseHost"],
+        "db-us-1.internal"
+    );
+}
+
+#[tokio::test]
+async fn plans_bound_instances_and_subdomains_are_checked() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    pool(&app, &admin, "db-eu-2.internal", "eu", 150).await;
+    let dev = app.signup("builder@example.com", "solo").await; // solo: 2 workspaces
+    let token = dev["accessToken"].as_str().expect("token");
+
+    for sub in ["first-shop", "second-shop"] {
+        let body = create(&app, token, sub, "eu").await;
+        assert_eq!(body["data"]["createInstance"]["tier"], "shared", "{body}");
+        assert!(
+            body["data"]["createInstance"]["databaseName"]
+                .as_str()
+                .expect("name")
+                .starts_with("instance_")
+        );
+    }
+    let over = create(&app, token, "third-shop", "eu").await;
+    assert_eq!(error_code(&over), Some("QUOTA_EXCEEDED"), "{over}");
+    let ext = &over["errors"][0]["extensions"];
+    assert_eq!(
+        (
+            ext["limit"].as_i64(),
+            ext["current"].as_i64(),
+            ext["metric"].as_str()
+        ),
+        (Some(2), Some(2), Some("instances"))
+    );
+
+    let other = app.signup("rival@example.com", "agency_pro").await;
+    let rival = other["accessToken"].as_str().expect("token");
+    let taken = create(&app, rival, "first-shop", "eu").await;
+    assert_eq!(
+        taken["errors"][0]["extensions"]["reason"], "SUBDOMAIN_TAKEN",
+        "{taken}"
+    );
+    for bad in ["www", "Bad_Name", "x"] {
+        let body = create(&app, rival, bad, "eu").await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], "subdomain",
+            "{bad}: {body}"
+        );
+    }
+    let dedicated = create(&app, rival, "big-agency", "eu").await;
+    assert_eq!(
+        dedicated["data"]["createInstance"]["tier"], "dedicated",
+        "{dedicated}"
+    );
+    assert_eq!(
+        dedicated["data"]["createInstance"]["status"],
+        "provisioning"
+    );
+    assert!(dedicated["data"]["createInstance"]["poolId"].is_null());
+
+    let pools = app
+        .graphql(
+            "{ databasePools { host currentDatabases } }",
+            json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(error_code(&pools), Some("FORBIDDEN"));
+}
