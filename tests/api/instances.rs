@@ -229,3 +229,119 @@ async fn plans_bound_instances_and_subdomains_are_checked() {
         .await;
     assert_eq!(error_code(&pools), Some("FORBIDDEN"));
 }
+
+#[tokio::test]
+async fn instances_move_through_their_state_machine() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    pool(&app, &admin, "db-ap-1.internal", "ap", 150).await;
+    let dev = app.signup("ops@example.com", "solo").await;
+    let token = dev["accessToken"].as_str().expect("token");
+    let id = create(&app, token, "ops-shop", "ap").await["data"]["createInstance"]["id"].clone();
+    let step = |name: &'static str, extra: &'static str| {
+        format!("mutation($id: UUID!) {{ {name}(id: $id{extra}) {{ status failureReason }} }}")
+    };
+
+    let early = app
+        .graphql(
+            &step("resumeInstance", ""),
+            json!({ "id": id }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(error_code(&early), Some("INVALID_TRANSITION"), "{early}");
+    let by_owner = app
+        .graphql(
+            &step("markInstanceRunning", ""),
+            json!({ "id": id }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(error_code(&by_owner), Some("FORBIDDEN"));
+    let running = app
+        .graphql(
+            &step("markInstanceRunning", ""),
+            json!({ "id": id }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        running["data"]["markInstanceRunning"]["status"], "running",
+        "{running}"
+    );
+    let paused = app
+        .graphql(
+            &step("suspendInstance", ""),
+            json!({ "id": id }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(paused["data"]["suspendInstance"]["status"], "suspended");
+    let resumed = app
+        .graphql(
+            &step("resumeInstance", ""),
+            json!({ "id": id }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(resumed["data"]["resumeInstance"]["status"], "running");
+    let failed = app
+        .graphql(
+            &step("failInstance", ", reason: \"disk full\""),
+            json!({ "id": id }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        failed["data"]["failInstance"]["failureReason"], "disk full",
+        "{failed}"
+    );
+    let deleted = app
+        .graphql(
+            &step("deleteInstance", ""),
+            json!({ "id": id }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(deleted["data"]["deleteInstance"]["status"], "deleted");
+    let again = app
+        .graphql(
+            &step("deleteInstance", ""),
+            json!({ "id": id }),
+            Some(token),
+        )
+        .await;
+    assert_eq!(error_code(&again), Some("INVALID_TRANSITION"));
+
+    let events = entity::prelude::InstanceEvents::find()
+        .filter(
+            entity::instance_events::Column::InstanceId
+                .eq(uuid::Uuid::parse_str(id.as_str().expect("id")).expect("uuid")),
+        )
+        .all(&app.state.db)
+        .await
+        .expect("events");
+    assert_eq!(
+        events.len(),
+        6,
+        "created, running, suspended, resumed, failed, deleted"
+    );
+
+    // Dedicated instances are provisioned by hand.
+    let big = app.signup("bigco@example.com", "agency_pro").await;
+    let big_id = create(&app, big["accessToken"].as_str().expect("t"), "bigco", "ap").await["data"]
+        ["createInstance"]["id"]
+        .clone();
+    let done = app
+        .graphql(
+            "mutation($id: UUID!) { completeProvisioning(id: $id, host: \"db-bigco.internal\") { status databaseHost } }",
+            json!({ "id": big_id }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        done["data"]["completeProvisioning"]["databaseHost"], "db-bigco.internal",
+        "{done}"
+    );
+    assert_eq!(done["data"]["completeProvisioning"]["status"], "running");
+}

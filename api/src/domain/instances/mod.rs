@@ -1,4 +1,5 @@
 pub mod placement;
 pub mod schema;
 pub mod service;
+pub mod transitions;
 pub mod validate;

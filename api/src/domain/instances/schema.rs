@@ -1,4 +1,4 @@
-use super::service::{self, NewInstance, NewPool};
+use super::service::{self, InstanceMove, NewInstance, NewPool};
 use crate::graphql::context::ContextExt;
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
@@ -85,6 +85,10 @@ impl Instance {
     async fn database_host(&self) -> Option<&str> {
         self.0.database_host.as_deref()
     }
+    /// Why it is in error, when it is.
+    async fn failure_reason(&self) -> Option<&str> {
+        self.0.failure_reason.as_deref()
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.with_timezone(&Utc)
     }
@@ -110,6 +114,13 @@ impl InstancesQuery {
 
 #[derive(Default)]
 pub struct InstancesMutation;
+
+async fn move_to(ctx: &Context<'_>, id: Uuid, change: InstanceMove) -> Result<Instance> {
+    let instance =
+        service::move_instance(ctx.app()?, ctx.caller(), ctx.meta(), id, change, Utc::now())
+            .await?;
+    Ok(Instance(instance))
+}
 
 #[Object]
 impl InstancesMutation {
@@ -154,6 +165,36 @@ impl InstancesMutation {
             service::create_instance(ctx.app()?, ctx.caller(), ctx.meta(), input, Utc::now())
                 .await?;
         Ok(Instance(instance))
+    }
+
+    /// Provisioning finished: the instance is running. Admins only.
+    async fn mark_instance_running(&self, ctx: &Context<'_>, id: Uuid) -> Result<Instance> {
+        move_to(ctx, id, InstanceMove::MarkRunning).await
+    }
+
+    /// Stops serving an instance until it is resumed. Admins and the owner.
+    async fn suspend_instance(&self, ctx: &Context<'_>, id: Uuid) -> Result<Instance> {
+        move_to(ctx, id, InstanceMove::Suspend).await
+    }
+
+    /// Serves a suspended instance again. Admins and the owner.
+    async fn resume_instance(&self, ctx: &Context<'_>, id: Uuid) -> Result<Instance> {
+        move_to(ctx, id, InstanceMove::Resume).await
+    }
+
+    /// Records that an instance failed, and why. Admins only.
+    async fn fail_instance(&self, ctx: &Context<'_>, id: Uuid, reason: String) -> Result<Instance> {
+        move_to(ctx, id, InstanceMove::Fail { reason }).await
+    }
+
+    /// A dedicated instance's server is ready at `host`. Admins only.
+    async fn complete_provisioning(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        host: String,
+    ) -> Result<Instance> {
+        move_to(ctx, id, InstanceMove::CompleteProvisioning { host }).await
     }
 
     /// Deletes an instance and gives its pool slot to the oldest waiter.

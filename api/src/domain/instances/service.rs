@@ -287,6 +287,7 @@ pub async fn delete_instance(
         .await?
         .filter(|i| caller.can_see_developer(i.developer_id))
         .ok_or(AppError::NotFound("instance"))?;
+    super::transitions::check(&before.status, "deleted")?;
     let deleted = Instances::update_many()
         .col_expr(instances::Column::Status, Expr::value("deleted"))
         .col_expr(
@@ -341,6 +342,143 @@ pub async fn delete_instance(
             uow.publish(instance_event("instance.placed", &placed, now));
         }
     }
+    uow.commit().await?;
+    Ok(after)
+}
+
+/// A requested move of an instance's state.
+pub enum InstanceMove {
+    MarkRunning,
+    Suspend,
+    Resume,
+    Fail {
+        reason: String,
+    },
+    /// Dedicated instances: an admin reports the server it runs on.
+    CompleteProvisioning {
+        host: String,
+    },
+}
+
+impl InstanceMove {
+    fn target(&self) -> &'static str {
+        match self {
+            Self::MarkRunning | Self::Resume | Self::CompleteProvisioning { .. } => "running",
+            Self::Suspend => "suspended",
+            Self::Fail { .. } => "error",
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::MarkRunning => "instance.running",
+            Self::Suspend => "instance.suspended",
+            Self::Resume => "instance.resumed",
+            Self::Fail { .. } => "instance.failed",
+            Self::CompleteProvisioning { .. } => "instance.provisioned",
+        }
+    }
+}
+
+/// Moves an instance through its state machine. Admins; owners may suspend and resume their own.
+pub async fn move_instance(
+    app: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    id: Uuid,
+    change: InstanceMove,
+    now: DateTime<Utc>,
+) -> AppResult<instances::Model> {
+    caller.require_user()?;
+    let owner_may = matches!(change, InstanceMove::Suspend | InstanceMove::Resume);
+    if !caller.is_admin() && !owner_may {
+        return Err(AppError::Forbidden("admins only"));
+    }
+    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let before = Instances::find_by_id(id)
+        .one(&*uow)
+        .await?
+        .filter(|i| caller.can_see_developer(i.developer_id))
+        .ok_or(AppError::NotFound("instance"))?;
+    let to = change.target();
+    if matches!(change, InstanceMove::Resume) && before.status != "suspended" {
+        return Err(AppError::InvalidTransition {
+            from: before.status.clone(),
+            to: to.into(),
+        });
+    }
+    super::transitions::check(&before.status, to)?;
+    let mut update = Instances::update_many()
+        .col_expr(instances::Column::Status, Expr::value(to))
+        .col_expr(
+            instances::Column::UpdatedAt,
+            Expr::value(now.fixed_offset()),
+        );
+    let mut message = None;
+    match &change {
+        InstanceMove::Fail { reason } => {
+            update = update.col_expr(
+                instances::Column::FailureReason,
+                Expr::value(reason.clone()),
+            );
+            message = Some(reason.clone());
+        }
+        InstanceMove::CompleteProvisioning { host } => {
+            if before.tier != "dedicated" {
+                return Err(AppError::validation(
+                    "id",
+                    "only dedicated instances are provisioned by hand",
+                ));
+            }
+            let host = host.trim().to_lowercase();
+            if host.is_empty() {
+                return Err(AppError::validation("host", "required"));
+            }
+            update = update.col_expr(instances::Column::DatabaseHost, Expr::value(host.clone()));
+            message = Some(format!("running on {host}"));
+        }
+        _ => {}
+    }
+    let moved = update
+        .filter(instances::Column::Id.eq(id))
+        .filter(instances::Column::Status.eq(before.status.as_str()))
+        .exec(&*uow)
+        .await?;
+    if moved.rows_affected == 0 {
+        return Err(AppError::Conflict {
+            reason: "CONCURRENT_UPDATE",
+            message: "the instance changed meanwhile; retry".into(),
+        });
+    }
+    record_event(
+        &*uow,
+        id,
+        change.kind(),
+        Some(&before.status),
+        to,
+        message,
+        now,
+    )
+    .await?;
+    audit::record(
+        &*uow,
+        caller,
+        meta,
+        now,
+        AuditEntry {
+            event_type: change.kind(),
+            entity_type: "instance",
+            entity_id: id,
+            owner_id: Some(before.developer_id),
+            metadata: json!({ "from": before.status, "to": to }),
+        },
+    )
+    .await?;
+    let after = Instances::find_by_id(id)
+        .one(&*uow)
+        .await?
+        .ok_or(AppError::NotFound("instance"))?;
+    uow.publish(instance_event(change.kind(), &after, now));
     uow.commit().await?;
     Ok(after)
 }
