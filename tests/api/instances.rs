@@ -345,3 +345,59 @@ async fn instances_move_through_their_state_machine() {
     );
     assert_eq!(done["data"]["completeProvisioning"]["status"], "running");
 }
+
+#[tokio::test]
+async fn pools_are_resized_drained_and_watched() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let created = pool(&app, &admin, "db-sa-1.internal", "sa", 2).await;
+    let pool_id = created["data"]["createDatabasePool"]["id"].clone();
+    let a = app.signup("sa-one@example.com", "solo").await;
+    let b = app.signup("sa-two@example.com", "solo").await;
+    let c = app.signup("sa-three@example.com", "solo").await;
+    for (dev, sub) in [(&a, "sa-one"), (&b, "sa-two"), (&c, "sa-three")] {
+        create(&app, dev["accessToken"].as_str().expect("t"), sub, "sa").await;
+    }
+    let watched = app
+        .graphql(
+            "{ poolsApproachingCapacity { host usagePercent pastThreshold } }",
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        watched["data"]["poolsApproachingCapacity"][0]["usagePercent"], 100.0,
+        "{watched}"
+    );
+
+    let update = "mutation($id: UUID!, $max: Int, $status: String) { updateDatabasePool(id: $id, maxDatabases: $max, status: $status) { currentDatabases maxDatabases status } }";
+    let shrink = app
+        .graphql(update, json!({ "id": pool_id, "max": 1 }), Some(&admin))
+        .await;
+    assert_eq!(
+        shrink["errors"][0]["extensions"]["field"], "maxDatabases",
+        "{shrink}"
+    );
+    let grown = app
+        .graphql(update, json!({ "id": pool_id, "max": 3 }), Some(&admin))
+        .await;
+    assert_eq!(
+        grown["data"]["updateDatabasePool"]["currentDatabases"], 3,
+        "the waiter was placed: {grown}"
+    );
+
+    let drained = app
+        .graphql(
+            update,
+            json!({ "id": pool_id, "max": 10, "status": "draining" }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(drained["data"]["updateDatabasePool"]["status"], "draining");
+    let d = app.signup("sa-four@example.com", "solo").await;
+    let waits = create(&app, d["accessToken"].as_str().expect("t"), "sa-four", "sa").await;
+    assert_eq!(
+        waits["data"]["createInstance"]["status"], "waiting_for_capacity",
+        "a draining pool takes no one"
+    );
+}

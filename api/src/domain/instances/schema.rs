@@ -1,4 +1,4 @@
-use super::service::{self, InstanceMove, NewInstance, NewPool};
+use super::service::{self, InstanceMove, NewInstance, NewPool, PoolChanges};
 use crate::graphql::context::ContextExt;
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
@@ -105,6 +105,12 @@ impl InstancesQuery {
         Ok(pools.into_iter().map(DatabasePool).collect())
     }
 
+    /// Pools at or past their alert threshold, fullest first. Admins only.
+    async fn pools_approaching_capacity(&self, ctx: &Context<'_>) -> Result<Vec<DatabasePool>> {
+        let pools = service::pools_approaching_capacity(ctx.app()?, ctx.caller()).await?;
+        Ok(pools.into_iter().map(DatabasePool).collect())
+    }
+
     /// Instances: admins all, developers their own.
     async fn instances(&self, ctx: &Context<'_>) -> Result<Vec<Instance>> {
         let found = service::list_instances(ctx.app()?, ctx.caller()).await?;
@@ -144,6 +150,33 @@ impl InstancesMutation {
         };
         let pool =
             service::create_pool(ctx.app()?, ctx.caller(), ctx.meta(), input, Utc::now()).await?;
+        Ok(DatabasePool(pool))
+    }
+
+    /// Changes a pool's status (active, draining, offline), size or alert threshold; more
+    /// room places waiting instances at once. Admins only.
+    async fn update_database_pool(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        status: Option<String>,
+        max_databases: Option<i32>,
+        alert_threshold: Option<f64>,
+    ) -> Result<DatabasePool> {
+        let changes = PoolChanges {
+            status,
+            max_databases,
+            alert_threshold,
+        };
+        let pool = service::update_pool(
+            ctx.app()?,
+            ctx.caller(),
+            ctx.meta(),
+            id,
+            changes,
+            Utc::now(),
+        )
+        .await?;
         Ok(DatabasePool(pool))
     }
 

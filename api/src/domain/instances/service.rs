@@ -112,6 +112,111 @@ pub async fn create_pool(
         .unwrap_or(pool))
 }
 
+#[derive(Default)]
+pub struct PoolChanges {
+    pub status: Option<String>,
+    pub max_databases: Option<i32>,
+    pub alert_threshold: Option<f64>,
+}
+
+/// Edits a pool; more room (or reactivation) places waiters at once. Admins only.
+pub async fn update_pool(
+    app: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    id: Uuid,
+    changes: PoolChanges,
+    now: DateTime<Utc>,
+) -> AppResult<database_pools::Model> {
+    caller.require_admin()?;
+    if let Some(status) = &changes.status
+        && !["active", "draining", "offline"].contains(&status.as_str())
+    {
+        return Err(AppError::validation(
+            "status",
+            "active, draining or offline",
+        ));
+    }
+    if changes
+        .alert_threshold
+        .is_some_and(|t| !(t > 0.0 && t <= 1.0))
+    {
+        return Err(AppError::validation(
+            "alertThreshold",
+            "must be above 0 and at most 1",
+        ));
+    }
+    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let before = DatabasePools::find_by_id(id)
+        .one(&*uow)
+        .await?
+        .ok_or(AppError::NotFound("database pool"))?;
+    let mut update = DatabasePools::update_many().col_expr(
+        database_pools::Column::UpdatedAt,
+        Expr::value(now.fixed_offset()),
+    );
+    if let Some(status) = &changes.status {
+        update = update.col_expr(database_pools::Column::Status, Expr::value(status.clone()));
+    }
+    if let Some(threshold) = changes.alert_threshold {
+        update = update.col_expr(
+            database_pools::Column::AlertThreshold,
+            Expr::value(threshold),
+        );
+    }
+    let mut update = update.filter(database_pools::Column::Id.eq(id));
+    if let Some(max) = changes.max_databases {
+        // Never below the databases it already holds: decided by the database, not a read.
+        update = update
+            .col_expr(database_pools::Column::MaxDatabases, Expr::value(max))
+            .filter(database_pools::Column::CurrentDatabases.lte(max));
+    }
+    if update.exec(&*uow).await?.rows_affected == 0 {
+        return Err(AppError::validation(
+            "maxDatabases",
+            format!("the pool holds {} databases", before.current_databases),
+        ));
+    }
+    audit::record(&*uow, caller, meta, now, AuditEntry {
+        event_type: "pool.updated",
+        entity_type: "database_pool",
+        entity_id: id,
+        owner_id: None,
+        metadata: json!({ "status": changes.status, "maxDatabases": changes.max_databases, "alertThreshold": changes.alert_threshold }),
+    })
+    .await?;
+    for placed in place_waiters(&*uow, &before.region, now).await? {
+        uow.publish(instance_event("instance.placed", &placed, now));
+    }
+    let after = DatabasePools::find_by_id(id)
+        .one(&*uow)
+        .await?
+        .ok_or(AppError::NotFound("database pool"))?;
+    uow.commit().await?;
+    Ok(after)
+}
+
+/// Pools at or past their alert threshold, fullest first. Admins only.
+pub async fn pools_approaching_capacity(
+    app: &AppState,
+    caller: &Caller,
+) -> AppResult<Vec<database_pools::Model>> {
+    let mut pools: Vec<_> = list_pools(app, caller)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            f64::from(p.current_databases) >= p.alert_threshold * f64::from(p.max_databases)
+        })
+        .collect();
+    pools.sort_by(|a, b| {
+        let load = |p: &database_pools::Model| {
+            f64::from(p.current_databases) / f64::from(p.max_databases.max(1))
+        };
+        load(b).total_cmp(&load(a))
+    });
+    Ok(pools)
+}
+
 pub async fn list_pools(app: &AppState, caller: &Caller) -> AppResult<Vec<database_pools::Model>> {
     caller.require_admin()?;
     Ok(DatabasePools::find()
