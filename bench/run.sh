@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Benchmarks the license-validation hot path on PostgreSQL: the gateway under HTTP load
+# (validateLicense and checkIn) and, as a yardstick, pgbench running validateLicense's own SQL
+# statement against the same database. Not a test: it always exits 0 once the figures are in,
+# whether or not the targets are met.
+#
+# Knobs (environment): BENCH_DURATION (s, default 20), BENCH_WARMUP (s, default 5),
+# BENCH_PORT (default 0: the gateway picks a free one), LOAD_TOOL (auto | wrk | oha),
+# BENCH_QUIET_WAIT (s, default 300: how long each phase may wait for the machine to go idle).
+set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) must stop the run too
+
+cd "$(dirname "$0")/.."
+
+readonly PG=(-h 127.0.0.1 -p 5432 -U postgres)
+DB="bench_$(date +%Y%m%d_%H%M%S)_$$"
+readonly SECRET=dev-only-license-key-secret-do-not-use-in-production
+readonly KEYS=10000 # validate.pgbench draws from the same range
+readonly CONNS=32
+readonly DURATION=${BENCH_DURATION:-20}
+readonly WARMUP=${BENCH_WARMUP:-5}
+readonly QUIET_WAIT=${BENCH_QUIET_WAIT:-300}
+readonly TARGET_RPS=5000 TARGET_P99_MS=20 TARGET_RATIO=0.5
+GATEWAY=${CARGO_TARGET_DIR:-target}/release/gateway
+WORK=$(mktemp -d)
+GW_PID=
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+sql() { psql "${PG[@]}" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+cleanup() {
+  if [[ -n $GW_PID ]] && kill -0 "$GW_PID" 2>/dev/null; then
+    kill -TERM "$GW_PID"
+    for _ in $(seq 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$GW_PID" 2>/dev/null || true
+  fi
+  sql -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# wrk comes first: it installs in seconds, is light on a 2-core machine and, through keys.lua,
+# checks every answer is VALID. oha is the fallback: it spreads over the same keys but can only
+# check status codes.
+load_tool() {
+  local want=${LOAD_TOOL:-auto}
+  for tool in wrk oha; do
+    [[ $want == auto || $want == "$tool" ]] && command -v "$tool" >/dev/null && { echo "$tool"; return; }
+  done
+  if [[ $want != oha ]] && command -v apt-get >/dev/null; then
+    log "installing wrk"
+    { apt-get update && apt-get install -y wrk; } >"$WORK/install.log" 2>&1 && { echo wrk; return; }
+  fi
+  if [[ $want != wrk ]]; then
+    log "installing oha (cargo install, a few minutes)"
+    cargo install oha --locked >"$WORK/install.log" 2>&1 && { echo oha; return; }
+  fi
+  tail -20 "$WORK/install.log" >&2
+  die "no load tool: neither wrk nor oha could be installed"
+}
+
+# Request bodies for seeded keys first..last, one per line.
+graphql_bodies() { # operation first last
+  local query
+  # shellcheck disable=SC2016 # $k is a GraphQL variable
+  case $1 in
+    validate) query='query($k: String!) { validateLicense(key: $k, fingerprint: "bench-node", product: "core") { valid code } }' ;;
+    checkin) query='mutation($k: String!) { checkIn(licenseKey: $k, fingerprint: "bench-node") { valid code nextHeartbeatBefore } }' ;;
+  esac
+  jq -cn --arg q "$query" --argjson a "$2" --argjson b "$3" \
+    'range($a; $b + 1) | {query: $q, variables: {k: ("BENCH-" + ("00000" + tostring)[-6:])}}'
+}
+
+expect_valid() { # operation field
+  local answer
+  answer=$(curl -sS --max-time 10 -H 'Content-Type: application/json' \
+    --data "$(graphql_bodies "$1" 1 1)" "$URL") || die "$1: request failed"
+  [[ $(jq -r ".data.$2.code" <<<"$answer") == VALID ]] || die "$1 did not answer VALID: $answer"
+}
+
+# Prints "rps p50_ms p99_ms requests failures" for one operation at $CONNS connections.
+load() { # operation seconds
+  local op=$1 secs=$2
+  if [[ $TOOL == wrk ]]; then
+    BENCH_OP=$op BENCH_KEYS=$KEYS timeout $((secs + 30)) \
+      wrk -t 2 -c "$CONNS" -d "${secs}s" -s bench/keys.lua "$URL" >"$WORK/$op.out"
+    # Transport errors and non-VALID answers alike count as failures.
+    awk '/^RESULT / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                      print v["rps"], v["p50_ms"], v["p99_ms"], v["requests"], v["errors"] + v["not_valid"] }' "$WORK/$op.out"
+  else
+    graphql_bodies "$op" 1 "$KEYS" >"$WORK/$op.bodies" # oha picks a line at random per request
+    timeout $((secs + 30)) oha --no-tui --output-format json -z "${secs}s" -c "$CONNS" -m POST \
+      -H 'Content-Type: application/json' -Z "$WORK/$op.bodies" "$URL" >"$WORK/$op.out"
+    # Requests cut off by the end of the run are not failures.
+    jq -r '[.summary.requestsPerSec, .latencyPercentiles.p50 * 1000, .latencyPercentiles.p99 * 1000,
+            ([.statusCodeDistribution[]] | add // 0),
+            (([.statusCodeDistribution | to_entries[] | select(.key != "200") | .value] | add // 0)
+             + ([.errorDistribution // {} | to_entries[] | select(.key != "aborted due to deadline") | .value] | add // 0))]
+           | map(. * 100 | round / 100) | @tsv' "$WORK/$op.out" | tr '\t' ' '
+  fi
+}
+
+# Percent of the machine's CPU time left idle over one second.
+idle_pct() {
+  local -a a b
+  local i total=0
+  read -ra a </proc/stat; sleep 1; read -ra b </proc/stat
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  echo $((100 * (b[4] + b[5] - a[4] - a[5]) / (total > 0 ? total : 1)))
+}
+
+# On 2 cores a build running beside the benchmark halves every figure, so each phase waits
+# (bounded) for the machine to go quiet first, and reads how idle it is again right after: a
+# low figure after means something else started during the phase.
+wait_quiet() {
+  local idle=0
+  for _ in $(seq "$QUIET_WAIT"); do idle=$(idle_pct); ((idle >= 90)) && break; done
+  ((idle >= 90)) || log "warning: machine only ${idle}% idle before this phase; figures will be low"
+  echo "$idle"
+}
+
+# Prints "rps p50_ms p99_ms requests failures idle%before/after gateway_cores" for one phase.
+phase() { # operation
+  local idle t0 t1 result
+  idle=$(wait_quiet)
+  load "$1" "$WARMUP" >/dev/null
+  t0=$(awk '{ print $14 + $15 }' "/proc/$GW_PID/stat")
+  result=$(load "$1" "$DURATION")
+  [[ -n $result ]] || die "$1: the load tool reported nothing (see $WORK/$1.out)"
+  t1=$(awk '{ print $14 + $15 }' "/proc/$GW_PID/stat")
+  idle+=/$(idle_pct)
+  echo "$result $idle $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v d="$DURATION" 'BEGIN { printf "%.2f", t / hz / d }')"
+}
+
+log "building the gateway (release)"
+cargo build --release -p api --bin gateway
+TOOL=$(load_tool)
+log "load tool: $TOOL"
+
+log "creating database $DB"
+sql -d postgres -c "CREATE DATABASE $DB"
+
+log "starting the gateway (migrates and seeds plans)"
+APP_ENV=development HOST=127.0.0.1 PORT=${BENCH_PORT:-0} RUST_LOG=warn \
+  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" DATABASE_MAX_CONNECTIONS=4 \
+  AUTO_MIGRATE=true LICENSE_KEY_SECRET=$SECRET \
+  "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
+GW_PID=$!
+for _ in $(seq 240); do
+  grep -q '^listening on' "$WORK/gateway.log" && break
+  kill -0 "$GW_PID" 2>/dev/null || { cat "$WORK/gateway.log" >&2; die "the gateway exited"; }
+  sleep 0.5
+done
+ADDRESS=$(sed -n 's|^listening on http://\([0-9.]*:[0-9]*\).*|\1|p' "$WORK/gateway.log")
+[[ $ADDRESS == 127.0.0.1:* ]] || { cat "$WORK/gateway.log" >&2; die "no loopback address to send traffic to"; }
+URL="http://$ADDRESS/graphql"
+
+log "seeding $KEYS licenses"
+sql -d "$DB" -v keys=$KEYS -v secret=$SECRET -f bench/seed.sql
+expect_valid validate validateLicense
+expect_valid checkin checkIn
+
+log "validateLicense: ${WARMUP}s warm-up, ${DURATION}s measured"
+RESULT=$(phase validate)
+read -r V_RPS V_P50 V_P99 V_REQ V_FAIL V_IDLE V_CPU <<<"$RESULT"
+
+log "pgbench: the same statement, ${WARMUP}s warm-up, ${DURATION}s measured"
+run_pgbench() { pgbench "${PG[@]}" -n -M prepared -c "$CONNS" -j 2 -f bench/validate.pgbench "$@" "$DB"; }
+PG_IDLE=$(wait_quiet)
+run_pgbench -T "$WARMUP" >/dev/null 2>&1
+run_pgbench -T "$DURATION" >"$WORK/pgbench.out" 2>&1 || { cat "$WORK/pgbench.out" >&2; die "pgbench failed"; }
+PG_IDLE+=/$(idle_pct)
+PG_TPS=$(sed -n 's/^tps = \([0-9]*\.[0-9]\).* (without initial connection time)$/\1/p' "$WORK/pgbench.out")
+PG_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' "$WORK/pgbench.out")
+[[ -n $PG_TPS ]] || { cat "$WORK/pgbench.out" >&2; die "no tps in pgbench's output"; }
+
+# checkIn rewrites node rows, so it runs last: validateLicense and pgbench see the same tables.
+log "checkIn: ${WARMUP}s warm-up, ${DURATION}s measured"
+RESULT=$(phase checkin)
+read -r C_RPS C_P50 C_P99 C_REQ C_FAIL C_IDLE C_CPU <<<"$RESULT"
+
+RATIO=$(awk -v a="$V_RPS" -v b="$PG_TPS" 'BEGIN { printf "%.2f", a / b }')
+verdict() { awk "BEGIN { exit !($1) }" && echo met || echo "NOT met"; }
+keys_note=$([[ $TOOL == wrk ]] && echo "cycling $KEYS keys, every answer checked VALID" ||
+  echo "random keys of $KEYS, status codes checked")
+
+row() { printf '| %-18s | %10s | %6s | %6s | %8s | %8s | %19s | %13s |\n' "$@"; }
+cat <<EOF
+
+Benchmark $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $CONNS connections, ${DURATION}s each,
+load tool $TOOL ($keys_note), gateway pool 4, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')
+
+| operation          | requests/s | p50 ms | p99 ms | requests | failures | idle % before/after | gateway cores |
+|--------------------|-----------:|-------:|-------:|---------:|---------:|--------------------:|--------------:|
+$(row validateLicense "$V_RPS" "$V_P50" "$V_P99" "$V_REQ" "$V_FAIL" "$V_IDLE" "$V_CPU")
+$(row checkIn "$C_RPS" "$C_P50" "$C_P99" "$C_REQ" "$C_FAIL" "$C_IDLE" "$C_CPU")
+$(row "pgbench, same SQL" "$PG_TPS" - - - - "$PG_IDLE" -)
+
+idle %: the machine's idle CPU just before and just after each phase (below 90 means the
+figures were taken on a busy machine). pgbench latency average: $PG_LAT ms.
+validateLicense / pgbench ratio: $RATIO
+
+| target                              | result  |
+|-------------------------------------|---------|
+$(printf '| %-35s | %-7s |' "validateLicense > $TARGET_RPS req/s" "$(verdict "$V_RPS > $TARGET_RPS")")
+$(printf '| %-35s | %-7s |' "validateLicense p99 < $TARGET_P99_MS ms" "$(verdict "$V_P99 < $TARGET_P99_MS")")
+$(printf '| %-35s | %-7s |' "validateLicense >= $TARGET_RATIO x pgbench" "$(verdict "$RATIO >= $TARGET_RATIO")")
+EOF
