@@ -38,6 +38,17 @@ fn instance_event(kind: &str, instance: &instances::Model, now: DateTime<Utc>) -
     }
 }
 
+fn check_threshold(threshold: f64) -> AppResult<()> {
+    if threshold > 0.0 && threshold <= 1.0 {
+        Ok(())
+    } else {
+        Err(AppError::validation(
+            "alertThreshold",
+            "must be above 0 and at most 1",
+        ))
+    }
+}
+
 pub struct NewPool {
     pub host: String,
     pub region: String,
@@ -60,12 +71,7 @@ pub async fn create_pool(
     if max < 1 {
         return Err(AppError::validation("maxDatabases", "must be at least 1"));
     }
-    if !(threshold > 0.0 && threshold <= 1.0) {
-        return Err(AppError::validation(
-            "alertThreshold",
-            "must be above 0 and at most 1",
-        ));
-    }
+    check_threshold(threshold)?;
     let host = input.host.trim().to_lowercase();
     let region = input.region.trim().to_lowercase();
     if host.is_empty() || region.is_empty() {
@@ -137,14 +143,8 @@ pub async fn update_pool(
             "active, draining or offline",
         ));
     }
-    if changes
-        .alert_threshold
-        .is_some_and(|t| !(t > 0.0 && t <= 1.0))
-    {
-        return Err(AppError::validation(
-            "alertThreshold",
-            "must be above 0 and at most 1",
-        ));
+    if let Some(threshold) = changes.alert_threshold {
+        check_threshold(threshold)?;
     }
     let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
     let before = DatabasePools::find_by_id(id)
