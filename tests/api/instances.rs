@@ -401,3 +401,31 @@ async fn pools_are_resized_drained_and_watched() {
         "a draining pool takes no one"
     );
 }
+
+#[tokio::test]
+async fn developers_with_instances_and_pools_cost_one_statement_per_level() {
+    let app = crate::statements::spawn_patient_app().await;
+    let admin = app.admin_token().await;
+    pool(&app, &admin, "db-eu-9.internal", "eu", 150).await;
+    let tokens = developers_on(&app, "solo", 12).await;
+    for (n, token) in tokens.iter().enumerate() {
+        create(&app, token, &format!("tenant-{n:02}"), "eu").await;
+    }
+    let query = "{ developers(first: 50, filter: { emailContains: \"tenant\" }) { edges { node { email instances { subdomain pool { host } } } } } }";
+    let before = app.statements.get();
+    let body = app.graphql(query, json!({}), Some(&admin)).await;
+    let spent = app.statements.get() - before;
+    let edges = body["data"]["developers"]["edges"]
+        .as_array()
+        .expect("edges");
+    assert_eq!(edges.len(), 12, "{body}");
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["instances"][0]["pool"]["host"] == "db-eu-9.internal")
+    );
+    assert!(
+        spent <= 3,
+        "{spent} statements for developers, instances and pools"
+    );
+}

@@ -125,7 +125,7 @@ impl Fixture {
 
 /// A server whose dataloaders wait long enough to gather a whole level even while the rest of
 /// the suite loads the machine: a batch split by a slow poll would count as an extra statement.
-async fn spawn_patient_app() -> TestApp {
+pub async fn spawn_patient_app() -> TestApp {
     spawn_app_with(&[("DATALOADER_DELAY_MICROS", "20000")]).await
 }
 

@@ -10,6 +10,7 @@ use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
 use crate::domain::audit::loaders::AuditEventsByEntity;
 use crate::domain::audit::schema::AuditQuery;
+use crate::domain::instances::loaders::{InstancesByDeveloper, PoolById};
 use crate::domain::instances::schema::{InstancesMutation, InstancesQuery};
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
@@ -80,6 +81,8 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .data(loader(LicenseById(db.clone()), delay))
         .data(loader(ActiveAssignmentsByLicense(db.clone()), delay))
         .data(loader(ActiveNodesByLicense(db.clone()), delay))
+        .data(loader(InstancesByDeveloper(db.clone()), delay))
+        .data(loader(PoolById(db.clone()), delay))
         .data(loader(AuditEventsByEntity(db), delay));
     if !limits.introspection {
         schema = schema.disable_introspection();

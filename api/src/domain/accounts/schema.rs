@@ -1,5 +1,7 @@
 use super::service::{self, DeveloperFilter, SignupInput};
 use crate::auth::Role;
+use crate::domain::instances::loaders::InstancesByDeveloper;
+use crate::domain::instances::schema::Instance;
 use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::schema::License;
 use crate::graphql::context::ContextExt;
@@ -35,6 +37,12 @@ impl User {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at.with_timezone(&Utc)
+    }
+    /// The developer's customer instances, oldest first.
+    async fn instances(&self, ctx: &Context<'_>) -> Result<Vec<Instance>> {
+        let loader = ctx.data::<DataLoader<InstancesByDeveloper>>()?;
+        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(found.into_iter().map(Instance).collect())
     }
     /// The licenses this developer owns, oldest first.
     async fn licenses(&self, ctx: &Context<'_>) -> Result<Vec<License>> {

@@ -1,3 +1,4 @@
+pub mod loaders;
 pub mod placement;
 pub mod schema;
 pub mod service;

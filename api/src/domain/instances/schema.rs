@@ -1,6 +1,7 @@
+use super::loaders::PoolById;
 use super::service::{self, InstanceMove, NewInstance, NewPool, PoolChanges};
 use crate::graphql::context::ContextExt;
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Object, Result, dataloader::DataLoader};
 use chrono::{DateTime, Utc};
 use entity::{database_pools, instances};
 use uuid::Uuid;
@@ -75,6 +76,14 @@ impl Instance {
     }
     async fn pool_id(&self) -> Option<Uuid> {
         self.0.pool_id
+    }
+    /// The shared pool holding its database, for admins (pool hosts are operator data).
+    async fn pool(&self, ctx: &Context<'_>) -> Result<Option<DatabasePool>> {
+        let Some(pool_id) = self.0.pool_id.filter(|_| ctx.caller().is_admin()) else {
+            return Ok(None);
+        };
+        let loader = ctx.data::<DataLoader<PoolById>>()?;
+        Ok(loader.load_one(pool_id).await?.map(DatabasePool))
     }
     async fn database_name(&self) -> &str {
         &self.0.database_name
