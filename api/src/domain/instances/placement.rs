@@ -2,6 +2,8 @@
 //! only while the pool has room (and a CHECK constraint backs it), so pools never overfill
 //! under any concurrency. Waiting instances are placed oldest first when room appears.
 
+use crate::auth::{Caller, RequestMeta};
+use crate::domain::audit::service::{self as audit, AuditEntry};
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use entity::{database_pools, instance_events, instances, prelude::*};
@@ -10,6 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
+use serde_json::json;
 use uuid::Uuid;
 
 /// Attempts before giving up on a region whose pools keep filling under us; each failed
@@ -157,6 +160,21 @@ pub async fn place_waiters(
             "provisioning",
             Some(format!("placed on {}", pool.host)),
             now,
+        )
+        .await?;
+        // Placement is the platform's doing, whoever's change freed the room.
+        audit::record(
+            conn,
+            &Caller::Anonymous,
+            &RequestMeta::default(),
+            now,
+            AuditEntry {
+                event_type: "instance.placed",
+                entity_type: "instance",
+                entity_id: waiter.id,
+                owner_id: Some(waiter.developer_id),
+                metadata: json!({ "from": "waiting_for_capacity", "to": "provisioning", "poolId": pool.id }),
+            },
         )
         .await?;
         if let Some(instance) = Instances::find_by_id(waiter.id).one(conn).await? {
