@@ -73,6 +73,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "failed key validations allowed per client IP and per key prefix before RATE_LIMITED",
     ),
     (
+        "ENTITLEMENTS_CACHE_TTL_SECONDS",
+        "30",
+        "how long a process may keep a developer's entitlements; changes invalidate them at once",
+    ),
+    (
         "GRAPHQL_MAX_DEPTH",
         "12",
         "deepest selection allowed (QUERY_TOO_DEEP)",
@@ -139,6 +144,7 @@ pub struct LicensingConfig {
     pub expiring_days: i64,
     pub node_resurrection_seconds: i64,
     pub validation_failures_per_minute: u32,
+    pub entitlements_cache_ttl_seconds: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -233,6 +239,7 @@ impl Config {
                 expiring_days: parse(&get, "LICENSE_EXPIRING_DAYS")?,
                 node_resurrection_seconds: parse(&get, "NODE_RESURRECTION_SECONDS")?,
                 validation_failures_per_minute: parse(&get, "VALIDATION_FAILURES_PER_MINUTE")?,
+                entitlements_cache_ttl_seconds: parse(&get, "ENTITLEMENTS_CACHE_TTL_SECONDS")?,
             },
             limits: LimitsConfig {
                 max_depth: parse(&get, "GRAPHQL_MAX_DEPTH")?,

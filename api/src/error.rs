@@ -30,6 +30,8 @@ pub enum AppError {
         metric: String,
         limit: i64,
         current: i64,
+        /// In a batch, the position of the item that would cross the limit.
+        index: Option<usize>,
     },
     /// A state machine refuses the move.
     InvalidTransition { from: String, to: String },
@@ -100,10 +102,14 @@ impl From<AppError> for async_graphql::Error {
                     metric,
                     limit,
                     current,
+                    index,
                 } => {
                     ext.set("metric", metric.as_str());
                     ext.set("limit", *limit);
                     ext.set("current", *current);
+                    if let Some(index) = index {
+                        ext.set("index", *index);
+                    }
                 }
                 AppError::InvalidTransition { from, to } => {
                     ext.set("from", from.as_str());
@@ -196,6 +202,7 @@ mod tests {
                     metric: "m".into(),
                     limit: 1,
                     current: 1,
+                    index: None,
                 },
                 "QUOTA_EXCEEDED",
             ),

@@ -4,6 +4,7 @@ use crate::auth::{JwtKeys, password};
 use crate::config::Config;
 use crate::db::{self, StatementCounter};
 use crate::domain::accounts::service::{BootstrapAdmin, ensure_admin};
+use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::guessing::GuessGuard;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::domain::plans::seed::seed_plans;
@@ -14,6 +15,7 @@ use crate::state::AppState;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub struct App {
@@ -101,7 +103,12 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
 pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCounter)> {
     let (db, statements) = db::connect(&config.database).await?;
     let bus = EventBus::start(&db).await?;
+    let entitlements = EntitlementCache::new(Duration::from_secs(
+        config.licensing.entitlements_cache_ttl_seconds,
+    ));
+    entitlements.follow(&bus);
     let state = AppState {
+        entitlements,
         db,
         jwt: Arc::new(JwtKeys::from_config(&config.auth)),
         license_keys: Arc::new(LicenseKeys::new(config.auth.license_key_secret.clone())),

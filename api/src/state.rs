@@ -2,6 +2,7 @@
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
+use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::guessing::GuessGuard;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::events::EventBus;
@@ -17,4 +18,6 @@ pub struct AppState {
     pub bus: EventBus,
     /// Refuses sources that fail key validation too often.
     pub guesses: Arc<GuessGuard>,
+    /// Developers' entitlements, kept briefly and dropped on any change.
+    pub entitlements: EntitlementCache,
 }

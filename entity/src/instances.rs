@@ -34,6 +34,10 @@ pub enum Relation {
     DatabasePools,
     #[sea_orm(has_many = "super::instance_events::Entity")]
     InstanceEvents,
+    #[sea_orm(has_many = "super::instance_logs::Entity")]
+    InstanceLogs,
+    #[sea_orm(has_many = "super::instance_tokens::Entity")]
+    InstanceTokens,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::DeveloperId",
@@ -53,6 +57,18 @@ impl Related<super::database_pools::Entity> for Entity {
 impl Related<super::instance_events::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::InstanceEvents.def()
+    }
+}
+
+impl Related<super::instance_logs::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::InstanceLogs.def()
+    }
+}
+
+impl Related<super::instance_tokens::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::InstanceTokens.def()
     }
 }
 

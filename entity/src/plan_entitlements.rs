@@ -20,6 +20,9 @@ pub struct Model {
     pub daily_api_requests: Option<i64>,
     pub features: Json,
     pub heartbeat_window_seconds: i32,
+    pub monthly_mail_credits: Option<i64>,
+    pub monthly_letters: Option<i64>,
+    pub allow_overage: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

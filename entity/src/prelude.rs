@@ -2,7 +2,10 @@
 
 pub use super::audit_events::Entity as AuditEvents;
 pub use super::database_pools::Entity as DatabasePools;
+pub use super::entitlement_overrides::Entity as EntitlementOverrides;
 pub use super::instance_events::Entity as InstanceEvents;
+pub use super::instance_logs::Entity as InstanceLogs;
+pub use super::instance_tokens::Entity as InstanceTokens;
 pub use super::instances::Entity as Instances;
 pub use super::license_assignments::Entity as LicenseAssignments;
 pub use super::licenses::Entity as Licenses;
@@ -10,4 +13,8 @@ pub use super::plan_entitlements::Entity as PlanEntitlements;
 pub use super::plans::Entity as Plans;
 pub use super::runtime_nodes::Entity as RuntimeNodes;
 pub use super::trials::Entity as Trials;
+pub use super::usage_distinct_values::Entity as UsageDistinctValues;
+pub use super::usage_events::Entity as UsageEvents;
+pub use super::usage_metrics::Entity as UsageMetrics;
+pub use super::usage_rollups::Entity as UsageRollups;
 pub use super::users::Entity as Users;

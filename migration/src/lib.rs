@@ -23,6 +23,9 @@ mod m20261123_000010_create_license_search_index;
 mod m20261123_000011_add_audit_owner;
 mod m20261123_000012_create_database_pools;
 mod m20261123_000013_create_instances;
+mod m20261123_000014_create_instance_logs;
+mod m20261123_000015_create_usage;
+mod m20261123_000016_create_entitlement_overrides;
 
 pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
 
@@ -45,6 +48,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000011_add_audit_owner::Migration),
             Box::new(m20261123_000012_create_database_pools::Migration),
             Box::new(m20261123_000013_create_instances::Migration),
+            Box::new(m20261123_000014_create_instance_logs::Migration),
+            Box::new(m20261123_000015_create_usage::Migration),
+            Box::new(m20261123_000016_create_entitlement_overrides::Migration),
         ]
     }
 }

@@ -53,7 +53,7 @@ async fn anonymous_subscribers_are_refused() {
 }
 
 /// A second gateway, as its own OS process, on the same database.
-async fn spawn_gateway_process(database_url: &str) -> (tokio::process::Child, String) {
+pub async fn spawn_gateway_process(database_url: &str) -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
         .arg("serve")
         .env("DATABASE_URL", database_url)

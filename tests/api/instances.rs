@@ -429,3 +429,58 @@ async fn developers_with_instances_and_pools_cost_one_statement_per_level() {
         "{spent} statements for developers, instances and pools"
     );
 }
+
+#[tokio::test]
+async fn developers_instances_usage_and_entitlements_cost_a_constant_number_of_statements() {
+    let app = crate::statements::spawn_patient_app().await;
+    let admin = app.admin_token().await;
+    pool(&app, &admin, "db-eu-8.internal", "eu", 150).await;
+    let tokens = developers_on(&app, "solo", 12).await;
+    for (n, token) in tokens.iter().enumerate() {
+        let created = create(&app, token, &format!("metered-{n:02}"), "eu").await;
+        let instance = created["data"]["createInstance"]["id"].clone();
+        let recorded = app
+            .graphql(
+                r#"mutation($i: UUID!, $v: Int!) { recordUsage(events: [{ transactionId: "t", instanceId: $i, metric: "api_requests", value: $v }]) { accepted } }"#,
+                json!({ "i": instance, "v": n + 1 }),
+                Some(token),
+            )
+            .await;
+        assert_eq!(recorded["data"]["recordUsage"]["accepted"], 1, "{recorded}");
+    }
+    let query = r#"{ developers(first: 50, filter: { emailContains: "tenant" }) { edges { node {
+        email
+        instances { subdomain pool { host } usage(metric: "api_requests") { periodStart value } }
+        entitlements { key limit used remaining }
+    } } } }"#;
+    // Cold: nothing cached in this process for these developers.
+    app.state.entitlements.clear();
+    let before = app.statements.get();
+    let body = app.graphql(query, json!({}), Some(&admin)).await;
+    let spent = app.statements.get() - before;
+    let edges = body["data"]["developers"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(edges.len(), 12, "{body}");
+    let mut totals: Vec<i64> = edges
+        .iter()
+        .map(|e| e["node"]["instances"][0]["usage"][0]["value"].as_i64().expect("usage"))
+        .collect();
+    totals.sort_unstable();
+    assert_eq!(totals, (1..=12).collect::<Vec<i64>>(), "each instance its own series");
+    assert!(edges.iter().all(|e| {
+        let customers = e["node"]["entitlements"]
+            .as_array()
+            .and_then(|l| l.iter().find(|x| x["key"] == "max_customers"))
+            .cloned()
+            .unwrap_or_default();
+        customers["used"] == 1 && customers["limit"] == 5
+    }));
+    // developers 1, instances 1, pools 1, usage 1, entitlements 3 (licenses, plans,
+    // overrides), usage now 3 (metrics, live instances, roll-ups).
+    assert!(spent <= 10, "{spent} statements for the nested query");
+    let before = app.statements.get();
+    app.graphql(query, json!({}), Some(&admin)).await;
+    let warm = app.statements.get() - before;
+    assert!(warm <= 7, "{warm} statements with entitlements cached");
+}

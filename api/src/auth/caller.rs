@@ -42,6 +42,10 @@ pub enum Caller {
     LicenseKey {
         license_id: Uuid,
     },
+    /// An instance presenting one of its tokens: it writes and reads its own logs, nothing else.
+    InstanceToken {
+        instance_id: Uuid,
+    },
 }
 
 impl Caller {
@@ -51,6 +55,9 @@ impl Caller {
             Caller::Anonymous | Caller::LicenseKey { .. } => {
                 Err(AppError::Unauthenticated("sign in first"))
             }
+            Caller::InstanceToken { .. } => Err(AppError::Forbidden(
+                "an instance token may only write and read its instance's logs",
+            )),
         }
     }
 
@@ -79,6 +86,15 @@ impl Caller {
             } => true,
             Caller::User { id, .. } => *id == developer_id,
             Caller::Anonymous | Caller::LicenseKey { .. } => false,
+            Caller::InstanceToken { .. } => false,
+        }
+    }
+
+    /// The instance this caller is a token of, if it is one.
+    pub fn instance_token(&self) -> Option<Uuid> {
+        match self {
+            Caller::InstanceToken { instance_id } => Some(*instance_id),
+            _ => None,
         }
     }
 
@@ -88,6 +104,9 @@ impl Caller {
             Caller::User { id, .. } => ("user", Some(*id)),
             Caller::LicenseKey { license_id } => ("license", Some(*license_id)),
             Caller::Anonymous => ("system", None),
+            // Nothing an instance token does is audited today (logs are data); the audit
+            // table's actor CHECK must admit `instance` before anything is.
+            Caller::InstanceToken { instance_id } => ("instance", Some(*instance_id)),
         }
     }
 }

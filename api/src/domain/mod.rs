@@ -3,8 +3,10 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod entitlements;
 pub mod instances;
 pub mod licenses;
 pub mod nodes;
 pub mod plans;
 pub mod seats;
+pub mod usage;

@@ -12,6 +12,10 @@ use uuid::Uuid;
 /// The PostgreSQL channel every gateway listens on.
 pub const CHANNEL: &str = "gateway_events";
 
+/// Sent to local subscribers when the bus may have missed events (its PostgreSQL listener lost
+/// its connection): whoever caches must start over.
+pub const RESYNC: &str = "bus.resync";
+
 /// A committed change, as subscribers see it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DomainEvent {
@@ -24,10 +28,14 @@ pub struct DomainEvent {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// Called synchronously with every event this process commits, before `commit` returns.
+pub type CommitHook = Arc<dyn Fn(&DomainEvent) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<DomainEvent>>,
     via_postgres: bool,
+    hooks: Arc<std::sync::RwLock<Vec<CommitHook>>>,
 }
 
 impl EventBus {
@@ -45,7 +53,29 @@ impl EventBus {
         Ok(Self {
             sender,
             via_postgres,
+            hooks: Arc::default(),
         })
+    }
+
+    /// Runs `hook` on each event this process commits, as soon as it commits: a cache that must
+    /// not serve its own writer a stale read cannot wait for the round trip through NOTIFY.
+    pub fn on_local_commit(&self, hook: CommitHook) {
+        self.hooks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(hook);
+    }
+
+    pub(crate) fn committed(&self, events: &[DomainEvent]) {
+        let hooks = self
+            .hooks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for event in events {
+            for hook in hooks.iter() {
+                hook(event);
+            }
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<DomainEvent>> {
@@ -81,6 +111,13 @@ async fn forward_notifications(
             Err(err) => {
                 // The listener reconnects on its next recv; pause so a down database is not spun on.
                 tracing::warn!(%err, "event listener lost its connection");
+                let _ = sender.send(Arc::new(DomainEvent {
+                    kind: RESYNC.to_owned(),
+                    entity_id: Uuid::nil(),
+                    developer_id: None,
+                    data: serde_json::Value::Null,
+                    occurred_at: Utc::now(),
+                }));
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

@@ -51,8 +51,10 @@ impl UnitOfWork {
                 .await?;
             }
             txn.commit().await?;
+            bus.committed(&events);
         } else {
             txn.commit().await?;
+            bus.committed(&events);
             for event in events {
                 bus.deliver_locally(event);
             }

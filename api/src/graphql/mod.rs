@@ -10,8 +10,12 @@ use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
 use crate::domain::audit::loaders::AuditEventsByEntity;
 use crate::domain::audit::schema::AuditQuery;
+use crate::domain::entitlements::loaders::EntitlementsByDeveloper;
+use crate::domain::entitlements::schema::{EntitlementsMutation, EntitlementsQuery};
 use crate::domain::instances::loaders::{InstancesByDeveloper, PoolById};
+use crate::domain::instances::logs_schema::{InstanceLogsMutation, InstanceLogsQuery};
 use crate::domain::instances::schema::{InstancesMutation, InstancesQuery};
+use crate::domain::instances::tokens_schema::{InstanceTokensMutation, InstanceTokensQuery};
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
@@ -20,11 +24,12 @@ use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
 use crate::domain::plans::schema::PlansQuery;
 use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
 use crate::domain::seats::schema::SeatsMutation;
+use crate::domain::usage::loaders::{UsageNowByDeveloper, UsageSeries};
+use crate::domain::usage::schema::{UsageMutation, UsageQuery};
 use crate::state::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use std::time::Duration;
-use uuid::Uuid;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
@@ -34,6 +39,10 @@ pub struct QueryRoot(
     NodesQuery,
     AuditQuery,
     InstancesQuery,
+    InstanceTokensQuery,
+    InstanceLogsQuery,
+    UsageQuery,
+    EntitlementsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +52,10 @@ pub struct MutationRoot(
     SeatsMutation,
     NodesMutation,
     InstancesMutation,
+    InstanceTokensMutation,
+    InstanceLogsMutation,
+    UsageMutation,
+    EntitlementsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -58,7 +71,11 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     )
 }
 
-fn loader<T: Loader<Uuid>>(fetcher: T, delay: Duration) -> DataLoader<T> {
+fn loader<K, T>(fetcher: T, delay: Duration) -> DataLoader<T>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Loader<K>,
+{
     DataLoader::new(fetcher, tokio::spawn).delay(delay)
 }
 
@@ -83,6 +100,15 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .data(loader(ActiveNodesByLicense(db.clone()), delay))
         .data(loader(InstancesByDeveloper(db.clone()), delay))
         .data(loader(PoolById(db.clone()), delay))
+        .data(loader(UsageSeries(db.clone()), delay))
+        .data(loader(UsageNowByDeveloper(db.clone()), delay))
+        .data(loader(
+            EntitlementsByDeveloper {
+                db: db.clone(),
+                cache: state.entitlements.clone(),
+            },
+            delay,
+        ))
         .data(loader(AuditEventsByEntity(db), delay));
     if !limits.introspection {
         schema = schema.disable_introspection();

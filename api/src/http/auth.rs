@@ -1,14 +1,20 @@
 //! Reading the credential once, at the edge, for HTTP and WebSocket alike.
 
 use crate::auth::{Caller, RequestMeta};
+use crate::domain::instances::{token_format, tokens};
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::http::{HeaderMap, header};
 use chrono::Utc;
+use entity::{licenses, prelude::Licenses};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::net::SocketAddr;
 
 /// The caller named by an `Authorization: Bearer` value; none means anonymous.
-pub fn caller_from_authorization(app: &AppState, value: Option<&str>) -> Result<Caller, AppError> {
+pub async fn caller_from_authorization(
+    app: &AppState,
+    value: Option<&str>,
+) -> Result<Caller, AppError> {
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(Caller::Anonymous);
     };
@@ -18,10 +24,52 @@ pub fn caller_from_authorization(app: &AppState, value: Option<&str>) -> Result<
         .ok_or(AppError::Unauthenticated(
             "expected `Authorization: Bearer <token>`",
         ))?;
-    app.jwt.verify(token.trim(), Utc::now())
+    let token = token.trim();
+    // Told apart by prefix, so JWTs never cost a database lookup.
+    if token_format::looks_like_token(token) {
+        return tokens::authenticate(app, token, Utc::now()).await;
+    }
+    if looks_like_license_key(token) {
+        return license_key_caller(app, token).await;
+    }
+    app.jwt.verify(token, Utc::now())
 }
 
-pub fn caller_from_headers(app: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
+/// Eight groups of five base32 characters: a license key, which a runtime node may present as
+/// its credential. JWTs (dotted) and instance tokens (`inst_`) never match.
+fn looks_like_license_key(token: &str) -> bool {
+    let groups: Vec<&str> = token.split('-').collect();
+    groups.len() == 8
+        && groups.iter().all(|g| {
+            g.len() == 5
+                && g.chars()
+                    .all(|c| c.is_ascii_alphabetic() || ('2'..='7').contains(&c))
+        })
+}
+
+/// A license key opens its own license, unless revoked. Misses count against the key's prefix
+/// like failed validations, so the header is no side door for guessing.
+async fn license_key_caller(app: &AppState, key: &str) -> Result<Caller, AppError> {
+    if app.guesses.refused(None, key) {
+        return Err(AppError::RateLimited);
+    }
+    let found = Licenses::find()
+        .filter(licenses::Column::KeyHash.eq(app.license_keys.digest(key)))
+        .one(&app.db)
+        .await?;
+    match found {
+        Some(license) if license.state != "revoked" => Ok(Caller::LicenseKey {
+            license_id: license.id,
+        }),
+        Some(_) => Err(AppError::Unauthenticated("this license key is revoked")),
+        None => {
+            app.guesses.record_failure(None, key);
+            Err(AppError::Unauthenticated("unknown license key"))
+        }
+    }
+}
+
+pub async fn caller_from_headers(app: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .map(|v| {
@@ -29,7 +77,7 @@ pub fn caller_from_headers(app: &AppState, headers: &HeaderMap) -> Result<Caller
                 .map_err(|_| AppError::Unauthenticated("unreadable Authorization header"))
         })
         .transpose()?;
-    caller_from_authorization(app, value)
+    caller_from_authorization(app, value).await
 }
 
 pub fn request_meta(headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {

@@ -25,6 +25,16 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn unauthenticated(err: AppError) -> Response {
+    // Instance tokens are looked up in the database, so reading a credential can now fail
+    // for reasons that are ours, not the caller's.
+    if let AppError::Internal(inner) = &err {
+        tracing::error!(error = ?inner, "internal error while reading the credential");
+        return refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            err.code(),
+            &err.message(),
+        );
+    }
     refusal(StatusCode::UNAUTHORIZED, err.code(), &err.message())
 }
 
@@ -52,7 +62,7 @@ pub async fn post(
             "send GraphQL requests as application/json",
         );
     }
-    let caller = match caller_from_headers(&state.app, &headers) {
+    let caller = match caller_from_headers(&state.app, &headers).await {
         Ok(caller) => caller,
         Err(err) => return unauthenticated(err),
     };
@@ -79,7 +89,7 @@ pub async fn get(
     if parts.headers.contains_key(header::UPGRADE) {
         return websocket(state, peer, &mut parts).await;
     }
-    let caller = match caller_from_headers(&state.app, &parts.headers) {
+    let caller = match caller_from_headers(&state.app, &parts.headers).await {
         Ok(caller) => caller,
         Err(err) => return unauthenticated(err),
     };
@@ -142,7 +152,7 @@ async fn websocket(
         Err(rejection) => return rejection.into_response(),
     };
     let meta = request_meta(&parts.headers, peer);
-    let header_caller = caller_from_headers(&state.app, &parts.headers);
+    let header_caller = caller_from_headers(&state.app, &parts.headers).await;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
@@ -163,7 +173,7 @@ async fn websocket(
                             } else {
                                 format!("Bearer {value}")
                             };
-                            caller_from_authorization(&app, Some(&value))
+                            caller_from_authorization(&app, Some(&value)).await
                         }
                         None => header_caller,
                     }

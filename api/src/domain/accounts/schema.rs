@@ -1,5 +1,6 @@
 use super::service::{self, DeveloperFilter, SignupInput};
 use crate::auth::Role;
+use crate::domain::entitlements::schema::{self as entitlement_schema, Entitlement};
 use crate::domain::instances::loaders::InstancesByDeveloper;
 use crate::domain::instances::schema::Instance;
 use crate::domain::licenses::loaders::LicensesByDeveloper;
@@ -43,6 +44,14 @@ impl User {
         let loader = ctx.data::<DataLoader<InstancesByDeveloper>>()?;
         let found = loader.load_one(self.0.id).await?.unwrap_or_default();
         Ok(found.into_iter().map(Instance).collect())
+    }
+    /// What this developer's plan and overrides grant, with usage where metered (empty for
+    /// accounts that are not developers).
+    async fn entitlements(&self, ctx: &Context<'_>) -> Result<Vec<Entitlement>> {
+        if self.0.role != "developer" {
+            return Ok(Vec::new());
+        }
+        entitlement_schema::load_for(ctx, self.0.id).await
     }
     /// The licenses this developer owns, oldest first.
     async fn licenses(&self, ctx: &Context<'_>) -> Result<Vec<License>> {

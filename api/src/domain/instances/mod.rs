@@ -1,6 +1,13 @@
+pub mod access;
 pub mod loaders;
+pub mod log_listing;
+pub mod logs;
+pub mod logs_schema;
 pub mod placement;
 pub mod schema;
 pub mod service;
+pub mod token_format;
+pub mod tokens;
+pub mod tokens_schema;
 pub mod transitions;
 pub mod validate;

@@ -1,5 +1,7 @@
 use super::loaders::PoolById;
 use super::service::{self, InstanceMove, NewInstance, NewPool, PoolChanges};
+use crate::domain::usage::metrics::Granularity;
+use crate::domain::usage::schema::{UsagePoint, instance_usage};
 use crate::graphql::context::ContextExt;
 use async_graphql::{Context, Object, Result, dataloader::DataLoader};
 use chrono::{DateTime, Utc};
@@ -84,6 +86,17 @@ impl Instance {
         };
         let loader = ctx.data::<DataLoader<PoolById>>()?;
         Ok(loader.load_one(pool_id).await?.map(DatabasePool))
+    }
+    /// One metric's series for this instance (UTC days or months; by default the last 30 days).
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        metric: String,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default_with = "Granularity::Day")] granularity: Granularity,
+    ) -> Result<Vec<UsagePoint>> {
+        instance_usage(ctx, self.0.id, metric, from, to, granularity).await
     }
     async fn database_name(&self) -> &str {
         &self.0.database_name

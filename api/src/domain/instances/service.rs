@@ -4,11 +4,12 @@ use super::placement::{place_waiters, record_event, release_slot, take_slot};
 use super::validate;
 use crate::auth::{Caller, RequestMeta, Role};
 use crate::domain::audit::service::{self as audit, AuditEntry};
+use crate::domain::entitlements::resolve::{Entitlements, resolve_one};
 use crate::error::{AppError, AppResult};
 use crate::events::{DomainEvent, UnitOfWork};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use entity::{database_pools, instances, licenses, plan_entitlements, prelude::*, users};
+use entity::{database_pools, instances, prelude::*, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -18,7 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// Statuses in which an instance counts against its developer's limit.
-const LIVE: &[&str] = &[
+pub const LIVE: &[&str] = &[
     "provisioning",
     "waiting_for_capacity",
     "running",
@@ -225,24 +226,20 @@ pub async fn list_pools(app: &AppState, caller: &Caller) -> AppResult<Vec<databa
         .await?)
 }
 
-/// The entitlements of the plan a developer's current license is on.
+/// The developer's entitlements, read inside the transaction: a plan limit is enforced against
+/// what is committed, not what a cache last saw.
 async fn developer_limits(
     conn: &impl ConnectionTrait,
     developer_id: Uuid,
-) -> AppResult<plan_entitlements::Model> {
-    let license = Licenses::find()
-        .filter(licenses::Column::DeveloperId.eq(developer_id))
-        .filter(licenses::Column::State.is_in(["trialing", "active", "grace"]))
-        .order_by_desc(licenses::Column::Id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::Forbidden(
+    now: DateTime<Utc>,
+) -> AppResult<Entitlements> {
+    let entitlements = resolve_one(conn, developer_id, now).await?;
+    if entitlements.plan_code.is_none() {
+        return Err(AppError::Forbidden(
             "a usable license is needed to create instances",
-        ))?;
-    PlanEntitlements::find_by_id(license.plan_id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("plan has no entitlements")))
+        ));
+    }
+    Ok(entitlements)
 }
 
 pub struct NewInstance {
@@ -284,23 +281,27 @@ pub async fn create_instance(
         .filter(users::Column::Id.eq(developer_id))
         .exec(&*uow)
         .await?;
-    let limits = developer_limits(&*uow, developer_id).await?;
+    let limits = developer_limits(&*uow, developer_id, now).await?;
     let live = Instances::find()
         .filter(instances::Column::DeveloperId.eq(developer_id))
         .filter(instances::Column::Status.is_in(LIVE.iter().copied()))
         .count(&*uow)
         .await?;
-    let limit = [limits.max_customers, limits.max_workspaces]
-        .into_iter()
-        .flatten()
-        .min();
+    let limit = [
+        limits.limit("max_customers"),
+        limits.limit("max_workspaces"),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     if let Some(limit) = limit
         && live >= limit.max(0) as u64
     {
         return Err(AppError::QuotaExceeded {
             metric: "instances".into(),
-            limit: i64::from(limit),
+            limit,
             current: live as i64,
+            index: None,
         });
     }
     let taken = Instances::find()
@@ -316,7 +317,7 @@ pub async fn create_instance(
     }
     let id = Uuid::now_v7();
     let short = &id.simple().to_string()[20..];
-    let dedicated = limits.db_type == "dedicated";
+    let dedicated = limits.value("db_type").and_then(|v| v.as_str()) == Some("dedicated");
     let pool = if dedicated {
         None
     } else {

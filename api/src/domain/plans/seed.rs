@@ -23,6 +23,9 @@ struct PlanSeed {
     db_type: &'static str,
     storage_gib: Option<i64>,
     daily_api_requests: Option<i64>,
+    /// (mail credits, letters) a month.
+    monthly: [Option<i64>; 2],
+    allow_overage: bool,
     sso: bool,
 }
 
@@ -43,6 +46,8 @@ const CATALOGUE: &[PlanSeed] = &[
         db_type: "shared",
         storage_gib: Some(1),
         daily_api_requests: Some(10_000),
+        monthly: [Some(100), Some(0)],
+        allow_overage: false,
         sso: false,
     },
     PlanSeed {
@@ -56,6 +61,8 @@ const CATALOGUE: &[PlanSeed] = &[
         db_type: "shared",
         storage_gib: Some(5),
         daily_api_requests: Some(50_000),
+        monthly: [Some(1_000), Some(10)],
+        allow_overage: false,
         sso: false,
     },
     PlanSeed {
@@ -69,6 +76,8 @@ const CATALOGUE: &[PlanSeed] = &[
         db_type: "shared",
         storage_gib: Some(10),
         daily_api_requests: Some(100_000),
+        monthly: [Some(5_000), Some(50)],
+        allow_overage: false,
         sso: false,
     },
     PlanSeed {
@@ -82,6 +91,8 @@ const CATALOGUE: &[PlanSeed] = &[
         db_type: "shared",
         storage_gib: Some(25),
         daily_api_requests: Some(250_000),
+        monthly: [Some(20_000), Some(200)],
+        allow_overage: false,
         sso: false,
     },
     PlanSeed {
@@ -95,6 +106,8 @@ const CATALOGUE: &[PlanSeed] = &[
         db_type: "dedicated",
         storage_gib: Some(100),
         daily_api_requests: Some(1_000_000),
+        monthly: [Some(100_000), Some(1_000)],
+        allow_overage: true,
         sso: true,
     },
     PlanSeed {
@@ -108,6 +121,8 @@ const CATALOGUE: &[PlanSeed] = &[
         db_type: "dedicated",
         storage_gib: None,
         daily_api_requests: None,
+        monthly: [None, None],
+        allow_overage: true,
         sso: true,
     },
 ];
@@ -162,6 +177,9 @@ pub async fn seed_plans(db: &(impl ConnectionTrait + TransactionTrait)) -> AppRe
                 "audit_log_export": seed.sso,
             })),
             heartbeat_window_seconds: Set(DEFAULT_HEARTBEAT_WINDOW_SECONDS),
+            monthly_mail_credits: Set(seed.monthly[0]),
+            monthly_letters: Set(seed.monthly[1]),
+            allow_overage: Set(seed.allow_overage),
         }
         .insert(&txn)
         .await?;

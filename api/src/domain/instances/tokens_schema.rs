@@ -1,0 +1,97 @@
+use super::tokens;
+use crate::graphql::context::ContextExt;
+use async_graphql::{Context, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::instance_tokens;
+use uuid::Uuid;
+
+/// A credential an instance presents, as `Authorization: Bearer inst_...`, to write and read
+/// its own logs. The token itself is shown once, when it is created; only a digest is kept.
+pub struct InstanceToken(pub instance_tokens::Model);
+
+#[Object]
+impl InstanceToken {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn instance_id(&self) -> Uuid {
+        self.0.instance_id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The token's first characters, to tell tokens apart; not enough to use one.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.with_timezone(&Utc)
+    }
+    /// Roughly when the token was last presented (to the minute).
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at.map(|t| t.with_timezone(&Utc))
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at.map(|t| t.with_timezone(&Utc))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct CreatedInstanceToken {
+    /// The token itself: shown this once and never again. Store it with the instance.
+    token: String,
+    instance_token: InstanceToken,
+}
+
+#[derive(Default)]
+pub struct InstanceTokensQuery;
+
+#[Object]
+impl InstanceTokensQuery {
+    /// An instance's tokens, revoked ones included, newest first. Its developer or an admin.
+    async fn instance_tokens(
+        &self,
+        ctx: &Context<'_>,
+        instance_id: Uuid,
+    ) -> Result<Vec<InstanceToken>> {
+        let found = tokens::list_tokens(ctx.app()?, ctx.caller(), instance_id).await?;
+        Ok(found.into_iter().map(InstanceToken).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct InstanceTokensMutation;
+
+#[Object]
+impl InstanceTokensMutation {
+    /// Makes a token the instance uses to append its logs; the answer carries the token once.
+    /// The instance's developer or an admin.
+    async fn create_instance_token(
+        &self,
+        ctx: &Context<'_>,
+        instance_id: Uuid,
+        name: String,
+    ) -> Result<CreatedInstanceToken> {
+        let created = tokens::create_token(
+            ctx.app()?,
+            ctx.caller(),
+            ctx.meta(),
+            instance_id,
+            &name,
+            Utc::now(),
+        )
+        .await?;
+        Ok(CreatedInstanceToken {
+            token: created.plaintext,
+            instance_token: InstanceToken(created.token),
+        })
+    }
+
+    /// Revokes a token; requests bearing it are refused UNAUTHENTICATED from then on.
+    /// The instance's developer or an admin.
+    async fn revoke_instance_token(&self, ctx: &Context<'_>, id: Uuid) -> Result<InstanceToken> {
+        let token =
+            tokens::revoke_token(ctx.app()?, ctx.caller(), ctx.meta(), id, Utc::now()).await?;
+        Ok(InstanceToken(token))
+    }
+}
