@@ -19,6 +19,8 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::entitlement_overrides::Entity")]
+    EntitlementOverrides,
     #[sea_orm(has_many = "super::instances::Entity")]
     Instances,
     #[sea_orm(has_many = "super::license_assignments::Entity")]
@@ -27,6 +29,16 @@ pub enum Relation {
     Licenses,
     #[sea_orm(has_many = "super::trials::Entity")]
     Trials,
+    #[sea_orm(has_many = "super::usage_events::Entity")]
+    UsageEvents,
+    #[sea_orm(has_many = "super::usage_rollups::Entity")]
+    UsageRollups,
+}
+
+impl Related<super::entitlement_overrides::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::EntitlementOverrides.def()
+    }
 }
 
 impl Related<super::instances::Entity> for Entity {
@@ -50,6 +62,18 @@ impl Related<super::licenses::Entity> for Entity {
 impl Related<super::trials::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Trials.def()
+    }
+}
+
+impl Related<super::usage_events::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::UsageEvents.def()
+    }
+}
+
+impl Related<super::usage_rollups::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::UsageRollups.def()
     }
 }
 
