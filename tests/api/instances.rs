@@ -464,10 +464,18 @@ async fn developers_instances_usage_and_entitlements_cost_a_constant_number_of_s
     assert_eq!(edges.len(), 12, "{body}");
     let mut totals: Vec<i64> = edges
         .iter()
-        .map(|e| e["node"]["instances"][0]["usage"][0]["value"].as_i64().expect("usage"))
+        .map(|e| {
+            e["node"]["instances"][0]["usage"][0]["value"]
+                .as_i64()
+                .expect("usage")
+        })
         .collect();
     totals.sort_unstable();
-    assert_eq!(totals, (1..=12).collect::<Vec<i64>>(), "each instance its own series");
+    assert_eq!(
+        totals,
+        (1..=12).collect::<Vec<i64>>(),
+        "each instance its own series"
+    );
     assert!(edges.iter().all(|e| {
         let customers = e["node"]["entitlements"]
             .as_array()

@@ -317,7 +317,10 @@ mod tests {
             metric: metric.to_owned(),
             value,
             unique_value: None,
-            occurred_at: Utc.with_ymd_and_hms(2026, 11, 23, 10, minute, 0).single().expect("valid"),
+            occurred_at: Utc
+                .with_ymd_and_hms(2026, 11, 23, 10, minute, 0)
+                .single()
+                .expect("valid"),
         }
     }
 
@@ -358,7 +361,10 @@ mod tests {
 
     #[test]
     fn month_buckets_start_on_the_first() {
-        let at = Utc.with_ymd_and_hms(2026, 2, 17, 23, 59, 0).single().expect("valid");
+        let at = Utc
+            .with_ymd_and_hms(2026, 2, 17, 23, 59, 0)
+            .single()
+            .expect("valid");
         assert_eq!(
             bucket(Granularity::Month, at),
             NaiveDate::from_ymd_opt(2026, 2, 1).expect("valid")
