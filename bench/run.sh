@@ -12,7 +12,6 @@ shopt -s inherit_errexit # a failure inside $(...) must stop the run too
 
 cd "$(dirname "$0")/.."
 
-readonly PG=(-h 127.0.0.1 -p 5432 -U postgres)
 DB="bench_$(date +%Y%m%d_%H%M%S)_$$"
 readonly SECRET=dev-only-license-key-secret-do-not-use-in-production
 readonly KEYS=10000 # validate.pgbench draws from the same range
@@ -21,44 +20,9 @@ readonly DURATION=${BENCH_DURATION:-20}
 readonly WARMUP=${BENCH_WARMUP:-5}
 readonly QUIET_WAIT=${BENCH_QUIET_WAIT:-300}
 readonly TARGET_RPS=5000 TARGET_P99_MS=20 TARGET_RATIO=0.5
-GATEWAY=${CARGO_TARGET_DIR:-target}/release/gateway
 WORK=$(mktemp -d)
-GW_PID=
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
-sql() { psql "${PG[@]}" -X -q -v ON_ERROR_STOP=1 "$@"; }
-
-cleanup() {
-  if [[ -n $GW_PID ]] && kill -0 "$GW_PID" 2>/dev/null; then
-    kill -TERM "$GW_PID"
-    for _ in $(seq 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$GW_PID" 2>/dev/null || true
-  fi
-  sql -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# wrk comes first: it installs in seconds, is light on a 2-core machine and, through keys.lua,
-# checks every answer is VALID. oha is the fallback: it spreads over the same keys but can only
-# check status codes.
-load_tool() {
-  local want=${LOAD_TOOL:-auto}
-  for tool in wrk oha; do
-    [[ $want == auto || $want == "$tool" ]] && command -v "$tool" >/dev/null && { echo "$tool"; return; }
-  done
-  if [[ $want != oha ]] && command -v apt-get >/dev/null; then
-    log "installing wrk"
-    { apt-get update && apt-get install -y wrk; } >"$WORK/install.log" 2>&1 && { echo wrk; return; }
-  fi
-  if [[ $want != wrk ]]; then
-    log "installing oha (cargo install, a few minutes)"
-    cargo install oha --locked >"$WORK/install.log" 2>&1 && { echo oha; return; }
-  fi
-  tail -20 "$WORK/install.log" >&2
-  die "no load tool: neither wrk nor oha could be installed"
-}
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 # Request bodies for seeded keys first..last, one per line.
 graphql_bodies() { # operation first last
@@ -101,60 +65,22 @@ load() { # operation seconds
   fi
 }
 
-# Percent of the machine's CPU time left idle over one second.
-idle_pct() {
-  local -a a b
-  local i total=0
-  read -ra a </proc/stat; sleep 1; read -ra b </proc/stat
-  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
-  echo $((100 * (b[4] + b[5] - a[4] - a[5]) / (total > 0 ? total : 1)))
-}
-
-# On 2 cores a build running beside the benchmark halves every figure, so each phase waits
-# (bounded) for the machine to go quiet first, and reads how idle it is again right after: a
-# low figure after means something else started during the phase.
-wait_quiet() {
-  local idle=0
-  for _ in $(seq "$QUIET_WAIT"); do idle=$(idle_pct); ((idle >= 90)) && break; done
-  ((idle >= 90)) || log "warning: machine only ${idle}% idle before this phase; figures will be low"
-  echo "$idle"
-}
-
 # Prints "rps p50_ms p99_ms requests failures idle%before/after gateway_cores" for one phase.
 phase() { # operation
   local idle t0 t1 result
   idle=$(wait_quiet)
   load "$1" "$WARMUP" >/dev/null
-  t0=$(awk '{ print $14 + $15 }' "/proc/$GW_PID/stat")
+  t0=$(gateway_ticks)
   result=$(load "$1" "$DURATION")
   [[ -n $result ]] || die "$1: the load tool reported nothing (see $WORK/$1.out)"
-  t1=$(awk '{ print $14 + $15 }' "/proc/$GW_PID/stat")
+  t1=$(gateway_ticks)
   idle+=/$(idle_pct)
   echo "$result $idle $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v d="$DURATION" 'BEGIN { printf "%.2f", t / hz / d }')"
 }
 
-log "building the gateway (release)"
-cargo build --release -p api --bin gateway
+start_gateway
 TOOL=$(load_tool)
 log "load tool: $TOOL"
-
-log "creating database $DB"
-sql -d postgres -c "CREATE DATABASE $DB"
-
-log "starting the gateway (migrates and seeds plans)"
-APP_ENV=development HOST=127.0.0.1 PORT=${BENCH_PORT:-0} RUST_LOG=warn \
-  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" DATABASE_MAX_CONNECTIONS=4 \
-  AUTO_MIGRATE=true LICENSE_KEY_SECRET=$SECRET \
-  "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
-GW_PID=$!
-for _ in $(seq 240); do
-  grep -q '^listening on' "$WORK/gateway.log" && break
-  kill -0 "$GW_PID" 2>/dev/null || { cat "$WORK/gateway.log" >&2; die "the gateway exited"; }
-  sleep 0.5
-done
-ADDRESS=$(sed -n 's|^listening on http://\([0-9.]*:[0-9]*\).*|\1|p' "$WORK/gateway.log")
-[[ $ADDRESS == 127.0.0.1:* ]] || { cat "$WORK/gateway.log" >&2; die "no loopback address to send traffic to"; }
-URL="http://$ADDRESS/graphql"
 
 log "seeding $KEYS licenses"
 sql -d "$DB" -v keys=$KEYS -v secret=$SECRET -f bench/seed.sql
@@ -189,7 +115,7 @@ row() { printf '| %-18s | %10s | %6s | %6s | %8s | %8s | %19s | %13s |\n' "$@"; 
 cat <<EOF
 
 Benchmark $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $CONNS connections, ${DURATION}s each,
-load tool $TOOL ($keys_note), gateway pool 4, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')
+load tool $TOOL ($keys_note), gateway pool ${BENCH_POOL:-4}, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')
 
 | operation          | requests/s | p50 ms | p99 ms | requests | failures | idle % before/after | gateway cores |
 |--------------------|-----------:|-------:|-------:|---------:|---------:|--------------------:|--------------:|

@@ -38,8 +38,6 @@ pub enum Relation {
     InstanceLogs,
     #[sea_orm(has_many = "super::instance_tokens::Entity")]
     InstanceTokens,
-    #[sea_orm(has_many = "super::usage_events::Entity")]
-    UsageEvents,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::DeveloperId",
@@ -71,12 +69,6 @@ impl Related<super::instance_logs::Entity> for Entity {
 impl Related<super::instance_tokens::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::InstanceTokens.def()
-    }
-}
-
-impl Related<super::usage_events::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::UsageEvents.def()
     }
 }
 

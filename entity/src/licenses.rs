@@ -49,8 +49,6 @@ pub enum Relation {
     Plans,
     #[sea_orm(has_many = "super::runtime_nodes::Entity")]
     RuntimeNodes,
-    #[sea_orm(has_many = "super::usage_events::Entity")]
-    UsageEvents,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::DeveloperId",
@@ -76,12 +74,6 @@ impl Related<super::plans::Entity> for Entity {
 impl Related<super::runtime_nodes::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::RuntimeNodes.def()
-    }
-}
-
-impl Related<super::usage_events::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::UsageEvents.def()
     }
 }
 

@@ -23,30 +23,6 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
-        belongs_to = "super::instances::Entity",
-        from = "Column::InstanceId",
-        to = "super::instances::Column::Id",
-        on_update = "NoAction",
-        on_delete = "Cascade"
-    )]
-    Instances,
-    #[sea_orm(
-        belongs_to = "super::licenses::Entity",
-        from = "Column::LicenseId",
-        to = "super::licenses::Column::Id",
-        on_update = "NoAction",
-        on_delete = "Cascade"
-    )]
-    Licenses,
-    #[sea_orm(
-        belongs_to = "super::usage_metrics::Entity",
-        from = "Column::MetricCode",
-        to = "super::usage_metrics::Column::Code",
-        on_update = "NoAction",
-        on_delete = "NoAction"
-    )]
-    UsageMetrics,
-    #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::DeveloperId",
         to = "super::users::Column::Id",
@@ -54,24 +30,6 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Users,
-}
-
-impl Related<super::instances::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Instances.def()
-    }
-}
-
-impl Related<super::licenses::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Licenses.def()
-    }
-}
-
-impl Related<super::usage_metrics::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::UsageMetrics.def()
-    }
 }
 
 impl Related<super::users::Entity> for Entity {

@@ -16,15 +16,6 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::usage_events::Entity")]
-    UsageEvents,
-}
-
-impl Related<super::usage_events::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::UsageEvents.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -61,18 +61,6 @@ enum Users {
     Id,
 }
 
-#[derive(DeriveIden)]
-enum Instances {
-    Table,
-    Id,
-}
-
-#[derive(DeriveIden)]
-enum Licenses {
-    Table,
-    Id,
-}
-
 const AGGREGATIONS: &[&str] = &["sum", "max", "latest", "unique_count"];
 
 /// (code, name, aggregation, unit, quota entitlement, quota period)
@@ -208,32 +196,15 @@ impl MigrationTrait for Migration {
                     .col(text_null(UsageEvents::UniqueValue))
                     .col(timestamp(UsageEvents::OccurredAt))
                     .col(timestamp(UsageEvents::ReceivedAt))
+                    // The hot table keeps one reference, for deleting a developer. Instance,
+                    // license and metric are checked by the ingesting request; a trigger-run
+                    // foreign-key lookup per column per row would cost more than the insert.
                     .foreign_key(
                         ForeignKey::create()
                             .name("usage_events_developer_fk")
                             .from(UsageEvents::Table, UsageEvents::DeveloperId)
                             .to(Users::Table, Users::Id)
                             .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("usage_events_instance_fk")
-                            .from(UsageEvents::Table, UsageEvents::InstanceId)
-                            .to(Instances::Table, Instances::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("usage_events_license_fk")
-                            .from(UsageEvents::Table, UsageEvents::LicenseId)
-                            .to(Licenses::Table, Licenses::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("usage_events_metric_fk")
-                            .from(UsageEvents::Table, UsageEvents::MetricCode)
-                            .to(UsageMetrics::Table, UsageMetrics::Code),
                     )
                     .to_owned(),
             )
@@ -250,18 +221,6 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("usage_events_metric_time_idx")
-                    .table(UsageEvents::Table)
-                    .col(UsageEvents::DeveloperId)
-                    .col(UsageEvents::MetricCode)
-                    .col(UsageEvents::OccurredAt)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
                 Table::create()
