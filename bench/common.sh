@@ -3,6 +3,8 @@
 # repository root as the working directory.
 
 readonly PG=(-h 127.0.0.1 -p 5432 -U postgres)
+# Loopback needs no encryption; the gateway and pgbench alike connect without TLS.
+export PGSSLMODE=disable
 GATEWAY=${CARGO_TARGET_DIR:-target}/release/gateway
 GW_PID=
 
@@ -69,7 +71,7 @@ start_gateway() {
   sql -d postgres -c "CREATE DATABASE $DB"
   log "starting the gateway (migrates and seeds plans)"
   APP_ENV=development HOST=127.0.0.1 PORT=${BENCH_PORT:-0} RUST_LOG=warn \
-    DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" DATABASE_MAX_CONNECTIONS=${BENCH_POOL:-4} \
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable" DATABASE_MAX_CONNECTIONS=${BENCH_POOL:-4} \
     AUTO_MIGRATE=true LICENSE_KEY_SECRET=$SECRET \
     "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
   GW_PID=$!

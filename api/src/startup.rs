@@ -10,7 +10,7 @@ use crate::domain::licenses::keys::LicenseKeys;
 use crate::domain::plans::seed::seed_plans;
 use crate::events::EventBus;
 use crate::graphql::{AppSchema, build_schema};
-use crate::http::{HttpState, router};
+use crate::http::{DocumentCache, HttpState, router};
 use crate::state::AppState;
 use axum::Router;
 use std::net::SocketAddr;
@@ -86,6 +86,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let router = router(HttpState {
         schema: schema.clone(),
         app: state.clone(),
+        documents: DocumentCache::new(1024),
     });
     let address = format!("{}:{}", state.config.server.host, state.config.server.port);
     let listener = TcpListener::bind(&address).await?;

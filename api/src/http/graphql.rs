@@ -76,7 +76,11 @@ pub async fn post(
             );
         }
     };
-    let batch = batch.data(caller).data(request_meta(&headers, peer));
+    let batch = state
+        .documents
+        .prepare_batch(batch)
+        .data(caller)
+        .data(request_meta(&headers, peer));
     GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response()
 }
 
@@ -115,7 +119,9 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let request = request
+    let request = state
+        .documents
+        .prepare(request)
         .data(caller)
         .data(request_meta(&parts.headers, peer));
     GraphQLResponse::from(state.schema.execute(request).await).into_response()

@@ -1,9 +1,12 @@
 //! The HTTP surface: GraphQL over POST, GET and WebSocket, GraphiQL, health probes.
 
 mod auth;
+mod documents;
 mod graphiql;
 mod graphql;
 mod health;
+
+pub use documents::DocumentCache;
 
 use crate::graphql::AppSchema;
 use crate::state::AppState;
@@ -16,6 +19,7 @@ use tower_http::trace::TraceLayer;
 pub struct HttpState {
     pub schema: AppSchema,
     pub app: AppState,
+    pub documents: DocumentCache,
 }
 
 pub fn router(state: HttpState) -> Router {
