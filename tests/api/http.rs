@@ -166,3 +166,31 @@ async fn query_limits_answer_with_their_own_codes() {
     let unparsable = app.graphql("{ plans ", json!({}), None).await;
     assert_eq!(error_code(&unparsable), Some("GRAPHQL_PARSE_FAILED"));
 }
+
+#[tokio::test]
+async fn a_repeated_document_is_still_validated_against_each_requests_variables() {
+    let app = spawn_app().await;
+    let query = "query($code: String!) { plan(code: $code) { code } }";
+    for _ in 0..2 {
+        let body = app.graphql(query, json!({ "code": "pro" }), None).await;
+        assert_eq!(body["data"]["plan"]["code"], "pro", "{body}");
+    }
+    let wrong = app.graphql(query, json!({ "code": 42 }), None).await;
+    assert_eq!(
+        error_code(&wrong),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "a cached parse must not skip validation: {wrong}"
+    );
+    let missing = app.graphql(query, json!({}), None).await;
+    assert_eq!(
+        error_code(&missing),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{missing}"
+    );
+    let broken = app.graphql("query { plan(code: ", json!({}), None).await;
+    assert_eq!(
+        error_code(&broken),
+        Some("GRAPHQL_PARSE_FAILED"),
+        "{broken}"
+    );
+}

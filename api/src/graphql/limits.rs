@@ -5,10 +5,12 @@
 //! get codes too, so every error a client sees can be switched on.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{
+    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Variables,
+};
 use std::sync::Arc;
 
 pub struct QueryLimits {
@@ -63,6 +65,18 @@ impl Extension for QueryLimitsExtension {
             };
             with_code(err, code)
         })
+    }
+
+    /// Every error our resolvers raise carries a code; the ones without come from the engine
+    /// coercing the request's inputs (an undefined variable, a value of the wrong type met
+    /// during execution): the request does not fit the schema.
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
+            .collect();
+        response
     }
 
     async fn validation(
