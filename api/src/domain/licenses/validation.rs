@@ -7,8 +7,11 @@ use crate::error::AppResult;
 use crate::state::AppState;
 use chrono::{DateTime, FixedOffset, Utc};
 use entity::{licenses, plan_entitlements, runtime_nodes};
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query, SubQueryStatement};
-use sea_orm::{ConnectionTrait, FromQueryResult};
+use sea_orm::sea_query::{
+    Alias, Condition, Expr, ExprTrait, Query, SelectStatement, SubQueryStatement, Value,
+};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use std::sync::OnceLock;
 use uuid::Uuid;
 
 #[derive(FromQueryResult)]
@@ -59,6 +62,94 @@ fn node_count(alive_at: Option<DateTime<FixedOffset>>) -> Expr {
     Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(count)))
 }
 
+/// The one statement: the license by key digest, its plan's node limit, this fingerprint's node
+/// and the license's node counts.
+fn statement_for(
+    digest: String,
+    fingerprint: String,
+    now: DateTime<FixedOffset>,
+) -> SelectStatement {
+    let mut query = Query::select();
+    query
+        .columns([
+            (licenses::Entity, licenses::Column::Id),
+            (licenses::Entity, licenses::Column::PlanId),
+            (licenses::Entity, licenses::Column::DeveloperId),
+            (licenses::Entity, licenses::Column::State),
+            (licenses::Entity, licenses::Column::Product),
+            (licenses::Entity, licenses::Column::ExpiresAt),
+            (licenses::Entity, licenses::Column::GraceEndsAt),
+        ])
+        .column((
+            plan_entitlements::Entity,
+            plan_entitlements::Column::MaxRuntimeNodes,
+        ))
+        .expr_as(
+            Expr::col((
+                runtime_nodes::Entity,
+                runtime_nodes::Column::HeartbeatDeadlineAt,
+            )),
+            "node_deadline",
+        )
+        .expr_as(node_count(None), "nodes_total")
+        .expr_as(node_count(Some(now)), "nodes_alive")
+        .from(licenses::Entity)
+        .inner_join(
+            plan_entitlements::Entity,
+            Expr::col((plan_entitlements::Entity, plan_entitlements::Column::PlanId))
+                .equals((licenses::Entity, licenses::Column::PlanId)),
+        )
+        .left_join(
+            runtime_nodes::Entity,
+            Condition::all()
+                .add(
+                    Expr::col((runtime_nodes::Entity, runtime_nodes::Column::LicenseId))
+                        .equals((licenses::Entity, licenses::Column::Id)),
+                )
+                .add(
+                    Expr::col((runtime_nodes::Entity, runtime_nodes::Column::Fingerprint))
+                        .eq(fingerprint),
+                )
+                .add(
+                    Expr::col((runtime_nodes::Entity, runtime_nodes::Column::Status)).eq("active"),
+                ),
+        )
+        .and_where(Expr::col((licenses::Entity, licenses::Column::KeyHash)).eq(digest));
+    query
+}
+
+/// The values of `statement_for`, in the order its SQL binds them.
+fn bound_values(digest: String, fingerprint: String, now: DateTime<FixedOffset>) -> [Value; 6] {
+    [
+        "active".into(),
+        "active".into(),
+        now.into(),
+        fingerprint.into(),
+        "active".into(),
+        digest.into(),
+    ]
+}
+
+/// The statement's SQL is the same for every request on a backend; building it costs more than
+/// the lookup it describes, so it is built once and only the values change.
+fn sql_for(backend: DbBackend) -> &'static str {
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    let slot = match backend {
+        DbBackend::Postgres => &POSTGRES,
+        _ => &SQLITE,
+    };
+    slot.get_or_init(|| {
+        backend
+            .build(&statement_for(
+                String::new(),
+                String::new(),
+                Utc::now().into(),
+            ))
+            .sql
+    })
+}
+
 /// `validate`, refusing (RATE_LIMITED, before any lookup) sources that have failed too often,
 /// and counting this attempt if it fails.
 pub async fn validate_guarded(
@@ -90,54 +181,16 @@ pub async fn validate(
     product: Option<&str>,
     now: DateTime<Utc>,
 ) -> AppResult<Validation> {
-    let now_fixed: DateTime<FixedOffset> = now.into();
-    let mut query = Query::select();
-    query
-        .columns([
-            (licenses::Entity, licenses::Column::Id),
-            (licenses::Entity, licenses::Column::PlanId),
-            (licenses::Entity, licenses::Column::DeveloperId),
-            (licenses::Entity, licenses::Column::State),
-            (licenses::Entity, licenses::Column::Product),
-            (licenses::Entity, licenses::Column::ExpiresAt),
-            (licenses::Entity, licenses::Column::GraceEndsAt),
-        ])
-        .column((
-            plan_entitlements::Entity,
-            plan_entitlements::Column::MaxRuntimeNodes,
-        ))
-        .expr_as(
-            Expr::col((
-                runtime_nodes::Entity,
-                runtime_nodes::Column::HeartbeatDeadlineAt,
-            )),
-            "node_deadline",
-        )
-        .expr_as(node_count(None), "nodes_total")
-        .expr_as(node_count(Some(now_fixed)), "nodes_alive")
-        .from(licenses::Entity)
-        .inner_join(
-            plan_entitlements::Entity,
-            Expr::col((plan_entitlements::Entity, plan_entitlements::Column::PlanId))
-                .equals((licenses::Entity, licenses::Column::PlanId)),
-        )
-        .left_join(
-            runtime_nodes::Entity,
-            Condition::all()
-                .add(
-                    Expr::col((runtime_nodes::Entity, runtime_nodes::Column::LicenseId))
-                        .equals((licenses::Entity, licenses::Column::Id)),
-                )
-                .add(
-                    Expr::col((runtime_nodes::Entity, runtime_nodes::Column::Fingerprint))
-                        .eq(fingerprint.unwrap_or_default()),
-                )
-                .add(
-                    Expr::col((runtime_nodes::Entity, runtime_nodes::Column::Status)).eq("active"),
-                ),
-        )
-        .and_where(Expr::col((licenses::Entity, licenses::Column::KeyHash)).eq(keys.digest(key)));
-    let statement = conn.get_database_backend().build(&query);
+    let backend = conn.get_database_backend();
+    let statement = Statement::from_sql_and_values(
+        backend,
+        sql_for(backend),
+        bound_values(
+            keys.digest(key),
+            fingerprint.unwrap_or_default().to_owned(),
+            now.into(),
+        ),
+    );
     let Some(row) = ValidationRow::find_by_statement(statement)
         .one(conn)
         .await?
@@ -173,4 +226,23 @@ pub async fn validate(
             expires_at: utc(row.expires_at),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_sql_and_the_bound_values_are_what_the_builder_makes() {
+        let now: DateTime<FixedOffset> = Utc::now().into();
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let built = backend.build(&statement_for("d1g".into(), "fp".into(), now));
+            assert_eq!(built.sql, sql_for(backend));
+            let expected = built.values.expect("values").0;
+            assert_eq!(
+                expected,
+                bound_values("d1g".into(), "fp".into(), now).to_vec()
+            );
+        }
+    }
 }
