@@ -90,12 +90,18 @@ pub async fn load_for(ctx: &Context<'_>, developer_id: Uuid) -> Result<Vec<Entit
         .load_one(developer_id)
         .await?
         .ok_or(AppError::NotFound("developer"))?;
-    let now = ctx
+    Ok(describe(
+        &entitlements,
+        &usage_now(ctx, developer_id).await?,
+    ))
+}
+
+async fn usage_now(ctx: &Context<'_>, developer_id: Uuid) -> Result<UsageNow> {
+    Ok(ctx
         .data_unchecked::<DataLoader<UsageNowByDeveloper>>()
         .load_one(developer_id)
         .await?
-        .unwrap_or_default();
-    Ok(describe(&entitlements, &now))
+        .unwrap_or_default())
 }
 
 #[derive(SimpleObject)]
@@ -165,12 +171,7 @@ impl EntitlementsMutation {
         };
         let merged =
             service::set_override(app, ctx.caller(), ctx.meta(), change, Utc::now()).await?;
-        let now = ctx
-            .data_unchecked::<DataLoader<UsageNowByDeveloper>>()
-            .load_one(developer_id)
-            .await?
-            .unwrap_or_default();
-        Ok(describe(&merged, &now))
+        Ok(describe(&merged, &usage_now(ctx, developer_id).await?))
     }
 
     /// Drops an override; the plan's value applies again (admins).
@@ -184,11 +185,6 @@ impl EntitlementsMutation {
         let merged =
             service::remove_override(app, ctx.caller(), ctx.meta(), developer_id, key, Utc::now())
                 .await?;
-        let now = ctx
-            .data_unchecked::<DataLoader<UsageNowByDeveloper>>()
-            .load_one(developer_id)
-            .await?
-            .unwrap_or_default();
-        Ok(describe(&merged, &now))
+        Ok(describe(&merged, &usage_now(ctx, developer_id).await?))
     }
 }

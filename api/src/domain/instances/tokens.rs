@@ -44,6 +44,45 @@ fn token_event(
     }
 }
 
+/// The instance event, audit event and bus event of a token change, in the change's transaction.
+async fn record_token_change(
+    uow: &mut UnitOfWork,
+    caller: &Caller,
+    meta: &RequestMeta,
+    verb: &str,
+    instance: &instances::Model,
+    token: &instance_tokens::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let kind = format!("instance.token_{verb}");
+    record_event(
+        &**uow,
+        instance.id,
+        &kind,
+        Some(&instance.status),
+        &instance.status,
+        Some(format!("token {} ({}) {verb}", token.prefix, token.name)),
+        now,
+    )
+    .await?;
+    audit::record(
+        &**uow,
+        caller,
+        meta,
+        now,
+        AuditEntry {
+            event_type: &kind,
+            entity_type: "instance_token",
+            entity_id: token.id,
+            owner_id: Some(instance.developer_id),
+            metadata: json!({ "instanceId": instance.id, "name": token.name, "prefix": token.prefix }),
+        },
+    )
+    .await?;
+    uow.publish(token_event(&kind, instance, token, now));
+    Ok(())
+}
+
 /// Makes a token for an instance. Its developer or an admin.
 #[tracing::instrument(skip_all, fields(%instance_id))]
 pub async fn create_token(
@@ -80,36 +119,7 @@ pub async fn create_token(
     }
     .insert(&*uow)
     .await?;
-    record_event(
-        &*uow,
-        instance.id,
-        "instance.token_created",
-        Some(&instance.status),
-        &instance.status,
-        Some(format!("token {} ({}) created", token.prefix, token.name)),
-        now,
-    )
-    .await?;
-    audit::record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "instance.token_created",
-            entity_type: "instance_token",
-            entity_id: token.id,
-            owner_id: Some(instance.developer_id),
-            metadata: json!({ "instanceId": instance.id, "name": token.name, "prefix": token.prefix }),
-        },
-    )
-    .await?;
-    uow.publish(token_event(
-        "instance.token_created",
-        &instance,
-        &token,
-        now,
-    ));
+    record_token_change(&mut uow, caller, meta, "created", &instance, &token, now).await?;
     uow.commit().await?;
     Ok(CreatedToken {
         plaintext: new.plaintext,
@@ -157,36 +167,7 @@ pub async fn revoke_token(
         .one(&*uow)
         .await?
         .ok_or(AppError::NotFound("instance token"))?;
-    record_event(
-        &*uow,
-        instance.id,
-        "instance.token_revoked",
-        Some(&instance.status),
-        &instance.status,
-        Some(format!("token {} ({}) revoked", token.prefix, token.name)),
-        now,
-    )
-    .await?;
-    audit::record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "instance.token_revoked",
-            entity_type: "instance_token",
-            entity_id: token.id,
-            owner_id: Some(instance.developer_id),
-            metadata: json!({ "instanceId": instance.id, "name": token.name, "prefix": token.prefix }),
-        },
-    )
-    .await?;
-    uow.publish(token_event(
-        "instance.token_revoked",
-        &instance,
-        &token,
-        now,
-    ));
+    record_token_change(&mut uow, caller, meta, "revoked", &instance, &token, now).await?;
     uow.commit().await?;
     Ok(token)
 }

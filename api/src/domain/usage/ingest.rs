@@ -2,7 +2,7 @@
 //! transaction id), folded into roll-ups, and refused as a whole when an event is invalid or
 //! would cross a hard quota.
 
-use super::metrics::{self, Aggregation, Granularity, Metric};
+use super::metrics::{self, Aggregation, Metric};
 use super::quota::{self, Bound};
 use super::rollup::{self, Accepted, Change, Landed, RollupKey};
 use crate::auth::{Caller, Role};
@@ -439,12 +439,4 @@ async fn apply(
         }
     }
     Ok(landed)
-}
-
-/// Whether a roll-up key's period is the one its metric's quota counts over.
-pub fn quota_scope(granularity: Granularity) -> rollup::Scope {
-    match granularity {
-        Granularity::Day => rollup::Scope::Instance,
-        Granularity::Month => rollup::Scope::Developer,
-    }
 }

@@ -1,7 +1,7 @@
 //! Usage behind relation fields, batched: every instance's series in one statement, and every
 //! developer's current figures in three.
 
-use super::metrics::{Granularity, Metric};
+use super::metrics::{self, Granularity, Metric};
 use super::query::{Point, series_many};
 use super::rollup::{Scope, bucket};
 use crate::graphql::loader::LoaderError;
@@ -91,14 +91,7 @@ impl Loader<Uuid> for UsageNowByDeveloper {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let now = Utc::now();
-        let metrics: Arc<Vec<Metric>> = Arc::new(
-            UsageMetrics::find()
-                .all(&self.0)
-                .await?
-                .into_iter()
-                .map(Metric::from)
-                .collect::<Vec<_>>(),
-        );
+        let metrics: Arc<Vec<Metric>> = Arc::new(metrics::all(&self.0).await?);
         let counts = Instances::find()
             .select_only()
             .column(instances::Column::DeveloperId)

@@ -98,7 +98,7 @@ impl From<usage_metrics::Model> for Metric {
     }
 }
 
-pub async fn all(conn: &impl ConnectionTrait) -> AppResult<Vec<Metric>> {
+pub async fn all(conn: &impl ConnectionTrait) -> Result<Vec<Metric>, sea_orm::DbErr> {
     Ok(UsageMetrics::find()
         .order_by_asc(usage_metrics::Column::Code)
         .all(conn)

@@ -1,9 +1,8 @@
 //! Reading usage: a roll-up series, this period's totals against their limits, and the
 //! instances nearing a quota.
 
-use super::ingest::quota_scope;
 use super::metrics::{self, Granularity, Metric};
-use super::rollup::{Scope, bucket};
+use super::rollup::{Scope, bucket, quota_scope};
 use crate::auth::Caller;
 use crate::domain::entitlements::resolve::Entitlements;
 use crate::error::{AppError, AppResult};

@@ -1,9 +1,8 @@
 //! Hard quotas: which roll-up rows an entitlement limit binds, the refusal when one would be
 //! crossed, and the 80% / 100% threshold events.
 
-use super::ingest::quota_scope;
 use super::metrics::Metric;
-use super::rollup::{Change, Landed, RollupKey};
+use super::rollup::{Change, Landed, RollupKey, quota_scope};
 use crate::domain::entitlements::resolve::Entitlements;
 use crate::error::{AppError, AppResult};
 use crate::events::DomainEvent;

@@ -27,6 +27,14 @@ impl Scope {
     }
 }
 
+/// Where a quota over this period binds: daily quotas per instance, monthly per developer.
+pub fn quota_scope(granularity: Granularity) -> Scope {
+    match granularity {
+        Granularity::Day => Scope::Instance,
+        Granularity::Month => Scope::Developer,
+    }
+}
+
 /// An event that passed validation and was stored for the first time.
 #[derive(Clone, Debug)]
 pub struct Accepted {
