@@ -73,6 +73,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "failed key validations allowed per client IP and per key prefix before RATE_LIMITED",
     ),
     (
+        "VALIDATION_BATCH_MAX",
+        "64",
+        "on PostgreSQL, most concurrent key validations answered by one statement (1: one each)",
+    ),
+    (
+        "VALIDATION_LANES",
+        "1",
+        "on PostgreSQL, how many batched validation statements may run at once",
+    ),
+    (
         "ENTITLEMENTS_CACHE_TTL_SECONDS",
         "30",
         "how long a process may keep a developer's entitlements; changes invalidate them at once",
@@ -144,6 +154,8 @@ pub struct LicensingConfig {
     pub expiring_days: i64,
     pub node_resurrection_seconds: i64,
     pub validation_failures_per_minute: u32,
+    pub validation_batch_max: usize,
+    pub validation_lanes: usize,
     pub entitlements_cache_ttl_seconds: u64,
 }
 
@@ -239,6 +251,8 @@ impl Config {
                 expiring_days: parse(&get, "LICENSE_EXPIRING_DAYS")?,
                 node_resurrection_seconds: parse(&get, "NODE_RESURRECTION_SECONDS")?,
                 validation_failures_per_minute: parse(&get, "VALIDATION_FAILURES_PER_MINUTE")?,
+                validation_batch_max: parse(&get, "VALIDATION_BATCH_MAX")?,
+                validation_lanes: parse(&get, "VALIDATION_LANES")?,
                 entitlements_cache_ttl_seconds: parse(&get, "ENTITLEMENTS_CACHE_TTL_SECONDS")?,
             },
             limits: LimitsConfig {

@@ -7,6 +7,7 @@ use crate::domain::accounts::service::{BootstrapAdmin, ensure_admin};
 use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::guessing::GuessGuard;
 use crate::domain::licenses::keys::LicenseKeys;
+use crate::domain::licenses::validation::LicenseLookup;
 use crate::domain::plans::seed::seed_plans;
 use crate::events::EventBus;
 use crate::graphql::{AppSchema, build_schema};
@@ -108,8 +109,14 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         config.licensing.entitlements_cache_ttl_seconds,
     ));
     entitlements.follow(&bus);
+    let license_lookup = LicenseLookup::for_backend(
+        &db,
+        config.licensing.validation_lanes,
+        config.licensing.validation_batch_max,
+    );
     let state = AppState {
         entitlements,
+        license_lookup,
         db,
         jwt: Arc::new(JwtKeys::from_config(&config.auth)),
         license_keys: Arc::new(LicenseKeys::new(config.auth.license_key_secret.clone())),

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::guessing::GuessGuard;
 use crate::domain::licenses::keys::LicenseKeys;
+use crate::domain::licenses::validation::LicenseLookup;
 use crate::events::EventBus;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub jwt: Arc<JwtKeys>,
     pub license_keys: Arc<LicenseKeys>,
+    /// Finds a license by key digest for validation, batching concurrent lookups.
+    pub license_lookup: LicenseLookup,
     pub bus: EventBus,
     /// Refuses sources that fail key validation too often.
     pub guesses: Arc<GuessGuard>,

@@ -20,3 +20,4 @@ mod schema;
 mod seats;
 mod statements;
 mod usage;
+mod validation_batches;

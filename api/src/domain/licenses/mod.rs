@@ -3,6 +3,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod listing;
 pub mod loaders;
+mod lookup_batch;
 pub mod management;
 pub mod model;
 pub mod schema;

@@ -1,7 +1,8 @@
 //! `validateLicense`, the hot path: one indexed statement answers everything — the license by
-//! key digest, its plan's node limit, this fingerprint's node and the node counts.
+//! key digest, its plan's node limit, this fingerprint's node and the node counts. On
+//! PostgreSQL one statement answers every validation waiting at that moment (`lookup_batch`).
 
-use super::keys::LicenseKeys;
+use super::lookup_batch::LookupBatcher;
 use super::verdict::{NodeFacts, ValidationCode, license_code, node_code};
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -10,12 +11,12 @@ use entity::{licenses, plan_entitlements, runtime_nodes};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, Query, SelectStatement, SubQueryStatement, Value,
 };
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use sea_orm::{DatabaseConnection, DbBackend, FromQueryResult, Statement};
 use std::sync::OnceLock;
 use uuid::Uuid;
 
 #[derive(FromQueryResult)]
-struct ValidationRow {
+pub(super) struct ValidationRow {
     id: Uuid,
     plan_id: Uuid,
     developer_id: Uuid,
@@ -150,6 +151,36 @@ fn sql_for(backend: DbBackend) -> &'static str {
     })
 }
 
+/// PostgreSQL's statement for many keys at once: per key the same answer as `statement_for`,
+/// tagged with the key's position (from 1) in the arrays; a key that matches nothing has no row.
+/// The lateral joins keep every key an indexed probe whatever the planner guesses of the arrays.
+const BATCH_SQL: &str = "\
+SELECT w.position, l.id, l.plan_id, l.developer_id, l.state, l.product, l.expires_at, \
+       l.grace_ends_at, e.max_runtime_nodes, n.heartbeat_deadline_at AS node_deadline, \
+       c.nodes_total, c.nodes_alive \
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(digest, fingerprint, position) \
+JOIN licenses l ON l.key_hash = w.digest \
+JOIN plan_entitlements e ON e.plan_id = l.plan_id \
+LEFT JOIN runtime_nodes n \
+       ON n.license_id = l.id AND n.fingerprint = w.fingerprint AND n.status = 'active' \
+CROSS JOIN LATERAL ( \
+    SELECT COUNT(*) AS nodes_total, \
+           COUNT(*) FILTER (WHERE o.heartbeat_deadline_at >= $3) AS nodes_alive \
+    FROM runtime_nodes o WHERE o.license_id = l.id AND o.status = 'active') c";
+
+pub(super) fn batch_statement(
+    backend: DbBackend,
+    digests: Vec<String>,
+    fingerprints: Vec<String>,
+    now: DateTime<Utc>,
+) -> Statement {
+    Statement::from_sql_and_values(
+        backend,
+        BATCH_SQL,
+        [digests.into(), fingerprints.into(), now.into()],
+    )
+}
+
 /// `validate`, refusing (RATE_LIMITED, before any lookup) sources that have failed too often,
 /// and counting this attempt if it fails.
 pub async fn validate_guarded(
@@ -166,33 +197,65 @@ pub async fn validate_guarded(
             license: None,
         });
     }
-    let found = validate(&app.db, &app.license_keys, key, fingerprint, product, now).await?;
+    let found = validate(app, key, fingerprint, product, now).await?;
     if found.code == ValidationCode::NotFound {
         app.guesses.record_failure(ip, key);
     }
     Ok(found)
 }
 
+/// Where validations find their row: batched on PostgreSQL, one statement each on SQLite
+/// (a single-writer file gains nothing from batching).
+#[derive(Clone)]
+pub enum LicenseLookup {
+    Batched(LookupBatcher),
+    Direct(DatabaseConnection),
+}
+
+impl LicenseLookup {
+    /// Batched on PostgreSQL (with `max_batch` 1, still through the lanes, one key each).
+    pub fn for_backend(db: &DatabaseConnection, lanes: usize, max_batch: usize) -> Self {
+        match db.get_database_backend() {
+            DbBackend::Postgres => {
+                Self::Batched(LookupBatcher::start(db.clone(), lanes, max_batch))
+            }
+            _ => Self::Direct(db.clone()),
+        }
+    }
+
+    async fn row(
+        &self,
+        digest: String,
+        fingerprint: String,
+        now: DateTime<Utc>,
+    ) -> AppResult<Option<ValidationRow>> {
+        match self {
+            Self::Batched(batcher) => batcher.lookup(digest, fingerprint).await,
+            Self::Direct(db) => {
+                let backend = db.get_database_backend();
+                let statement = Statement::from_sql_and_values(
+                    backend,
+                    sql_for(backend),
+                    bound_values(digest, fingerprint, now.into()),
+                );
+                Ok(ValidationRow::find_by_statement(statement).one(db).await?)
+            }
+        }
+    }
+}
+
 pub async fn validate(
-    conn: &impl ConnectionTrait,
-    keys: &LicenseKeys,
+    app: &AppState,
     key: &str,
     fingerprint: Option<&str>,
     product: Option<&str>,
     now: DateTime<Utc>,
 ) -> AppResult<Validation> {
-    let backend = conn.get_database_backend();
-    let statement = Statement::from_sql_and_values(
-        backend,
-        sql_for(backend),
-        bound_values(
-            keys.digest(key),
-            fingerprint.unwrap_or_default().to_owned(),
-            now.into(),
-        ),
-    );
-    let Some(row) = ValidationRow::find_by_statement(statement)
-        .one(conn)
+    let digest = app.license_keys.digest(key);
+    let fingerprint_value = fingerprint.unwrap_or_default().to_owned();
+    let Some(row) = app
+        .license_lookup
+        .row(digest, fingerprint_value, now)
         .await?
     else {
         return Ok(Validation {
