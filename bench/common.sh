@@ -70,9 +70,14 @@ start_gateway() {
   log "creating database $DB"
   sql -d postgres -c "CREATE DATABASE $DB"
   log "starting the gateway (migrates and seeds plans)"
-  APP_ENV=development HOST=127.0.0.1 PORT=${BENCH_PORT:-0} RUST_LOG=warn \
+  serve_gateway
+}
+
+# Starts the built gateway on $DB with the benchmark's settings, plus any NAME=value given.
+serve_gateway() { # [NAME=value ...]
+  env APP_ENV=development HOST=127.0.0.1 PORT=${BENCH_PORT:-0} RUST_LOG=warn \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable" DATABASE_MAX_CONNECTIONS=${BENCH_POOL:-4} \
-    AUTO_MIGRATE=true LICENSE_KEY_SECRET=$SECRET \
+    AUTO_MIGRATE=true LICENSE_KEY_SECRET=$SECRET "$@" \
     "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
   GW_PID=$!
   for _ in $(seq 240); do
@@ -84,6 +89,19 @@ start_gateway() {
   address=$(sed -n 's|^listening on http://\([0-9.]*:[0-9]*\).*|\1|p' "$WORK/gateway.log")
   [[ $address == 127.0.0.1:* ]] || { cat "$WORK/gateway.log" >&2; die "no loopback address to send traffic to"; }
   URL="http://$address/graphql"
+}
+
+# Stops the gateway started by serve_gateway, leaving $DB in place.
+stop_gateway() {
+  kill -TERM "$GW_PID"
+  for _ in $(seq 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$GW_PID" 2>/dev/null || true
+  GW_PID=
+}
+
+# Statements $DB has finished so far (each of the gateway's validations is a transaction of its own).
+db_transactions() {
+  sql -d postgres -At -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '$DB'"
 }
 
 # The gateway's CPU time so far, in clock ticks.

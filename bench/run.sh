@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks the license-validation hot path on PostgreSQL: the gateway under HTTP load
-# (validateLicense and checkIn) and, as a yardstick, pgbench running validateLicense's own SQL
-# statement against the same database. Not a test: it always exits 0 once the figures are in,
-# whether or not the targets are met.
+# (validateLicense as configured by default, validateLicense with one statement per validation,
+# and checkIn) and, as a yardstick, pgbench running validateLicense's own SQL statement for one
+# key against the same database. Not a test: it always exits 0 once the figures are in, whether
+# or not the targets are met.
 #
 # Knobs (environment): BENCH_DURATION (s, default 20), BENCH_WARMUP (s, default 5),
 # BENCH_PORT (default 0: the gateway picks a free one), LOAD_TOOL (auto | wrk | oha),
@@ -65,17 +66,24 @@ load() { # operation seconds
   fi
 }
 
-# Prints "rps p50_ms p99_ms requests failures idle%before/after gateway_cores" for one phase.
+# Prints "rps p50_ms p99_ms requests failures idle%before/after gateway_cores statements/request"
+# for one phase.
 phase() { # operation
-  local idle t0 t1 result
+  local idle t0 t1 x0 x1 result requests
   idle=$(wait_quiet)
   load "$1" "$WARMUP" >/dev/null
+  sleep 2 # PostgreSQL publishes a backend's counts once it has been idle a second
+  x0=$(db_transactions)
   t0=$(gateway_ticks)
   result=$(load "$1" "$DURATION")
   [[ -n $result ]] || die "$1: the load tool reported nothing (see $WORK/$1.out)"
   t1=$(gateway_ticks)
   idle+=/$(idle_pct)
-  echo "$result $idle $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v d="$DURATION" 'BEGIN { printf "%.2f", t / hz / d }')"
+  sleep 1
+  x1=$(db_transactions)
+  read -r _ _ _ requests _ <<<"$result"
+  echo "$result $idle $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v d="$DURATION" 'BEGIN { printf "%.2f", t / hz / d }')" \
+    "$(awk -v x=$((x1 - x0)) -v r="$requests" 'BEGIN { printf "%.3f", (r > 0 ? x / r : 0) }')"
 }
 
 start_gateway
@@ -89,7 +97,7 @@ expect_valid checkin checkIn
 
 log "validateLicense: ${WARMUP}s warm-up, ${DURATION}s measured"
 RESULT=$(phase validate)
-read -r V_RPS V_P50 V_P99 V_REQ V_FAIL V_IDLE V_CPU <<<"$RESULT"
+read -r V_RPS V_P50 V_P99 V_REQ V_FAIL V_IDLE V_CPU V_SQL <<<"$RESULT"
 
 log "pgbench: the same statement, ${WARMUP}s warm-up, ${DURATION}s measured"
 run_pgbench() { pgbench "${PG[@]}" -n -M prepared -c "$CONNS" -j 2 -f bench/validate.pgbench "$@" "$DB"; }
@@ -101,31 +109,43 @@ PG_TPS=$(sed -n 's/^tps = \([0-9]*\.[0-9]\).* (without initial connection time)$
 PG_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' "$WORK/pgbench.out")
 [[ -n $PG_TPS ]] || { cat "$WORK/pgbench.out" >&2; die "no tps in pgbench's output"; }
 
+log "validateLicense with one statement per validation, as many at once as the pool has connections"
+stop_gateway
+serve_gateway VALIDATION_BATCH_MAX=1 VALIDATION_LANES="${BENCH_POOL:-4}"
+expect_valid validate validateLicense
+RESULT=$(phase validate)
+read -r U_RPS U_P50 U_P99 U_REQ U_FAIL U_IDLE U_CPU U_SQL <<<"$RESULT"
+
 # checkIn rewrites node rows, so it runs last: validateLicense and pgbench see the same tables.
 log "checkIn: ${WARMUP}s warm-up, ${DURATION}s measured"
 RESULT=$(phase checkin)
-read -r C_RPS C_P50 C_P99 C_REQ C_FAIL C_IDLE C_CPU <<<"$RESULT"
+read -r C_RPS C_P50 C_P99 C_REQ C_FAIL C_IDLE C_CPU C_SQL <<<"$RESULT"
 
 RATIO=$(awk -v a="$V_RPS" -v b="$PG_TPS" 'BEGIN { printf "%.2f", a / b }')
+U_RATIO=$(awk -v a="$U_RPS" -v b="$PG_TPS" 'BEGIN { printf "%.2f", a / b }')
 verdict() { awk "BEGIN { exit !($1) }" && echo met || echo "NOT met"; }
 keys_note=$([[ $TOOL == wrk ]] && echo "cycling $KEYS keys, every answer checked VALID" ||
   echo "random keys of $KEYS, status codes checked")
 
-row() { printf '| %-18s | %10s | %6s | %6s | %8s | %8s | %19s | %13s |\n' "$@"; }
+row() { printf '| %-26s | %10s | %6s | %6s | %8s | %8s | %19s | %13s | %14s |\n' "$@"; }
 cat <<EOF
 
 Benchmark $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $CONNS connections, ${DURATION}s each,
 load tool $TOOL ($keys_note), gateway pool ${BENCH_POOL:-4}, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')
 
-| operation          | requests/s | p50 ms | p99 ms | requests | failures | idle % before/after | gateway cores |
-|--------------------|-----------:|-------:|-------:|---------:|---------:|--------------------:|--------------:|
-$(row validateLicense "$V_RPS" "$V_P50" "$V_P99" "$V_REQ" "$V_FAIL" "$V_IDLE" "$V_CPU")
-$(row checkIn "$C_RPS" "$C_P50" "$C_P99" "$C_REQ" "$C_FAIL" "$C_IDLE" "$C_CPU")
-$(row "pgbench, same SQL" "$PG_TPS" - - - - "$PG_IDLE" -)
+| operation                  | requests/s | p50 ms | p99 ms | requests | failures | idle % before/after | gateway cores | DB tx/request |
+|----------------------------|-----------:|-------:|-------:|---------:|---------:|--------------------:|--------------:|--------------:|
+$(row validateLicense "$V_RPS" "$V_P50" "$V_P99" "$V_REQ" "$V_FAIL" "$V_IDLE" "$V_CPU" "$V_SQL")
+$(row "validateLicense, unbatched" "$U_RPS" "$U_P50" "$U_P99" "$U_REQ" "$U_FAIL" "$U_IDLE" "$U_CPU" "$U_SQL")
+$(row checkIn "$C_RPS" "$C_P50" "$C_P99" "$C_REQ" "$C_FAIL" "$C_IDLE" "$C_CPU" "$C_SQL")
+$(row "pgbench, same SQL, 1 key" "$PG_TPS" - - - - "$PG_IDLE" - 1)
 
 idle %: the machine's idle CPU just before and just after each phase (below 90 means the
-figures were taken on a busy machine). pgbench latency average: $PG_LAT ms.
-validateLicense / pgbench ratio: $RATIO
+figures were taken on a busy machine). DB tx/request: transactions the database finished per
+request (validations waiting together share one statement; unbatched: VALIDATION_BATCH_MAX=1 with
+one lane per pooled connection).
+pgbench latency average: $PG_LAT ms.
+validateLicense / pgbench ratio: $RATIO (unbatched: $U_RATIO)
 
 | target                              | result  |
 |-------------------------------------|---------|

@@ -79,7 +79,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     (
         "VALIDATION_LANES",
-        "1",
+        "2",
         "on PostgreSQL, how many batched validation statements may run at once",
     ),
     (

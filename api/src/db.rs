@@ -29,19 +29,46 @@ pub async fn connect(
     if let Some(folder) = sqlite_folder(url) {
         std::fs::create_dir_all(folder)?;
     }
+    let counter = StatementCounter::default();
+    let db = open(url, config.max_connections, &counter, |_| {}).await?;
+    Ok((db, counter))
+}
+
+/// PostgreSQL connections of their own for the license lookup lanes, one a lane, counted with
+/// the rest. They keep one generic plan for the batch statement: its cost estimate depends on
+/// how many keys the arrays carry, so PostgreSQL would otherwise plan it afresh for every
+/// batch, which costs more than running it.
+pub async fn connect_lookup_lanes(
+    config: &DatabaseConfig,
+    lanes: u32,
+    counter: &StatementCounter,
+) -> anyhow::Result<DatabaseConnection> {
+    open(config.url.expose_secret(), lanes, counter, |options| {
+        options
+            .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]));
+    })
+    .await
+}
+
+async fn open(
+    url: &str,
+    max_connections: u32,
+    counter: &StatementCounter,
+    adjust: impl FnOnce(&mut ConnectOptions),
+) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(config.max_connections)
+        .max_connections(max_connections.max(1))
         .min_connections(1)
         // Pinging every checkout doubles the round trips of a one-statement request; a
         // connection busy within the last half minute is alive, an older one is pinged first.
         .test_before_acquire_if_idle_for(std::time::Duration::from_secs(30))
         .sqlx_logging(false);
+    adjust(&mut options);
     let mut db = Database::connect(options).await?;
-    let counter = StatementCounter::default();
     let hook = counter.clone();
     db.set_metric_callback(move |_| hook.bump());
-    Ok((db, counter))
+    Ok(db)
 }
 
 /// The folder a `sqlite://path/file.db` URL points into, if it names one.

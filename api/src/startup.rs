@@ -14,6 +14,7 @@ use crate::graphql::{AppSchema, build_schema};
 use crate::http::{DocumentCache, HttpState, router};
 use crate::state::AppState;
 use axum::Router;
+use sea_orm::DbBackend;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,11 +110,15 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         config.licensing.entitlements_cache_ttl_seconds,
     ));
     entitlements.follow(&bus);
-    let license_lookup = LicenseLookup::for_backend(
-        &db,
-        config.licensing.validation_lanes,
-        config.licensing.validation_batch_max,
-    );
+    let license_lookup = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let lanes = config.licensing.validation_lanes.max(1);
+            let lanes_db =
+                db::connect_lookup_lanes(&config.database, lanes as u32, &statements).await?;
+            LicenseLookup::batched(lanes_db, lanes, config.licensing.validation_batch_max)
+        }
+        _ => LicenseLookup::Direct(db.clone()),
+    };
     let state = AppState {
         entitlements,
         license_lookup,

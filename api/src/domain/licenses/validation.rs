@@ -205,7 +205,7 @@ pub async fn validate_guarded(
 }
 
 /// Where validations find their row: batched on PostgreSQL, one statement each on SQLite
-/// (a single-writer file gains nothing from batching).
+/// (an embedded file has no round trip to save).
 #[derive(Clone)]
 pub enum LicenseLookup {
     Batched(LookupBatcher),
@@ -213,14 +213,9 @@ pub enum LicenseLookup {
 }
 
 impl LicenseLookup {
-    /// Batched on PostgreSQL (with `max_batch` 1, still through the lanes, one key each).
-    pub fn for_backend(db: &DatabaseConnection, lanes: usize, max_batch: usize) -> Self {
-        match db.get_database_backend() {
-            DbBackend::Postgres => {
-                Self::Batched(LookupBatcher::start(db.clone(), lanes, max_batch))
-            }
-            _ => Self::Direct(db.clone()),
-        }
+    /// Validations share statements over `lanes_db`, at most `max_batch` keys in each.
+    pub fn batched(lanes_db: DatabaseConnection, lanes: usize, max_batch: usize) -> Self {
+        Self::Batched(LookupBatcher::start(lanes_db, lanes, max_batch))
     }
 
     async fn row(
