@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// A refusal in GraphQL's error shape, with a status code that says the same.
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
@@ -50,7 +51,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 pub async fn post(
-    State(state): State<HttpState>,
+    State(state): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
@@ -85,7 +86,7 @@ pub async fn post(
 }
 
 pub async fn get(
-    State(state): State<HttpState>,
+    State(state): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
@@ -145,7 +146,7 @@ fn is_read_only(request: &async_graphql::Request) -> bool {
 }
 
 async fn websocket(
-    state: HttpState,
+    state: Arc<HttpState>,
     peer: SocketAddr,
     parts: &mut axum::http::request::Parts,
 ) -> Response {
@@ -163,7 +164,7 @@ async fn websocket(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let app = state.app.clone();
-            GraphQLWebSocket::new(socket, state.schema, protocol)
+            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
                     // The token may come in connection_init (browsers cannot set headers on a
                     // WebSocket) or, for other clients, in the upgrade request's headers.

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// The process is up.
 pub async fn alive() -> Json<Value> {
@@ -11,7 +12,7 @@ pub async fn alive() -> Json<Value> {
 }
 
 /// The database answers; 503 when it does not.
-pub async fn ready(State(state): State<HttpState>) -> (StatusCode, Json<Value>) {
+pub async fn ready(State(state): State<Arc<HttpState>>) -> (StatusCode, Json<Value>) {
     let backend = backend_name(&state.app.db);
     match state.app.db.ping().await {
         Ok(()) => (

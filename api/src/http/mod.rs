@@ -12,6 +12,7 @@ use crate::graphql::AppSchema;
 use crate::state::AppState;
 use axum::Router;
 use axum::routing::get;
+use std::sync::Arc;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -32,5 +33,6 @@ pub fn router(state: HttpState) -> Router {
         // The GraphQL extractor reads the raw body, so axum's default limit would not apply.
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        // Shared behind one pointer: axum hands every request its own copy of the state.
+        .with_state(Arc::new(state))
 }
