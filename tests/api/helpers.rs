@@ -192,6 +192,18 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Sends `query` (a validateLicense operation) for a key, fingerprint and product.
+    pub async fn validate_license(
+        &self,
+        query: &str,
+        key: &str,
+        fingerprint: Option<&str>,
+        product: Option<&str>,
+    ) -> Value {
+        let variables = json!({ "key": key, "fp": fingerprint, "product": product });
+        self.graphql(query, variables, None).await
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}/graphql", self.port)
     }

@@ -52,11 +52,7 @@ async fn validate(
     product: Option<&str>,
 ) -> Value {
     let body = app
-        .graphql(
-            VALIDATE,
-            json!({ "key": key, "fp": fingerprint, "product": product }),
-            None,
-        )
+        .validate_license(VALIDATE, key, fingerprint, product)
         .await;
     body["data"]["validateLicense"].clone()
 }

@@ -130,11 +130,7 @@ async fn concurrent_validations_over_http_each_get_their_own_answer() {
         tokio::spawn(async move {
             let (key, fingerprint, product, _, _) = &case;
             let body = app
-                .graphql(
-                    VALIDATE,
-                    json!({ "key": key, "fp": fingerprint, "product": product }),
-                    None,
-                )
+                .validate_license(VALIDATE, key, *fingerprint, *product)
                 .await;
             (case, body)
         })
