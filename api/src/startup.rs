@@ -110,6 +110,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         config.licensing.entitlements_cache_ttl_seconds,
     ));
     entitlements.follow(&bus);
+    let guesses = GuessGuard::shared(config.licensing.validation_failures_per_minute, &bus);
     let license_lookup = match db.get_database_backend() {
         DbBackend::Postgres => {
             let lanes = config.licensing.validation_lanes.max(1);
@@ -126,9 +127,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         jwt: Arc::new(JwtKeys::from_config(&config.auth)),
         license_keys: Arc::new(LicenseKeys::new(config.auth.license_key_secret.clone())),
         bus,
-        guesses: Arc::new(GuessGuard::new(
-            config.licensing.validation_failures_per_minute,
-        )),
+        guesses,
         config: Arc::new(config),
     };
     Ok((state, statements))

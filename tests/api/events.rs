@@ -54,8 +54,17 @@ async fn anonymous_subscribers_are_refused() {
 
 /// A second gateway, as its own OS process, on the same database.
 pub async fn spawn_gateway_process(database_url: &str) -> (tokio::process::Child, String) {
+    spawn_gateway_process_with(database_url, &[]).await
+}
+
+/// A second gateway process with some settings of its own.
+pub async fn spawn_gateway_process_with(
+    database_url: &str,
+    settings: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
         .arg("serve")
+        .envs(settings.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("HOST", "127.0.0.1")
         .env("PORT", "0")

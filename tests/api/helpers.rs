@@ -146,9 +146,21 @@ pub fn error_code(body: &Value) -> Option<&str> {
 
 impl TestApp {
     pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        self.graphql_at(&self.address, query, variables, token)
+            .await
+    }
+
+    /// The same, sent to the gateway at `address` (`http://host:port`), such as a second one.
+    pub async fn graphql_at(
+        &self,
+        address: &str,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> Value {
         let mut request = self
             .client
-            .post(format!("{}/graphql", self.address))
+            .post(format!("{address}/graphql"))
             .json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);

@@ -394,3 +394,49 @@ async fn key_guessers_are_refused_before_any_lookup() {
         "{activation}"
     );
 }
+
+#[tokio::test]
+async fn guesses_spread_over_two_gateways_are_counted_together() {
+    if !crate::helpers::on_postgres() {
+        eprintln!("skipped: two gateway processes need TEST_DATABASE_URL (PostgreSQL)");
+        return;
+    }
+    let limit = [("VALIDATION_FAILURES_PER_MINUTE", "3")];
+    let app = crate::helpers::spawn_app_with(&limit).await;
+    let lic = licensed(&app, "spread@example.com", "solo").await;
+    let (_child, other) =
+        crate::events::spawn_gateway_process_with(&app.database_url, &limit).await;
+    let validate_at = |address: String, key: String| {
+        let app = &app;
+        async move {
+            let body = app
+                .graphql_at(&address, VALIDATE, json!({ "key": key }), None)
+                .await;
+            body["data"]["validateLicense"]["code"].clone()
+        }
+    };
+    let here = app.address.clone();
+    let there = format!("http://{other}");
+    // Two guesses at each gateway, each under its own prefix: only the IP adds up, to four,
+    // past the limit of three that neither gateway reaches alone.
+    for (n, gateway) in [&here, &here, &there, &there].into_iter().enumerate() {
+        let guess = format!("SPRD{n}-AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF-GGGGG");
+        assert_eq!(validate_at(gateway.clone(), guess).await, "NOT_FOUND");
+    }
+    // The signals travel through the database: give them a moment, then both refuse even the
+    // right key from this IP.
+    for gateway in [here, there] {
+        let mut code = Value::Null;
+        for _ in 0..50 {
+            code = validate_at(gateway.clone(), lic.key.clone()).await;
+            if code == "RATE_LIMITED" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            code, "RATE_LIMITED",
+            "{gateway} counted only its own guesses"
+        );
+    }
+}

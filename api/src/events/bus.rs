@@ -2,7 +2,7 @@
 //! gateway process sharing the database sees every committed change.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,10 @@ use uuid::Uuid;
 
 /// The PostgreSQL channel every gateway listens on.
 pub const CHANNEL: &str = "gateway_events";
+
+/// The PostgreSQL channel for signals: hints between gateway processes that are not domain
+/// events and never reach subscribers.
+pub const SIGNAL_CHANNEL: &str = "gateway_signals";
 
 /// Sent to local subscribers when the bus may have missed events (its PostgreSQL listener lost
 /// its connection): whoever caches must start over.
@@ -28,6 +32,21 @@ pub struct DomainEvent {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// A hint from another gateway process (this process never hears its own).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Signal {
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SignalOnTheWire {
+    /// Which process sent it.
+    origin: u64,
+    #[serde(flatten)]
+    signal: Signal,
+}
+
 /// Called synchronously with every event this process commits, before `commit` returns.
 pub type CommitHook = Arc<dyn Fn(&DomainEvent) + Send + Sync>;
 
@@ -36,6 +55,10 @@ pub struct EventBus {
     sender: broadcast::Sender<Arc<DomainEvent>>,
     via_postgres: bool,
     hooks: Arc<std::sync::RwLock<Vec<CommitHook>>>,
+    signals: broadcast::Sender<Arc<Signal>>,
+    /// Set on PostgreSQL, where other processes may listen.
+    signal_db: Option<DatabaseConnection>,
+    origin: u64,
 }
 
 impl EventBus {
@@ -43,18 +66,63 @@ impl EventBus {
     /// committed after this call is missed.
     pub async fn start(db: &DatabaseConnection) -> anyhow::Result<Self> {
         let (sender, _) = broadcast::channel(1024);
+        let (signals, _) = broadcast::channel(1024);
+        let origin = rand::random();
         let via_postgres = db.get_database_backend() == DbBackend::Postgres;
         if via_postgres {
             let pool = db.get_postgres_connection_pool().clone();
             let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
-            listener.listen(CHANNEL).await?;
-            tokio::spawn(forward_notifications(listener, sender.clone()));
+            listener.listen_all([CHANNEL, SIGNAL_CHANNEL]).await?;
+            let outlets = Outlets {
+                events: sender.clone(),
+                signals: signals.clone(),
+                origin,
+            };
+            tokio::spawn(forward_notifications(listener, outlets));
         }
         Ok(Self {
             sender,
             via_postgres,
             hooks: Arc::default(),
+            signals,
+            signal_db: via_postgres.then(|| db.clone()),
+            origin,
         })
+    }
+
+    /// Tells the other gateway processes on this database, if any; a signal that cannot be sent
+    /// is logged and dropped, never the caller's failure.
+    pub async fn signal(&self, kind: &str, data: serde_json::Value) {
+        let Some(db) = &self.signal_db else {
+            return; // one process: nobody else to tell
+        };
+        let wire = SignalOnTheWire {
+            origin: self.origin,
+            signal: Signal {
+                kind: kind.to_owned(),
+                data,
+            },
+        };
+        let sent = match serde_json::to_string(&wire) {
+            Ok(payload) => db
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_notify($1, $2)",
+                    [SIGNAL_CHANNEL.into(), payload.into()],
+                ))
+                .await
+                .map(drop)
+                .map_err(anyhow::Error::from),
+            Err(err) => Err(err.into()),
+        };
+        if let Err(err) = sent {
+            tracing::warn!(error = %err, kind, "could not signal the other gateways");
+        }
+    }
+
+    /// Signals from other gateway processes.
+    pub fn subscribe_signals(&self) -> broadcast::Receiver<Arc<Signal>> {
+        self.signals.subscribe()
     }
 
     /// Runs `hook` on each event this process commits, as soon as it commits: a cache that must
@@ -94,24 +162,48 @@ impl EventBus {
     }
 }
 
+/// Where notifications go: events to subscribers, signals from other processes to theirs.
+struct Outlets {
+    events: broadcast::Sender<Arc<DomainEvent>>,
+    signals: broadcast::Sender<Arc<Signal>>,
+    origin: u64,
+}
+
+impl Outlets {
+    fn deliver(&self, notification: &sea_orm::sqlx::postgres::PgNotification) {
+        let payload = notification.payload();
+        if notification.channel() == SIGNAL_CHANNEL {
+            match serde_json::from_str::<SignalOnTheWire>(payload) {
+                Ok(wire) if wire.origin == self.origin => {}
+                Ok(wire) => {
+                    let _ = self.signals.send(Arc::new(wire.signal));
+                }
+                Err(err) => tracing::warn!(%err, "ignoring malformed signal"),
+            }
+            return;
+        }
+        match serde_json::from_str::<DomainEvent>(payload) {
+            Ok(event) => {
+                let _ = self.events.send(Arc::new(event));
+            }
+            Err(err) => tracing::warn!(%err, "ignoring malformed event notification"),
+        }
+    }
+}
+
 async fn forward_notifications(
     mut listener: sea_orm::sqlx::postgres::PgListener,
-    sender: broadcast::Sender<Arc<DomainEvent>>,
+    outlets: Outlets,
 ) {
     loop {
         match listener.recv().await {
-            Ok(notification) => match serde_json::from_str::<DomainEvent>(notification.payload()) {
-                Ok(event) => {
-                    let _ = sender.send(Arc::new(event));
-                }
-                Err(err) => tracing::warn!(%err, "ignoring malformed event notification"),
-            },
+            Ok(notification) => outlets.deliver(&notification),
             // The pool was closed on purpose: shutting down.
             Err(sea_orm::sqlx::Error::PoolClosed) => break,
             Err(err) => {
                 // The listener reconnects on its next recv; pause so a down database is not spun on.
                 tracing::warn!(%err, "event listener lost its connection");
-                let _ = sender.send(Arc::new(DomainEvent {
+                let _ = outlets.events.send(Arc::new(DomainEvent {
                     kind: RESYNC.to_owned(),
                     entity_id: Uuid::nil(),
                     developer_id: None,

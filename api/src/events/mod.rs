@@ -3,5 +3,5 @@
 mod bus;
 mod unit_of_work;
 
-pub use bus::{DomainEvent, EventBus, RESYNC};
+pub use bus::{DomainEvent, EventBus, RESYNC, Signal};
 pub use unit_of_work::UnitOfWork;

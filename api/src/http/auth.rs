@@ -63,7 +63,7 @@ async fn license_key_caller(app: &AppState, key: &str) -> Result<Caller, AppErro
         }),
         Some(_) => Err(AppError::Unauthenticated("this license key is revoked")),
         None => {
-            app.guesses.record_failure(None, key);
+            app.guesses.record_failure(None, key).await;
             Err(AppError::Unauthenticated("unknown license key"))
         }
     }

@@ -199,7 +199,7 @@ pub async fn validate_guarded(
     }
     let found = validate(app, key, fingerprint, product, now).await?;
     if found.code == ValidationCode::NotFound {
-        app.guesses.record_failure(ip, key);
+        app.guesses.record_failure(ip, key).await;
     }
     Ok(found)
 }

@@ -76,7 +76,7 @@ pub async fn license_by_key(
         .one(&app.db)
         .await?;
     if found.is_none() {
-        app.guesses.record_failure(ip, key);
+        app.guesses.record_failure(ip, key).await;
     }
     Ok(found)
 }
