@@ -440,3 +440,69 @@ async fn guesses_spread_over_two_gateways_are_counted_together() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_live_node_checks_in_with_one_statement_on_postgres() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let lic = licensed(&app, "quick@example.com", "solo").await;
+    activate(&app, &lic.key, "fp-1").await; // version 1.0.0
+    let license = Licenses::find_by_id(lic.license_id)
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .expect("row");
+    PlanEntitlements::update_many()
+        .col_expr(
+            plan_entitlements::Column::HeartbeatWindowSeconds,
+            Expr::value(120),
+        )
+        .filter(plan_entitlements::Column::PlanId.eq(license.plan_id))
+        .exec(&app.state.db)
+        .await
+        .expect("update");
+
+    let before = app.statements.get();
+    let beat = app
+        .graphql(
+            r#"mutation($key: String!) { checkIn(licenseKey: $key, fingerprint: " fp-1 ") {
+                code nextHeartbeatBefore node { version } license { state } } }"#,
+            json!({ "key": lic.key }),
+            None,
+        )
+        .await;
+    let sent = app.statements.get() - before;
+    let answer = &beat["data"]["checkIn"];
+    assert_eq!(answer["code"], "VALID", "{beat}");
+    assert_eq!(
+        answer["node"]["version"], "1.0.0",
+        "no version: the old one stays"
+    );
+    let next: chrono::DateTime<Utc> = answer["nextHeartbeatBefore"]
+        .as_str()
+        .expect("deadline")
+        .parse()
+        .expect("time");
+    let ahead = (next - Utc::now()).num_seconds();
+    assert!(
+        (100..=120).contains(&ahead),
+        "the plan's 120 s window: {ahead}"
+    );
+    if crate::helpers::on_postgres() {
+        assert_eq!(sent, 1, "a live heartbeat is one statement");
+    }
+
+    // A suspended license still records the heartbeat, and says so.
+    app.graphql(
+        "mutation($id: UUID!) { suspendLicense(id: $id) { state } }",
+        json!({ "id": lic.license_id }),
+        Some(&admin),
+    )
+    .await;
+    let beat = app
+        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
+        .await;
+    assert_eq!(beat["data"]["checkIn"]["code"], "SUSPENDED", "{beat}");
+    assert_eq!(beat["data"]["checkIn"]["node"]["version"], "1.0.1");
+    assert_eq!(beat["data"]["checkIn"]["license"]["state"], "SUSPENDED");
+}

@@ -5,6 +5,7 @@
 //! holds under any concurrency. A node is alive until its heartbeat deadline; a dead node holds
 //! no slot, may come back within the resurrection window, and must re-activate after it.
 
+use super::quick_heartbeat;
 use crate::auth::{Caller, RequestMeta};
 use crate::domain::audit::service::{self as audit, AuditEntry};
 use crate::domain::licenses::service::event;
@@ -313,6 +314,13 @@ pub async fn check_in_by_key(
     version: Option<String>,
     now: DateTime<Utc>,
 ) -> AppResult<CheckIn> {
+    let fingerprint = fingerprint.trim();
+    let ip = meta.ip.as_deref();
+    if let Some(answer) =
+        quick_heartbeat::check_in(app, ip, key, fingerprint, version.as_deref(), now).await?
+    {
+        return Ok(answer);
+    }
     let Some(license) = license_by_key(app, meta, key).await? else {
         return Ok(CheckIn {
             code: ValidationCode::NotFound,
@@ -320,7 +328,7 @@ pub async fn check_in_by_key(
             node: None,
         });
     };
-    let node = active_node(&app.db, license.id, fingerprint.trim()).await?;
+    let node = active_node(&app.db, license.id, fingerprint).await?;
     let Some(node) = node else {
         let any = RuntimeNodes::find()
             .filter(runtime_nodes::Column::LicenseId.eq(license.id))
