@@ -80,7 +80,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "VALIDATION_LANES",
         "2",
-        "on PostgreSQL, how many batched validation statements may run at once",
+        "on PostgreSQL, how many batched validation statements may run at once, each on a connection of its own",
     ),
     (
         "ENTITLEMENTS_CACHE_TTL_SECONDS",
