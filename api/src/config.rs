@@ -123,6 +123,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "how long a dataloader gathers keys before its one query",
     ),
     (
+        "WS_INIT_TIMEOUT_SECONDS",
+        "10",
+        "a WebSocket that sends no connection_init this long is closed (4408)",
+    ),
+    (
         "HTTP_BODY_LIMIT_BYTES",
         "1048576",
         "largest request body (413 beyond)",
@@ -194,6 +199,7 @@ pub struct LimitsConfig {
     pub introspection: bool,
     pub body_limit_bytes: usize,
     pub dataloader_delay_micros: u64,
+    pub ws_init_timeout_seconds: u64,
 }
 
 /// A setting that could not be read.
@@ -263,6 +269,7 @@ impl Config {
                 max_page_size: parse(&get, "GRAPHQL_MAX_PAGE_SIZE")?,
                 introspection: parse(&get, "GRAPHQL_INTROSPECTION")?,
                 body_limit_bytes: parse(&get, "HTTP_BODY_LIMIT_BYTES")?,
+                ws_init_timeout_seconds: parse(&get, "WS_INIT_TIMEOUT_SECONDS")?,
                 dataloader_delay_micros: parse(&get, "DATALOADER_DELAY_MICROS")?,
             },
         };

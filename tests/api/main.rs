@@ -21,3 +21,4 @@ mod seats;
 mod statements;
 mod usage;
 mod validation_batches;
+mod websocket;

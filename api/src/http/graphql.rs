@@ -5,11 +5,12 @@
 
 use super::HttpState;
 use super::auth::{caller_from_authorization, caller_from_headers, request_meta};
+use super::ws_session;
 use crate::error::AppError;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Data};
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -17,7 +18,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A refusal in GraphQL's error shape, with a status code that says the same.
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
@@ -145,14 +148,26 @@ fn is_read_only(request: &async_graphql::Request) -> bool {
     operation.is_none_or(|op| op.node.ty == OperationType::Query)
 }
 
+/// The GraphQL-over-WebSocket protocol the client asks for, the first one we speak.
+fn requested_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())?
+        .split(',')
+        .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+}
+
 async fn websocket(
     state: Arc<HttpState>,
     peer: SocketAddr,
     parts: &mut axum::http::request::Parts,
 ) -> Response {
-    let protocol = match GraphQLProtocol::from_request_parts(parts, &()).await {
-        Ok(protocol) => protocol,
-        Err(rejection) => return rejection.into_response(),
+    let Some(protocol) = requested_protocol(&parts.headers) else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "ask for the graphql-transport-ws (or graphql-ws) subprotocol",
+        );
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
         Ok(upgrade) => upgrade,
@@ -160,36 +175,42 @@ async fn websocket(
     };
     let meta = request_meta(&parts.headers, peer);
     let header_caller = caller_from_headers(&state.app, &parts.headers).await;
+    let init_timeout = Duration::from_secs(state.app.config.limits.ws_init_timeout_seconds);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let app = state.app.clone();
-            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    // The token may come in connection_init (browsers cannot set headers on a
-                    // WebSocket) or, for other clients, in the upgrade request's headers.
-                    let from_payload = ["Authorization", "authorization", "token"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                        .filter(|v| !v.trim().is_empty())
-                        .map(str::to_owned);
-                    let caller = match from_payload {
-                        Some(value) => {
-                            let value = if value.contains(' ') {
-                                value
-                            } else {
-                                format!("Bearer {value}")
-                            };
-                            caller_from_authorization(&app, Some(&value)).await
-                        }
-                        None => header_caller,
+            let on_init = move |payload: serde_json::Value| async move {
+                // The token may come in connection_init (browsers cannot set headers on a
+                // WebSocket) or, for other clients, in the upgrade request's headers.
+                let from_payload = ["Authorization", "authorization", "token"]
+                    .iter()
+                    .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                    .filter(|v| !v.trim().is_empty())
+                    .map(str::to_owned);
+                let caller = match from_payload {
+                    Some(value) => {
+                        let value = if value.contains(' ') {
+                            value
+                        } else {
+                            format!("Bearer {value}")
+                        };
+                        caller_from_authorization(&app, Some(&value)).await
                     }
-                    .map_err(async_graphql::Error::from)?;
-                    let mut data = Data::default();
-                    data.insert(caller);
-                    data.insert(meta);
-                    Ok(data)
-                })
-                .serve()
+                    None => header_caller,
+                }
+                .map_err(async_graphql::Error::from)?;
+                let mut data = Data::default();
+                data.insert(caller);
+                data.insert(meta);
+                Ok(data)
+            };
+            ws_session::serve(
+                socket,
+                state.schema.clone(),
+                protocol,
+                init_timeout,
+                on_init,
+            )
         })
 }

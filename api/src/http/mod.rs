@@ -5,6 +5,8 @@ mod documents;
 mod graphiql;
 mod graphql;
 mod health;
+mod ws_rules;
+mod ws_session;
 
 pub use documents::DocumentCache;
 

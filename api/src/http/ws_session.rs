@@ -1,0 +1,85 @@
+//! One GraphQL WebSocket connection: client messages pass the protocol rules (`ws_rules`)
+//! before they reach the engine, the engine's answers go back through them, and a socket that
+//! never initialises is closed after the configured wait (4408).
+
+use super::ws_rules::{Rules, Verdict};
+use crate::graphql::AppSchema;
+use async_graphql::Data;
+use async_graphql::http::{WebSocketProtocols, WsMessage};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+fn close(code: u16, reason: String) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+pub async fn serve<OnInit, InitFuture>(
+    socket: WebSocket,
+    schema: AppSchema,
+    protocol: WebSocketProtocols,
+    init_timeout: Duration,
+    on_connection_init: OnInit,
+) where
+    OnInit: FnOnce(serde_json::Value) -> InitFuture + Send + 'static,
+    InitFuture: Future<Output = async_graphql::Result<Data>> + Send + 'static,
+{
+    let mut rules = Rules::new(protocol == WebSocketProtocols::GraphQLWS);
+    let (mut to_client, mut from_client) = socket.split();
+    let (to_engine, engine_input) = mpsc::unbounded_channel::<Vec<u8>>();
+    let engine = async_graphql::http::WebSocket::new(
+        schema,
+        UnboundedReceiverStream::new(engine_input),
+        protocol,
+    )
+    .on_connection_init(on_connection_init);
+    let mut engine = std::pin::pin!(engine);
+    let init_deadline = tokio::time::sleep(init_timeout);
+    let mut init_deadline = std::pin::pin!(init_deadline);
+
+    loop {
+        let outgoing = tokio::select! {
+            frame = from_client.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text.as_str().to_owned(),
+                    Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                };
+                match rules.inbound(&text) {
+                    Verdict::Forward => {
+                        if to_engine.send(text.into_bytes()).is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Verdict::Close(code, reason) => close(code, reason),
+                }
+            }
+            answer = engine.next() => match answer {
+                Some(WsMessage::Text(text)) => {
+                    rules.outbound(&text);
+                    Message::Text(text.into())
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let (code, reason) = rules.closing(code, reason);
+                    close(code, reason)
+                }
+                None => break,
+            },
+            () = &mut init_deadline, if rules.awaiting_init() => {
+                close(4408, "Connection initialisation timeout".into())
+            }
+        };
+        let closing = matches!(outgoing, Message::Close(_));
+        if to_client.send(outgoing).await.is_err() || closing {
+            break;
+        }
+    }
+}

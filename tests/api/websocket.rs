@@ -1,0 +1,140 @@
+//! The graphql-transport-ws protocol's own rules, over a real socket: how a connection that
+//! breaks them is closed, and that a well-behaved one still gets its events.
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const EVENTS: &str = "subscription { licenseEvents { type licenseId } }";
+
+async fn connect(app: &TestApp) -> Socket {
+    let mut request = app.ws_url().into_client_request().expect("ws request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("ws connect");
+    assert_eq!(
+        response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("graphql-transport-ws")
+    );
+    socket
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .expect("ws send");
+}
+
+/// The next text message, or the close code if the server closes first.
+async fn receive(socket: &mut Socket) -> Result<Value, Option<u16>> {
+    let next = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(frame) = socket.next().await {
+            match frame {
+                Ok(Message::Text(text)) => {
+                    return Ok(serde_json::from_str(text.as_str()).expect("JSON message"));
+                }
+                Ok(Message::Close(frame)) => return Err(frame.map(|f| u16::from(f.code))),
+                Ok(_) => {}
+                Err(_) => return Err(None),
+            }
+        }
+        Err(None)
+    })
+    .await;
+    next.expect("the server answers within five seconds")
+}
+
+async fn initialised(app: &TestApp, token: &str) -> Socket {
+    let mut socket = connect(app).await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
+    )
+    .await;
+    let ack = receive(&mut socket).await.expect("connection_ack");
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
+}
+
+#[tokio::test]
+async fn a_refused_connection_init_closes_with_4403() {
+    let app = spawn_app().await;
+    let mut socket = connect(&app).await;
+    send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "Authorization": "Bearer not-a-token" } }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await, Err(Some(4403)));
+}
+
+#[tokio::test]
+async fn subscribing_before_the_ack_closes_with_4401() {
+    let app = spawn_app().await;
+    let mut socket = connect(&app).await;
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS } }),
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await, Err(Some(4401)));
+}
+
+#[tokio::test]
+async fn a_socket_that_never_initialises_is_closed_with_4408() {
+    let app = spawn_app_with(&[("WS_INIT_TIMEOUT_SECONDS", "1")]).await;
+    let mut socket = connect(&app).await;
+    assert_eq!(receive(&mut socket).await, Err(Some(4408)));
+}
+
+#[tokio::test]
+async fn malformed_and_repeated_messages_close_with_their_codes() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mut garbled = initialised(&app, &admin).await;
+    garbled
+        .send(Message::text("{ this is not json"))
+        .await
+        .expect("send");
+    assert_eq!(receive(&mut garbled).await, Err(Some(4400)));
+
+    let mut twice = initialised(&app, &admin).await;
+    send(&mut twice, json!({ "type": "connection_init" })).await;
+    assert_eq!(receive(&mut twice).await, Err(Some(4429)));
+}
+
+#[tokio::test]
+async fn an_id_in_use_closes_with_4409_and_a_running_subscription_still_delivers() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mut socket = initialised(&app, &admin).await;
+    let subscribe = json!({ "id": "events", "type": "subscribe", "payload": { "query": EVENTS } });
+    send(&mut socket, subscribe.clone()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let created = app.signup("watched@example.com", "solo").await;
+    let event = receive(&mut socket).await.expect("an event");
+    assert_eq!(event["type"], "next", "{event}");
+    assert_eq!(event["id"], "events");
+    assert_eq!(
+        event["payload"]["data"]["licenseEvents"]["licenseId"],
+        created["license"]["id"]
+    );
+
+    send(&mut socket, subscribe).await;
+    assert_eq!(receive(&mut socket).await, Err(Some(4409)));
+}
