@@ -54,13 +54,14 @@ async fn anonymous_subscribers_are_refused() {
 
 /// A second gateway, as its own OS process, on the same database.
 pub async fn spawn_gateway_process(database_url: &str) -> (tokio::process::Child, String) {
-    spawn_gateway_process_with(database_url, &[]).await
+    spawn_gateway_process_with(database_url, &[], Stdio::null()).await
 }
 
-/// A second gateway process with some settings of its own.
+/// A gateway process with some settings of its own; its log goes to `stderr`.
 pub async fn spawn_gateway_process_with(
     database_url: &str,
     settings: &[(&str, &str)],
+    stderr: Stdio,
 ) -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
         .arg("serve")
@@ -70,7 +71,7 @@ pub async fn spawn_gateway_process_with(
         .env("PORT", "0")
         .env("APP_ENV", "development")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("gateway binary starts");

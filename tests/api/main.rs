@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod access_log;
 mod accounts;
 mod audit;
 mod auth;

@@ -4,6 +4,7 @@ use entity::{licenses, plan_entitlements, prelude::*, runtime_nodes};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
+use std::process::Stdio;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -405,7 +406,7 @@ async fn guesses_spread_over_two_gateways_are_counted_together() {
     let app = crate::helpers::spawn_app_with(&limit).await;
     let lic = licensed(&app, "spread@example.com", "solo").await;
     let (_child, other) =
-        crate::events::spawn_gateway_process_with(&app.database_url, &limit).await;
+        crate::events::spawn_gateway_process_with(&app.database_url, &limit, Stdio::null()).await;
     let validate_at = |address: String, key: String| {
         let app = &app;
         async move {

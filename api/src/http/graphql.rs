@@ -5,7 +5,8 @@
 
 use super::HttpState;
 use super::auth::{caller_from_authorization, caller_from_headers, request_meta};
-use super::ws_session;
+use super::{access_log, ws_session};
+use crate::auth::{Caller, RequestMeta};
 use crate::error::AppError;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
@@ -20,7 +21,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A refusal in GraphQL's error shape, with a status code that says the same.
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
@@ -80,12 +81,28 @@ pub async fn post(
             );
         }
     };
-    let batch = state
-        .documents
-        .prepare_batch(batch)
-        .data(caller)
-        .data(request_meta(&headers, peer));
-    GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response()
+    execute(&state, batch, caller, request_meta(&headers, peer)).await
+}
+
+/// Runs a batch with its caller attached, logging it when the access log is on.
+async fn execute(
+    state: &HttpState,
+    batch: BatchRequest,
+    caller: Caller,
+    meta: RequestMeta,
+) -> Response {
+    let started = Instant::now();
+    let mut batch = state.documents.prepare_batch(batch);
+    let logged =
+        access_log::enabled().then(|| (access_log::operations(&mut batch), caller.clone()));
+    let response = state
+        .schema
+        .execute_batch(batch.data(caller).data(meta))
+        .await;
+    if let Some((operations, caller)) = logged {
+        access_log::record(started, &caller, &operations, &response);
+    }
+    GraphQLResponse::from(response).into_response()
 }
 
 pub async fn get(
@@ -123,12 +140,8 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let request = state
-        .documents
-        .prepare(request)
-        .data(caller)
-        .data(request_meta(&parts.headers, peer));
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    let meta = request_meta(&parts.headers, peer);
+    execute(&state, BatchRequest::Single(request), caller, meta).await
 }
 
 /// Whether the operation a GET would run is a query. Unparsable documents count as queries:

@@ -1,5 +1,6 @@
 //! The HTTP surface: GraphQL over POST, GET and WebSocket, GraphiQL, health probes.
 
+mod access_log;
 mod auth;
 mod documents;
 mod graphiql;

@@ -1,0 +1,77 @@
+//! The access log, read from a real gateway process: one line per request, naming the
+//! operation and its error codes, and never a credential or a key.
+
+use crate::events::spawn_gateway_process_with;
+use crate::helpers::{PASSWORD, fresh_database};
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const GUESSED_KEY: &str = "LOGME-AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF-GGGGG";
+
+#[tokio::test]
+async fn each_request_is_one_line_with_its_operation_and_codes_and_no_secret() {
+    let (database_url, _db) = fresh_database().await;
+    let (mut child, address) = spawn_gateway_process_with(
+        &database_url,
+        &[("RUST_LOG", "warn,gateway::access=info")],
+        Stdio::piped(),
+    )
+    .await;
+    let stderr = child.stderr.take().expect("stderr");
+    let client = reqwest::Client::new();
+    let post = |body: Value| {
+        let request = client.post(format!("http://{address}/graphql")).json(&body);
+        async move {
+            request
+                .send()
+                .await
+                .expect("sent")
+                .text()
+                .await
+                .expect("body")
+        }
+    };
+    post(json!({
+        "query": "query($k: String!) { validateLicense(key: $k) { code } }",
+        "variables": { "k": GUESSED_KEY }
+    }))
+    .await;
+    post(json!({
+        "query": "mutation SignIn($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+        "variables": { "e": "nobody@example.com", "p": PASSWORD }
+    }))
+    .await;
+    post(json!({ "query": "{ nosuchfield }" })).await;
+
+    let mut lines = BufReader::new(stderr).lines();
+    let mut logged = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while logged.len() < 3 {
+            match lines.next_line().await {
+                Ok(Some(line)) if line.contains("graphql request") => logged.push(line),
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok() && logged.len() == 3,
+        "three access lines: {logged:?}"
+    );
+    assert!(logged[0].contains("query validateLicense"), "{}", logged[0]);
+    assert!(logged[0].contains("caller=anonymous"), "{}", logged[0]);
+    assert!(logged[1].contains("mutation SignIn"), "{}", logged[1]);
+    assert!(logged[1].contains("UNAUTHENTICATED"), "{}", logged[1]);
+    assert!(
+        logged[2].contains("GRAPHQL_VALIDATION_FAILED"),
+        "{}",
+        logged[2]
+    );
+    let all = logged.join("\n");
+    for secret in [GUESSED_KEY, "LOGME", PASSWORD, "nobody@example.com"] {
+        assert!(!all.contains(secret), "{secret} leaked into the log: {all}");
+    }
+}
