@@ -153,7 +153,8 @@ fn sql_for(backend: DbBackend) -> &'static str {
 
 /// PostgreSQL's statement for many keys at once: per key the same answer as `statement_for`,
 /// tagged with the key's position (from 1) in the arrays; a key that matches nothing has no row.
-/// The lateral joins keep every key an indexed probe whatever the planner guesses of the arrays.
+/// Its lanes run it under one generic plan (`db::connect_lookup_lanes`), which assumes a
+/// handful of keys: a nested loop of index probes, one per key, however many the batch holds.
 const BATCH_SQL: &str = "\
 SELECT w.position, l.id, l.plan_id, l.developer_id, l.state, l.product, l.expires_at, \
        l.grace_ends_at, e.max_runtime_nodes, n.heartbeat_deadline_at AS node_deadline, \
