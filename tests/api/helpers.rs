@@ -231,25 +231,39 @@ mutation Signup($input: SignupInput!) {
   }
 }"#;
 
+pub type WsSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket to `ws_url` speaking graphql-transport-ws, as the server agreed.
+pub async fn connect_graphql_ws(ws_url: &str) -> WsSocket {
+    let mut request = ws_url.into_client_request().expect("ws request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("ws connect");
+    assert_eq!(
+        response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("graphql-transport-ws")
+    );
+    socket
+}
+
 /// A graphql-transport-ws client with one subscription open.
 pub struct Subscription {
-    socket: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
+    socket: WsSocket,
 }
 
 impl Subscription {
     /// Connects, authenticates in `connection_init`, and subscribes. Returns once the server
     /// has had a moment to register the subscription.
     pub async fn open(ws_url: &str, token: Option<&str>, query: &str) -> Self {
-        let mut request = ws_url.into_client_request().expect("ws request");
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().expect("header"),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("ws connect");
+        let mut socket = connect_graphql_ws(ws_url).await;
         let payload = match token {
             Some(t) => json!({ "Authorization": format!("Bearer {t}") }),
             None => json!({}),

@@ -1,38 +1,19 @@
 //! The graphql-transport-ws protocol's own rules, over a real socket: how a connection that
 //! breaks them is closed, and that a well-behaved one still gets its events.
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, WsSocket, connect_graphql_ws, spawn_app, spawn_app_with};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const EVENTS: &str = "subscription { licenseEvents { type licenseId } }";
 
-async fn connect(app: &TestApp) -> Socket {
-    let mut request = app.ws_url().into_client_request().expect("ws request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("ws connect");
-    assert_eq!(
-        response
-            .headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok()),
-        Some("graphql-transport-ws")
-    );
-    socket
+async fn connect(app: &TestApp) -> WsSocket {
+    connect_graphql_ws(&app.ws_url()).await
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+async fn send(socket: &mut WsSocket, message: Value) {
     socket
         .send(Message::text(message.to_string()))
         .await
@@ -40,7 +21,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next text message, or the close code if the server closes first.
-async fn receive(socket: &mut Socket) -> Result<Value, Option<u16>> {
+async fn receive(socket: &mut WsSocket) -> Result<Value, Option<u16>> {
     let next = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(frame) = socket.next().await {
             match frame {
@@ -58,7 +39,7 @@ async fn receive(socket: &mut Socket) -> Result<Value, Option<u16>> {
     next.expect("the server answers within five seconds")
 }
 
-async fn initialised(app: &TestApp, token: &str) -> Socket {
+async fn initialised(app: &TestApp, token: &str) -> WsSocket {
     let mut socket = connect(app).await;
     send(
         &mut socket,

@@ -78,8 +78,15 @@ async fn lane(
 
 /// Looks the batch up in one statement and answers (and empties) it.
 async fn answer(db: &DatabaseConnection, batch: &mut Vec<Waiting>) {
-    let digests = batch.iter().map(|w| w.digest.clone()).collect();
-    let fingerprints = batch.iter().map(|w| w.fingerprint.clone()).collect();
+    let (digests, fingerprints) = batch
+        .iter_mut()
+        .map(|w| {
+            (
+                std::mem::take(&mut w.digest),
+                std::mem::take(&mut w.fingerprint),
+            )
+        })
+        .unzip();
     let statement = batch_statement(db.get_database_backend(), digests, fingerprints, Utc::now());
     let mut rows: Vec<Option<ValidationRow>> = (0..batch.len()).map(|_| None).collect();
     let outcome = match db.query_all_raw(statement).await {
