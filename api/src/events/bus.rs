@@ -32,6 +32,15 @@ pub struct DomainEvent {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// `NOTIFY channel, payload` as a statement that binds both.
+pub(super) fn notify(channel: &str, payload: String) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [channel.into(), payload.into()],
+    )
+}
+
 /// A hint from another gateway process (this process never hears its own).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Signal {
@@ -105,11 +114,7 @@ impl EventBus {
         };
         let sent = match serde_json::to_string(&wire) {
             Ok(payload) => db
-                .execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT pg_notify($1, $2)",
-                    [SIGNAL_CHANNEL.into(), payload.into()],
-                ))
+                .execute_raw(notify(SIGNAL_CHANNEL, payload))
                 .await
                 .map(drop)
                 .map_err(anyhow::Error::from),

@@ -1,11 +1,11 @@
 //! A transaction that carries the events it produces, so that an event is published if and only
 //! if its change commits.
 
-use super::bus::{CHANNEL, DomainEvent, EventBus};
+use super::bus::{CHANNEL, DomainEvent, EventBus, notify};
 use crate::error::{AppError, AppResult};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use std::ops::Deref;
 
@@ -43,12 +43,7 @@ impl UnitOfWork {
             // listening gateway including this one, and discarded on rollback.
             for event in &events {
                 let payload = serde_json::to_string(event).map_err(AppError::internal)?;
-                txn.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT pg_notify($1, $2)",
-                    [CHANNEL.into(), payload.into()],
-                ))
-                .await?;
+                txn.execute_raw(notify(CHANNEL, payload)).await?;
             }
             txn.commit().await?;
             bus.committed(&events);

@@ -3,8 +3,7 @@
 //! Anything else (an unknown key or fingerprint, a node past its deadline) finds no row and
 //! takes the full path, which knows what to answer and what to audit.
 
-use super::service::CheckIn;
-use crate::domain::licenses::verdict::license_code;
+use super::service::{CheckIn, standing};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
@@ -75,14 +74,8 @@ pub async fn check_in(
     };
     let node = runtime_nodes::Model::from_query_result(&row, NODE)?;
     let license = licenses::Model::from_query_result(&row, LICENSE)?;
-    let code = license_code(
-        &license.state,
-        license.expires_at.map(|t| t.with_timezone(&Utc)),
-        license.grace_ends_at.map(|t| t.with_timezone(&Utc)),
-        now,
-    );
     Ok(Some(CheckIn {
-        code,
+        code: standing(&license, now),
         license: Some(license),
         node: Some(node),
     }))

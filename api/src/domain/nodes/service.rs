@@ -45,14 +45,18 @@ fn utc(t: &sea_orm::prelude::DateTimeWithTimeZone) -> DateTime<Utc> {
     t.with_timezone(&Utc)
 }
 
-fn usable_or_conflict(license: &licenses::Model, now: DateTime<Utc>) -> AppResult<()> {
-    let code = license_code(
+/// The license's own standing now, before any node is considered.
+pub(super) fn standing(license: &licenses::Model, now: DateTime<Utc>) -> ValidationCode {
+    license_code(
         &license.state,
         license.expires_at.as_ref().map(utc),
         license.grace_ends_at.as_ref().map(utc),
         now,
-    );
-    match code {
+    )
+}
+
+fn usable_or_conflict(license: &licenses::Model, now: DateTime<Utc>) -> AppResult<()> {
+    match standing(license, now) {
         ValidationCode::Valid => Ok(()),
         other => Err(AppError::Conflict {
             reason: other.name(),
@@ -441,14 +445,8 @@ async fn heartbeat(
         });
     };
     uow.commit().await?;
-    let code = license_code(
-        &license.state,
-        license.expires_at.as_ref().map(utc),
-        license.grace_ends_at.as_ref().map(utc),
-        now,
-    );
     Ok(CheckIn {
-        code,
+        code: standing(&license, now),
         license: Some(license),
         node: Some(node),
     })
