@@ -6,8 +6,59 @@
 //! `AppError` deliberately does not implement `Display`: async-graphql converts anything
 //! displayable into an error without extensions, and that path must not exist for this type.
 
+use crate::vocabulary::text_enum;
 use async_graphql::ErrorExtensions;
 use sea_orm::{DbErr, SqlErr};
+
+text_enum!(
+    /// Every `extensions.code` the API answers, declared here once. The README's table of
+    /// codes is checked against this list by a test.
+    pub enum Code {
+        Unauthenticated => "UNAUTHENTICATED",
+        Forbidden => "FORBIDDEN",
+        NotFound => "NOT_FOUND",
+        Validation => "VALIDATION",
+        Conflict => "CONFLICT",
+        QuotaExceeded => "QUOTA_EXCEEDED",
+        InvalidTransition => "INVALID_TRANSITION",
+        RateLimited => "RATE_LIMITED",
+        QueryTooDeep => "QUERY_TOO_DEEP",
+        QueryTooComplex => "QUERY_TOO_COMPLEX",
+        QueryTooRecursive => "QUERY_TOO_RECURSIVE",
+        TooManyDirectives => "TOO_MANY_DIRECTIVES",
+        GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+        GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+        BadRequest => "BAD_REQUEST",
+        UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+        MethodNotAllowed => "METHOD_NOT_ALLOWED",
+        Internal => "INTERNAL",
+    }
+);
+
+text_enum!(
+    /// Every CONFLICT `extensions.reason`, declared here once (the README lists them too).
+    pub enum ConflictReason {
+        EmailTaken => "EMAIL_TAKEN",
+        PlanCodeTaken => "PLAN_CODE_TAKEN",
+        MetricExists => "METRIC_EXISTS",
+        SubdomainTaken => "SUBDOMAIN_TAKEN",
+        InstanceDeleted => "INSTANCE_DELETED",
+        AlreadyRevoked => "ALREADY_REVOKED",
+        AlreadyAssigned => "ALREADY_ASSIGNED",
+        NotAssigned => "NOT_ASSIGNED",
+        SeatLimitReached => "SEAT_LIMIT_REACHED",
+        LicenseNotUsable => "LICENSE_NOT_USABLE",
+        TooManyMachines => "TOO_MANY_MACHINES",
+        NotActive => "NOT_ACTIVE",
+        ConcurrentUpdate => "CONCURRENT_UPDATE",
+        /// The license a runtime node presented is not usable now, and why.
+        Expired => "EXPIRED",
+        Cancelled => "CANCELLED",
+        Suspended => "SUSPENDED",
+        Revoked => "REVOKED",
+        Overdue => "OVERDUE",
+    }
+);
 
 /// Every failure a service can report.
 #[derive(Debug)]
@@ -20,9 +71,9 @@ pub enum AppError {
     NotFound(&'static str),
     /// An input failed a rule; `field` names the input field.
     Validation { field: String, message: String },
-    /// The change conflicts with existing state; `reason` is a stable machine-readable word.
+    /// The change conflicts with existing state; `reason` says how.
     Conflict {
-        reason: &'static str,
+        reason: ConflictReason,
         message: String,
     },
     /// A metered limit would be crossed.
@@ -49,22 +100,29 @@ impl AppError {
         }
     }
 
+    pub fn conflict(reason: ConflictReason, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            reason,
+            message: message.into(),
+        }
+    }
+
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())
     }
 
     /// The stable `extensions.code` for this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden(_) => "FORBIDDEN",
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::Validation { .. } => "VALIDATION",
-            Self::Conflict { .. } => "CONFLICT",
-            Self::QuotaExceeded { .. } => "QUOTA_EXCEEDED",
-            Self::InvalidTransition { .. } => "INVALID_TRANSITION",
-            Self::RateLimited => "RATE_LIMITED",
-            Self::Internal(_) => "INTERNAL",
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::Forbidden(_) => Code::Forbidden,
+            Self::NotFound(_) => Code::NotFound,
+            Self::Validation { .. } => Code::Validation,
+            Self::Conflict { .. } => Code::Conflict,
+            Self::QuotaExceeded { .. } => Code::QuotaExceeded,
+            Self::InvalidTransition { .. } => Code::InvalidTransition,
+            Self::RateLimited => Code::RateLimited,
+            Self::Internal(_) => Code::Internal,
         }
     }
 
@@ -94,10 +152,10 @@ impl From<AppError> for async_graphql::Error {
         }
         let code = err.code();
         async_graphql::Error::new(err.message()).extend_with(|_, ext| {
-            ext.set("code", code);
+            ext.set("code", code.as_str());
             match &err {
                 AppError::Validation { field, .. } => ext.set("field", field.as_str()),
-                AppError::Conflict { reason, .. } => ext.set("reason", *reason),
+                AppError::Conflict { reason, .. } => ext.set("reason", reason.as_str()),
                 AppError::QuotaExceeded {
                     metric,
                     limit,
@@ -131,43 +189,64 @@ impl From<DbErr> for AppError {
     }
 }
 
+impl ConflictReason {
+    /// What a client is told along with the reason, where it does not depend on the case.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::EmailTaken => "an account with this email already exists",
+            Self::PlanCodeTaken => "a plan with this code already exists",
+            Self::MetricExists => "a metric with this code already exists",
+            Self::SubdomainTaken => "this subdomain is in use",
+            Self::InstanceDeleted => "the instance is deleted",
+            Self::AlreadyRevoked => "this token is already revoked",
+            Self::AlreadyAssigned => "this user already holds a seat on this license",
+            Self::NotAssigned => "this seat is not currently assigned",
+            Self::SeatLimitReached => "every seat of this license is taken",
+            Self::LicenseNotUsable => "the license is not usable",
+            Self::TooManyMachines => "the plan's runtime node limit is reached",
+            Self::NotActive => "this node is already deactivated",
+            Self::ConcurrentUpdate => "it changed meanwhile; read it again and retry",
+            Self::Expired => "the license has expired",
+            Self::Cancelled => "the license was cancelled",
+            Self::Suspended => "the license is suspended",
+            Self::Revoked => "the license was revoked",
+            Self::Overdue => "payment is overdue beyond the grace period",
+        }
+    }
+}
+
+impl From<ConflictReason> for AppError {
+    fn from(reason: ConflictReason) -> Self {
+        AppError::conflict(reason, reason.message())
+    }
+}
+
 /// Unique constraints a client can trip, by index name (PostgreSQL reports it) and by
 /// `table.column` (SQLite reports that instead).
-const UNIQUE_CONFLICTS: &[(&str, &str, &str, &str)] = &[
-    (
-        "users_email_key",
-        "users.email",
-        "EMAIL_TAKEN",
-        "an account with this email already exists",
-    ),
+const UNIQUE_CONFLICTS: &[(&str, &str, ConflictReason)] = &[
+    ("users_email_key", "users.email", ConflictReason::EmailTaken),
     (
         "license_assignments_active_key",
         "license_assignments.license_id",
-        "ALREADY_ASSIGNED",
-        "this user already holds a seat on this license",
+        ConflictReason::AlreadyAssigned,
     ),
     (
         "instances_subdomain_key",
         "instances.subdomain",
-        "SUBDOMAIN_TAKEN",
-        "this subdomain is in use",
+        ConflictReason::SubdomainTaken,
     ),
     (
         "plans_code_key",
         "plans.code",
-        "PLAN_CODE_TAKEN",
-        "a plan with this code already exists",
+        ConflictReason::PlanCodeTaken,
     ),
 ];
 
 fn conflict_for_constraint(detail: &str) -> Option<AppError> {
     UNIQUE_CONFLICTS
         .iter()
-        .find(|(index, column, _, _)| detail.contains(index) || detail.contains(column))
-        .map(|(_, _, reason, message)| AppError::Conflict {
-            reason,
-            message: (*message).to_owned(),
-        })
+        .find(|(index, column, _)| detail.contains(index) || detail.contains(column))
+        .map(|(_, _, reason)| AppError::from(*reason))
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -190,13 +269,7 @@ mod tests {
             (AppError::Forbidden("x"), "FORBIDDEN"),
             (AppError::NotFound("license"), "NOT_FOUND"),
             (AppError::validation("email", "bad"), "VALIDATION"),
-            (
-                AppError::Conflict {
-                    reason: "R",
-                    message: "m".into(),
-                },
-                "CONFLICT",
-            ),
+            (AppError::from(ConflictReason::EmailTaken), "CONFLICT"),
             (
                 AppError::QuotaExceeded {
                     metric: "m".into(),
@@ -245,8 +318,46 @@ mod tests {
             "UNIQUE constraint failed: users.email",
         ] {
             let err = conflict_for_constraint(detail).expect("mapped");
-            assert_eq!(err.code(), "CONFLICT");
+            assert_eq!(err.code(), Code::Conflict);
         }
         assert!(conflict_for_constraint("something_else").is_none());
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    use super::{Code, ConflictReason};
+    use std::collections::BTreeSet;
+
+    /// The backticked words in the first column of the table under `heading` in the README.
+    fn first_column(heading: &str) -> BTreeSet<String> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
+        let section = readme
+            .split_once(heading)
+            .map(|(_, rest)| rest)
+            .expect("heading in README");
+        section
+            .lines()
+            .skip_while(|line| !line.starts_with('|'))
+            .take_while(|line| line.starts_with('|'))
+            .filter_map(|line| line.split('|').nth(1))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_exactly_the_declared_codes() {
+        let declared: BTreeSet<String> = Code::ALL.iter().map(|c| c.as_str().into()).collect();
+        assert_eq!(first_column("\n## Errors\n"), declared);
+    }
+
+    #[test]
+    fn the_readme_lists_exactly_the_declared_conflict_reasons() {
+        let declared: BTreeSet<String> = ConflictReason::ALL
+            .iter()
+            .map(|c| c.as_str().into())
+            .collect();
+        assert_eq!(first_column("\n### Conflict reasons\n"), declared);
     }
 }

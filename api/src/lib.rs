@@ -3,6 +3,7 @@
 //! `main.rs` is a thin command line over this library; tests build the same [`startup::App`].
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -10,9 +11,11 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 mod http;
+pub mod paging;
 pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod vocabulary;
 
 pub use startup::{App, build};

@@ -1,12 +1,11 @@
 //! `seed`: the plan catalogue, and optionally sample developers for trying the API.
 
-use crate::auth::{Caller, RequestMeta, Role};
+use crate::auth::{Actor, Caller, Role};
 use crate::domain::accounts::service::{SignupInput, signup};
 use crate::domain::nodes::service::{self as nodes, NodeInput};
 use crate::domain::plans::seed::seed_plans;
 use crate::domain::seats::service as seats;
 use crate::state::AppState;
-use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 const DEMO_PLANS: &[&str] = &["solo", "pro", "small_agency", "agency_pro"];
@@ -27,39 +26,32 @@ pub async fn run(app: &AppState, demo: u32) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let run_id = &uuid::Uuid::now_v7().simple().to_string()[..8];
-    let meta = RequestMeta::default();
     for n in 0..demo {
+        let actor = Actor::system(app);
         let input = SignupInput {
             email: format!("demo-{run_id}-{n}@example.com"),
             name: format!("Demo Developer {n}"),
             password: "demo password 1".to_owned(),
             plan_code: DEMO_PLANS[n as usize % DEMO_PLANS.len()].to_owned(),
         };
-        let account = signup(app, &meta, input, Utc::now())
+        let account = signup(&actor, input)
             .await
             .map_err(|e| anyhow::anyhow!("demo signup failed: {e:?}"))?;
-        let owner = Caller::User {
+        let owner = actor.acting_as(Caller::User {
             id: account.developer.id,
             role: Role::Developer,
-        };
+        });
         let seat_holder = format!("crew-{run_id}-{n}@example.com");
-        seats::assign(
-            app,
-            &owner,
-            &meta,
-            account.license.id,
-            &seat_holder,
-            Utc::now(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("demo seat failed: {e:?}"))?;
+        seats::assign(&owner, account.license.id, &seat_holder)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo seat failed: {e:?}"))?;
         let node = NodeInput {
             fingerprint: format!("demo-node-{run_id}-{n}"),
             app_url: Some(format!("https://demo-{n}.example.com")),
             version: Some("1.0.0".to_owned()),
             name: Some("demo".to_owned()),
         };
-        nodes::activate(app, &meta, &account.license_key, node, Utc::now())
+        nodes::activate(&actor, &account.license_key, node)
             .await
             .map_err(|e| anyhow::anyhow!("demo node failed: {e:?}"))?;
         bar.inc(1);

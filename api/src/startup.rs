@@ -1,18 +1,19 @@
 //! Building the application: the same path for the binary and for tests.
 
-use crate::auth::{JwtKeys, password};
+use crate::auth::{Actor, JwtKeys, password};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, StatementCounter};
 use crate::domain::accounts::service::{BootstrapAdmin, ensure_admin};
 use crate::domain::entitlements::cache::EntitlementCache;
-use crate::domain::licenses::guessing::GuessGuard;
 use crate::domain::licenses::keys::LicenseKeys;
-use crate::domain::licenses::validation::LicenseLookup;
 use crate::domain::plans::seed::seed_plans;
+use crate::domain::validation::guessing::GuessGuard;
+use crate::domain::validation::lookup::LicenseLookup;
 use crate::events::EventBus;
 use crate::graphql::{AppSchema, build_schema};
 use crate::http::{DocumentCache, HttpState, router};
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use axum::Router;
 use sea_orm::DbBackend;
 use std::net::SocketAddr;
@@ -81,10 +82,10 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             .map_err(|e| anyhow::anyhow!("seeding plans failed: {e:?}"))?;
     }
     password::prepare();
-    let bootstrap_admin = ensure_admin(&state)
+    let bootstrap_admin = ensure_admin(&Actor::system(&state))
         .await
         .map_err(|e| anyhow::anyhow!("creating the first admin failed: {e:?}"))?;
-    let schema = build_schema(state.clone());
+    let schema = build_schema(&state);
     let router = router(HttpState {
         schema: schema.clone(),
         app: state.clone(),
@@ -111,25 +112,28 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
     ));
     entitlements.follow(&bus);
     let guesses = GuessGuard::shared(config.licensing.validation_failures_per_minute, &bus);
+    let clock = Clock::default();
     let license_lookup = match db.get_database_backend() {
         DbBackend::Postgres => {
             let lanes = config.licensing.validation_lanes.max(1);
             let lanes_db =
                 db::connect_lookup_lanes(&config.database, lanes as u32, &statements).await?;
-            LicenseLookup::batched(lanes_db, lanes, config.licensing.validation_batch_max)
+            let batch_max = config.licensing.validation_batch_max;
+            LicenseLookup::batched(lanes_db, clock.clone(), lanes, batch_max)
         }
         _ => LicenseLookup::Direct(db.clone()),
     };
-    let state = AppState {
+    let state = AppState::new(Shared {
         entitlements,
         license_lookup,
         db,
-        jwt: Arc::new(JwtKeys::from_config(&config.auth)),
-        license_keys: Arc::new(LicenseKeys::new(config.auth.license_key_secret.clone())),
+        clock,
+        jwt: JwtKeys::from_config(&config.auth),
+        license_keys: LicenseKeys::new(config.auth.license_key_secret.clone()),
         bus,
         guesses,
         config: Arc::new(config),
-    };
+    });
     Ok((state, statements))
 }
 

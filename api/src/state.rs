@@ -1,21 +1,27 @@
-//! What every request shares: the pool, configuration, keys and the event bus.
+//! What every request shares: the pool, configuration, keys, the clock and the event bus,
+//! behind one pointer so that handing it to a request or an actor costs one reference count.
 
 use crate::auth::JwtKeys;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::entitlements::cache::EntitlementCache;
-use crate::domain::licenses::guessing::GuessGuard;
 use crate::domain::licenses::keys::LicenseKeys;
-use crate::domain::licenses::validation::LicenseLookup;
+use crate::domain::validation::guessing::GuessGuard;
+use crate::domain::validation::lookup::LicenseLookup;
 use crate::events::EventBus;
 use sea_orm::DatabaseConnection;
+use std::ops::Deref;
 use std::sync::Arc;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
-    pub jwt: Arc<JwtKeys>,
-    pub license_keys: Arc<LicenseKeys>,
+    pub clock: Clock,
+    pub jwt: JwtKeys,
+    pub license_keys: LicenseKeys,
     /// Finds a license by key digest for validation, batching concurrent lookups.
     pub license_lookup: LicenseLookup,
     pub bus: EventBus,
@@ -23,4 +29,18 @@ pub struct AppState {
     pub guesses: Arc<GuessGuard>,
     /// Developers' entitlements, kept briefly and dropped on any change.
     pub entitlements: EntitlementCache,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }

@@ -2,8 +2,8 @@
 //! get its own answer, whatever else was in the batch.
 
 use crate::helpers::{TestApp, on_postgres, spawn_app, spawn_app_with};
-use api::domain::licenses::validation::{Validation, validate};
-use chrono::Utc;
+use api::auth::Actor;
+use api::domain::validation::service::{Validation, validate};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -152,21 +152,22 @@ async fn concurrent_validations_over_http_each_get_their_own_answer() {
 /// Runs the cases `rounds` times at once against the service and returns the statements sent.
 async fn validate_together(app: &TestApp, cases: &[Case], rounds: usize) -> u64 {
     let before = app.statements.get();
-    let now = Utc::now();
+    let actor = Actor::system(&app.state);
     // On the test's single-threaded runtime every validation below is queued before any lane
     // runs, so how they are grouped into statements is fixed, not a matter of timing.
     let all: Vec<&Case> = (0..rounds).flat_map(|_| cases.iter()).collect();
-    let answers = join_all(all.iter().map(|(key, fingerprint, product, _, _)| {
-        validate(&app.state, key, *fingerprint, *product, now)
-    }))
-    .await;
+    let answers =
+        join_all(all.iter().map(|(key, fingerprint, product, _, _)| {
+            validate(&actor, key, *fingerprint, *product)
+        }))
+        .await;
     let sent = app.statements.get() - before;
     for (answer, (key, fingerprint, product, code, license)) in answers.into_iter().zip(all) {
         let Validation {
             code: got,
             license: found,
         } = answer.expect("validation");
-        assert_eq!(got.name(), *code, "{key} {fingerprint:?} {product:?}");
+        assert_eq!(got.as_str(), *code, "{key} {fingerprint:?} {product:?}");
         assert_eq!(
             found.map(|l| l.id.to_string()),
             license.clone(),

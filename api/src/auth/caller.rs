@@ -1,35 +1,29 @@
 //! The authenticated caller of a request and the checks every resolver asks of it.
 
 use crate::error::{AppError, AppResult};
-use serde::{Deserialize, Serialize};
+use crate::vocabulary::text_enum;
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Developer,
-    Member,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Developer => "developer",
-            Role::Member => "member",
-        }
+text_enum!(
+    // What an account is: an admin of the platform, a developer (who owns licenses), or a
+    // developer's team member.
+    pub enum Role {
+        Admin => "admin",
+        Developer => "developer",
+        Member => "member",
     }
+);
 
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "admin" => Some(Role::Admin),
-            "developer" => Some(Role::Developer),
-            "member" => Some(Role::Member),
-            _ => None,
-        }
+text_enum!(
+    /// Who made a change, as the audit trail records it.
+    pub enum ActorType {
+        User => "user",
+        License => "license",
+        Instance => "instance",
+        System => "system",
+        Partner => "partner",
     }
-}
+);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Caller {
@@ -98,15 +92,15 @@ impl Caller {
         }
     }
 
-    /// The audit trail's (actor type, actor id) for this caller.
-    pub fn actor(&self) -> (&'static str, Option<Uuid>) {
+    /// Who this caller is in the audit trail.
+    pub fn audit_actor(&self) -> (ActorType, Option<Uuid>) {
         match self {
-            Caller::User { id, .. } => ("user", Some(*id)),
-            Caller::LicenseKey { license_id } => ("license", Some(*license_id)),
-            Caller::Anonymous => ("system", None),
+            Caller::User { id, .. } => (ActorType::User, Some(*id)),
+            Caller::LicenseKey { license_id } => (ActorType::License, Some(*license_id)),
+            Caller::Anonymous => (ActorType::System, None),
             // Nothing an instance token does is audited today (logs are data); the audit
             // table's actor CHECK must admit `instance` before anything is.
-            Caller::InstanceToken { instance_id } => ("instance", Some(*instance_id)),
+            Caller::InstanceToken { instance_id } => (ActorType::Instance, Some(*instance_id)),
         }
     }
 }

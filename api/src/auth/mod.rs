@@ -1,8 +1,14 @@
-//! Who is calling: access tokens, passwords, and the caller attached to each request.
+//! Who is calling.
+//! - `actor.rs`: the request's actor (caller, origin, time), built once at the edge.
+//! - `caller.rs`: the kinds of caller and the checks a service asks of them.
+//! - `jwt.rs`: signing and verifying access tokens, with key rotation.
+//! - `password.rs`: argon2id hashing, off the async threads.
 
+mod actor;
 mod caller;
 pub mod jwt;
 pub mod password;
 
-pub use caller::{Caller, RequestMeta, Role};
+pub use actor::Actor;
+pub use caller::{ActorType, Caller, RequestMeta, Role};
 pub use jwt::{IssuedToken, JwtKeys};

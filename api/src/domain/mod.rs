@@ -1,12 +1,31 @@
-//! One folder per area: `service.rs` holds the rules and transactions and knows no GraphQL;
-//! `schema.rs` exposes them; `loaders.rs` batches relation edges.
+//! One folder per area. Each holds `schema.rs` (its GraphQL types, queries, mutations and
+//! subscriptions), `service.rs` or a few service files named for what they do (the rules and
+//! transactions; no GraphQL), `loaders.rs` (one dataloader per relation edge) and, where it has
+//! stored vocabularies, `model.rs`.
+//! - `accounts`: developers, team members, admins; signup and login.
+//! - `plans`: the plan catalogue and what each plan grants.
+//! - `licenses`: keys, the state machine, issuing, editing, listing.
+//! - `validation`: `validateLicense`, the hot path, and refusing key guessers.
+//! - `seats`: who may use a license.
+//! - `nodes`: runtime nodes and their heartbeats.
+//! - `pools`: shared database pools and placing instances in them.
+//! - `instances`: customer instances and their state machine.
+//! - `instance_tokens`: credentials an instance presents.
+//! - `instance_logs`: what an instance logs about itself.
+//! - `usage`: metering, roll-ups and quotas.
+//! - `entitlements`: plan grants with per-developer overrides, cached across gateways.
+//! - `audit`: reading the audit trail.
 
 pub mod accounts;
 pub mod audit;
 pub mod entitlements;
+pub mod instance_logs;
+pub mod instance_tokens;
 pub mod instances;
 pub mod licenses;
 pub mod nodes;
 pub mod plans;
+pub mod pools;
 pub mod seats;
 pub mod usage;
+pub mod validation;

@@ -1,7 +1,11 @@
 //! Domain events: recorded inside a transaction, delivered to subscribers only once it commits.
+//! - `bus.rs`: the in-process broadcast, fed on PostgreSQL by LISTEN/NOTIFY, and signals
+//!   between gateway processes.
+//! - `unit_of_work.rs`: a mutation's transaction, recording each change (audit row and event)
+//!   once, publishing only on commit.
 
 mod bus;
 mod unit_of_work;
 
 pub use bus::{DomainEvent, EventBus, RESYNC, Signal};
-pub use unit_of_work::UnitOfWork;
+pub use unit_of_work::{Change, Event, UnitOfWork};

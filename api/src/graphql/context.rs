@@ -1,35 +1,29 @@
-//! The one way a resolver reaches its dependencies and its caller.
+//! The one way a resolver reaches its actor and its loaders.
 
-use crate::auth::{Caller, RequestMeta};
+use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use async_graphql::Context;
-
-static ANONYMOUS: Caller = Caller::Anonymous;
-static NO_META: RequestMeta = RequestMeta {
-    ip: None,
-    user_agent: None,
-};
+use async_graphql::dataloader::DataLoader;
 
 pub trait ContextExt {
-    fn app(&self) -> AppResult<&AppState>;
-    /// The caller attached at the edge; anonymous when none was.
-    fn caller(&self) -> &Caller;
-    fn meta(&self) -> &RequestMeta;
+    /// The request's actor, attached at the edge (HTTP request or WebSocket operation).
+    fn actor(&self) -> AppResult<&Actor>;
+    /// The loader for one relation edge, registered with the schema.
+    fn loader<T: Send + Sync + 'static>(&self) -> AppResult<&DataLoader<T>>;
 }
 
 impl ContextExt for Context<'_> {
-    fn app(&self) -> AppResult<&AppState> {
-        self.data::<AppState>().map_err(|_| {
-            AppError::internal(anyhow::anyhow!("application state missing from schema"))
+    fn actor(&self) -> AppResult<&Actor> {
+        self.data::<Actor>()
+            .map_err(|_| AppError::internal(anyhow::anyhow!("no actor attached to the request")))
+    }
+
+    fn loader<T: Send + Sync + 'static>(&self) -> AppResult<&DataLoader<T>> {
+        self.data::<DataLoader<T>>().map_err(|_| {
+            AppError::internal(anyhow::anyhow!(
+                "no loader {} in the schema",
+                std::any::type_name::<T>()
+            ))
         })
-    }
-
-    fn caller(&self) -> &Caller {
-        self.data_opt::<Caller>().unwrap_or(&ANONYMOUS)
-    }
-
-    fn meta(&self) -> &RequestMeta {
-        self.data_opt::<RequestMeta>().unwrap_or(&NO_META)
     }
 }

@@ -4,6 +4,7 @@
 //! extension measures them itself from the validation result; parse and validation failures
 //! get codes too, so every error a client sees can be switched on.
 
+use crate::error::Code;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
@@ -32,17 +33,17 @@ struct QueryLimitsExtension {
     max_complexity: usize,
 }
 
-fn with_code(mut err: ServerError, code: &str) -> ServerError {
+fn with_code(mut err: ServerError, code: Code) -> ServerError {
     let extensions = err
         .extensions
         .get_or_insert_with(ErrorExtensionValues::default);
     if extensions.get("code").is_none() {
-        extensions.set("code", code);
+        extensions.set("code", code.as_str());
     }
     err
 }
 
-fn refusal(message: String, code: &str) -> Vec<ServerError> {
+fn refusal(message: String, code: Code) -> Vec<ServerError> {
     vec![with_code(ServerError::new(message, None), code)]
 }
 
@@ -57,11 +58,11 @@ impl Extension for QueryLimitsExtension {
     ) -> ServerResult<ExecutableDocument> {
         next.run(ctx, query, variables).await.map_err(|err| {
             let code = if err.message.starts_with("The recursion depth") {
-                "QUERY_TOO_RECURSIVE"
+                Code::QueryTooRecursive
             } else if err.message.starts_with("The number of directives") {
-                "TOO_MANY_DIRECTIVES"
+                Code::TooManyDirectives
             } else {
-                "GRAPHQL_PARSE_FAILED"
+                Code::GraphqlParseFailed
             };
             with_code(err, code)
         })
@@ -74,7 +75,7 @@ impl Extension for QueryLimitsExtension {
         let mut response = next.run(ctx).await;
         response.errors = std::mem::take(&mut response.errors)
             .into_iter()
-            .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
+            .map(|e| with_code(e, Code::GraphqlValidationFailed))
             .collect();
         response
     }
@@ -87,7 +88,7 @@ impl Extension for QueryLimitsExtension {
         let result = next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
-                .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
+                .map(|e| with_code(e, Code::GraphqlValidationFailed))
                 .collect::<Vec<_>>()
         })?;
         if result.depth > self.max_depth {
@@ -96,7 +97,7 @@ impl Extension for QueryLimitsExtension {
                     "query is nested {} deep; the limit is {}",
                     result.depth, self.max_depth
                 ),
-                "QUERY_TOO_DEEP",
+                Code::QueryTooDeep,
             ));
         }
         if result.complexity > self.max_complexity {
@@ -105,7 +106,7 @@ impl Extension for QueryLimitsExtension {
                     "query complexity is {}; the limit is {}",
                     result.complexity, self.max_complexity
                 ),
-                "QUERY_TOO_COMPLEX",
+                Code::QueryTooComplex,
             ));
         }
         Ok(result)

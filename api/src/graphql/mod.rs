@@ -1,9 +1,14 @@
-//! The GraphQL schema: merged roots, limits, loaders.
+//! The GraphQL schema.
+//! - `mod.rs`: the merged roots and the schema with its limits and loaders.
+//! - `context.rs`: how a resolver reaches its actor and loaders.
+//! - `connection.rs`: building a Relay connection from a page.
+//! - `loader.rs`: what every dataloader shares.
+//! - `limits.rs`: depth, complexity and parse limits, and codes on engine errors.
 
+pub mod connection;
 pub mod context;
 mod limits;
 pub mod loader;
-pub mod pagination;
 
 use crate::config::LimitsConfig;
 use crate::domain::accounts::loaders::UserById;
@@ -12,20 +17,23 @@ use crate::domain::audit::loaders::AuditEventsByEntity;
 use crate::domain::audit::schema::AuditQuery;
 use crate::domain::entitlements::loaders::EntitlementsByDeveloper;
 use crate::domain::entitlements::schema::{EntitlementsMutation, EntitlementsQuery};
-use crate::domain::instances::loaders::{InstancesByDeveloper, PoolById};
-use crate::domain::instances::logs_schema::{InstanceLogsMutation, InstanceLogsQuery};
+use crate::domain::instance_logs::schema::{InstanceLogsMutation, InstanceLogsQuery};
+use crate::domain::instance_tokens::schema::{InstanceTokensMutation, InstanceTokensQuery};
+use crate::domain::instances::loaders::InstancesByDeveloper;
 use crate::domain::instances::schema::{InstancesMutation, InstancesQuery};
-use crate::domain::instances::tokens_schema::{InstanceTokensMutation, InstanceTokensQuery};
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
-use crate::domain::nodes::schema::{NodesMutation, NodesQuery};
+use crate::domain::nodes::schema::NodesMutation;
 use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
 use crate::domain::plans::schema::PlansQuery;
+use crate::domain::pools::loaders::PoolById;
+use crate::domain::pools::schema::{PoolsMutation, PoolsQuery};
 use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
 use crate::domain::seats::schema::SeatsMutation;
 use crate::domain::usage::loaders::{UsageNowByDeveloper, UsageSeries};
 use crate::domain::usage::schema::{UsageMutation, UsageQuery};
+use crate::domain::validation::schema::ValidationQuery;
 use crate::state::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -36,8 +44,9 @@ pub struct QueryRoot(
     AccountsQuery,
     PlansQuery,
     LicensesQuery,
-    NodesQuery,
+    ValidationQuery,
     AuditQuery,
+    PoolsQuery,
     InstancesQuery,
     InstanceTokensQuery,
     InstanceLogsQuery,
@@ -51,6 +60,7 @@ pub struct MutationRoot(
     LicensesMutation,
     SeatsMutation,
     NodesMutation,
+    PoolsMutation,
     InstancesMutation,
     InstanceTokensMutation,
     InstanceLogsMutation,
@@ -80,7 +90,7 @@ where
 }
 
 /// The schema that serves requests, with its limits, state and one loader per relation edge.
-pub fn build_schema(state: AppState) -> AppSchema {
+pub fn build_schema(state: &AppState) -> AppSchema {
     let limits: &LimitsConfig = &state.config.limits;
     let db = state.db.clone();
     let delay = Duration::from_micros(limits.dataloader_delay_micros);
@@ -101,11 +111,18 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .data(loader(InstancesByDeveloper(db.clone()), delay))
         .data(loader(PoolById(db.clone()), delay))
         .data(loader(UsageSeries(db.clone()), delay))
-        .data(loader(UsageNowByDeveloper(db.clone()), delay))
+        .data(loader(
+            UsageNowByDeveloper {
+                db: db.clone(),
+                clock: state.clock.clone(),
+            },
+            delay,
+        ))
         .data(loader(
             EntitlementsByDeveloper {
                 db: db.clone(),
                 cache: state.entitlements.clone(),
+                clock: state.clock.clone(),
             },
             delay,
         ))
@@ -113,7 +130,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
     if !limits.introspection {
         schema = schema.disable_introspection();
     }
-    schema.data(state).finish()
+    schema.finish()
 }
 
 /// The SDL clients code against; `schema.graphql` at the top of the repository is this.

@@ -1,11 +1,11 @@
 //! Reading the credential once, at the edge, for HTTP and WebSocket alike.
 
 use crate::auth::{Caller, RequestMeta};
-use crate::domain::instances::{token_format, tokens};
+use crate::domain::instance_tokens::{format as token_format, service as tokens};
+use crate::domain::licenses::model::LicenseState;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::http::{HeaderMap, header};
-use chrono::Utc;
 use entity::{licenses, prelude::Licenses};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::net::SocketAddr;
@@ -27,12 +27,12 @@ pub async fn caller_from_authorization(
     let token = token.trim();
     // Told apart by prefix, so JWTs never cost a database lookup.
     if token_format::looks_like_token(token) {
-        return tokens::authenticate(app, token, Utc::now()).await;
+        return tokens::authenticate(app, token, app.clock.now()).await;
     }
     if looks_like_license_key(token) {
         return license_key_caller(app, token).await;
     }
-    app.jwt.verify(token, Utc::now())
+    app.jwt.verify(token, app.clock.now())
 }
 
 /// Eight groups of five base32 characters: a license key, which a runtime node may present as
@@ -58,9 +58,11 @@ async fn license_key_caller(app: &AppState, key: &str) -> Result<Caller, AppErro
         .one(&app.db)
         .await?;
     match found {
-        Some(license) if license.state != "revoked" => Ok(Caller::LicenseKey {
-            license_id: license.id,
-        }),
+        Some(license) if license.state != LicenseState::Revoked.as_str() => {
+            Ok(Caller::LicenseKey {
+                license_id: license.id,
+            })
+        }
         Some(_) => Err(AppError::Unauthenticated("this license key is revoked")),
         None => {
             app.guesses.record_failure(None, key).await;

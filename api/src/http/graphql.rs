@@ -6,8 +6,8 @@
 use super::HttpState;
 use super::auth::{caller_from_authorization, caller_from_headers, request_meta};
 use super::{access_log, ws_session};
-use crate::auth::{Caller, RequestMeta};
-use crate::error::AppError;
+use crate::auth::{Actor, Caller, RequestMeta};
+use crate::error::{AppError, Code};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Data};
@@ -24,8 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A refusal in GraphQL's error shape, with a status code that says the same.
-fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+fn refusal(status: StatusCode, code: Code, message: &str) -> Response {
+    let body =
+        json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
     (status, axum::Json(body)).into_response()
 }
 
@@ -63,7 +64,7 @@ pub async fn post(
     if !is_json(&headers) {
         return refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            Code::UnsupportedMediaType,
             "send GraphQL requests as application/json",
         );
     }
@@ -76,7 +77,7 @@ pub async fn post(
         Err(_) => {
             return refusal(
                 StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
+                Code::BadRequest,
                 "the body is not a GraphQL request",
             );
         }
@@ -84,7 +85,7 @@ pub async fn post(
     execute(&state, batch, caller, request_meta(&headers, peer)).await
 }
 
-/// Runs a batch with its caller attached, logging it when the access log is on.
+/// Runs a batch with its actor attached, logging it when the access log is on.
 async fn execute(
     state: &HttpState,
     batch: BatchRequest,
@@ -95,10 +96,8 @@ async fn execute(
     let mut batch = state.documents.prepare_batch(batch);
     let logged =
         access_log::enabled().then(|| (access_log::operations(&mut batch), caller.clone()));
-    let response = state
-        .schema
-        .execute_batch(batch.data(caller).data(meta))
-        .await;
+    let actor = Actor::new(&state.app, caller, meta);
+    let response = state.schema.execute_batch(batch.data(actor)).await;
     if let Some((operations, caller)) = logged {
         access_log::record(started, &caller, &operations, &response);
     }
@@ -124,7 +123,7 @@ pub async fn get(
         Err(_) => {
             return refusal(
                 StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
+                Code::BadRequest,
                 "expected ?query=...&variables=...",
             );
         }
@@ -132,7 +131,7 @@ pub async fn get(
     if !is_read_only(&request) {
         let mut response = refusal(
             StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            Code::MethodNotAllowed,
             "mutations and subscriptions are not accepted over GET",
         );
         response
@@ -178,7 +177,7 @@ async fn websocket(
     let Some(protocol) = requested_protocol(&parts.headers) else {
         return refusal(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            Code::BadRequest,
             "ask for the graphql-transport-ws (or graphql-ws) subprotocol",
         );
     };
@@ -213,9 +212,9 @@ async fn websocket(
                     None => header_caller,
                 }
                 .map_err(async_graphql::Error::from)?;
+                // The connection's actor; each operation gets a copy at its own time.
                 let mut data = Data::default();
-                data.insert(caller);
-                data.insert(meta);
+                data.insert(Actor::new(&app, caller, meta));
                 Ok(data)
             };
             ws_session::serve(

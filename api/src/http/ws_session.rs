@@ -3,12 +3,16 @@
 //! never initialises is closed after the configured wait (4408).
 
 use super::ws_rules::{Rules, Verdict};
+use crate::auth::Actor;
 use crate::graphql::AppSchema;
-use async_graphql::Data;
 use async_graphql::http::{WebSocketProtocols, WsMessage};
+use async_graphql::{Data, Executor, Request, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, StreamExt};
+use std::any::TypeId;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -18,6 +22,35 @@ fn close(code: u16, reason: String) -> Message {
         code,
         reason: reason.into(),
     }))
+}
+
+/// The schema as a connection's engine sees it: every operation gets the connection's actor at
+/// the time the operation starts, so a mutation sent an hour into a connection is not dated
+/// when the connection opened.
+#[derive(Clone)]
+struct ActorPerOperation(AppSchema);
+
+impl Executor for ActorPerOperation {
+    async fn execute(&self, request: Request) -> Response {
+        self.0.execute(request).await
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let actor = session_data
+            .as_deref()
+            .and_then(|data| data.get(&TypeId::of::<Actor>()))
+            .and_then(|actor| actor.downcast_ref::<Actor>())
+            .map(Actor::renewed);
+        let request = match actor {
+            Some(actor) => request.data(actor),
+            None => request,
+        };
+        Executor::execute_stream(&self.0, request, session_data)
+    }
 }
 
 pub async fn serve<OnInit, InitFuture>(
@@ -34,7 +67,7 @@ pub async fn serve<OnInit, InitFuture>(
     let (mut to_client, mut from_client) = socket.split();
     let (to_engine, engine_input) = mpsc::unbounded_channel::<Vec<u8>>();
     let engine = async_graphql::http::WebSocket::new(
-        schema,
+        ActorPerOperation(schema),
         UnboundedReceiverStream::new(engine_input),
         protocol,
     )

@@ -5,10 +5,10 @@ use crate::domain::instances::loaders::InstancesByDeveloper;
 use crate::domain::instances::schema::Instance;
 use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::schema::License;
+use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
-use crate::graphql::pagination::{TotalCount, encode_cursor, page_args};
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject, dataloader::DataLoader};
+use crate::paging::{PageArgs, id_cursor};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::users;
 use uuid::Uuid;
@@ -27,8 +27,8 @@ impl User {
     async fn name(&self) -> &str {
         &self.0.name
     }
-    async fn role(&self) -> Option<Role> {
-        Role::parse(&self.0.role)
+    async fn role(&self) -> Result<Option<Role>> {
+        Ok(Some(Role::from_stored(&self.0.role)?))
     }
     async fn email_verified_at(&self) -> Option<DateTime<Utc>> {
         self.0.email_verified_at.map(|t| t.with_timezone(&Utc))
@@ -41,23 +41,31 @@ impl User {
     }
     /// The developer's customer instances, oldest first.
     async fn instances(&self, ctx: &Context<'_>) -> Result<Vec<Instance>> {
-        let loader = ctx.data::<DataLoader<InstancesByDeveloper>>()?;
-        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(found.into_iter().map(Instance).collect())
+        let found = ctx
+            .loader::<InstancesByDeveloper>()?
+            .load_one(self.0.id)
+            .await?;
+        Ok(found
+            .unwrap_or_default()
+            .into_iter()
+            .map(Instance)
+            .collect())
     }
     /// What this developer's plan and overrides grant, with usage where metered (empty for
     /// accounts that are not developers).
     async fn entitlements(&self, ctx: &Context<'_>) -> Result<Vec<Entitlement>> {
-        if self.0.role != "developer" {
+        if Role::from_stored(&self.0.role)? != Role::Developer {
             return Ok(Vec::new());
         }
         entitlement_schema::load_for(ctx, self.0.id).await
     }
     /// The licenses this developer owns, oldest first.
     async fn licenses(&self, ctx: &Context<'_>) -> Result<Vec<License>> {
-        let loader = ctx.data::<DataLoader<LicensesByDeveloper>>()?;
-        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(found.into_iter().map(License).collect())
+        let found = ctx
+            .loader::<LicensesByDeveloper>()?
+            .load_one(self.0.id)
+            .await?;
+        Ok(found.unwrap_or_default().into_iter().map(License).collect())
     }
 }
 
@@ -116,7 +124,7 @@ pub struct AccountsQuery;
 impl AccountsQuery {
     /// The signed-in account.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(User(service::me(ctx.app()?, ctx.caller()).await?))
+        Ok(User(service::me(ctx.actor()?).await?))
     }
 
     /// Developers, oldest first. Admins only.
@@ -126,33 +134,18 @@ impl AccountsQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<DeveloperFilterInput>,
-    ) -> Result<Connection<String, User, TotalCount>> {
-        let app = ctx.app()?;
-        let page = page_args(first, after, app.config.limits.max_page_size)?;
+    ) -> Result<PagedConnection<User>> {
+        let actor = ctx.actor()?;
+        let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
         let filter = DeveloperFilter::from(filter.unwrap_or_default());
-        let (rows, has_next) = service::list_developers(app, ctx.caller(), &filter, &page).await?;
-        let total_count = if ctx.look_ahead().field("totalCount").exists() {
-            service::count_developers(app, ctx.caller(), &filter).await?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(
-            page.after.is_some(),
-            has_next,
-            TotalCount::new(total_count),
-        );
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|u| Edge::new(encode_cursor(u.id), User(u))),
-        );
-        Ok(connection)
+        let rows = service::list_developers(actor, &filter, &page).await?;
+        let count = service::count_developers(actor, &filter);
+        connection(ctx, rows, |_, u| id_cursor(u.id), User, count).await
     }
 
     /// One developer by id. Admins only.
     async fn developer(&self, ctx: &Context<'_>, id: Uuid) -> Result<User> {
-        Ok(User(
-            service::developer(ctx.app()?, ctx.caller(), id).await?,
-        ))
+        Ok(User(service::developer(ctx.actor()?, id).await?))
     }
 }
 
@@ -170,7 +163,7 @@ impl AccountsMutation {
             password: input.password,
             plan_code: input.plan_code,
         };
-        let out = service::signup(ctx.app()?, ctx.meta(), input, Utc::now()).await?;
+        let out = service::signup(ctx.actor()?, input).await?;
         Ok(SignupPayload {
             developer: User(out.developer),
             license: License(out.license),
@@ -187,7 +180,7 @@ impl AccountsMutation {
         email: String,
         password: String,
     ) -> Result<AuthPayload> {
-        let (user, token) = service::login(ctx.app()?, &email, password, Utc::now()).await?;
+        let (user, token) = service::login(ctx.actor()?, &email, password).await?;
         Ok(AuthPayload {
             access_token: token.token,
             expires_at: token.expires_at,

@@ -1,21 +1,19 @@
 //! Accounts: signup, login, the first admin, and the admin's view of developers.
 
-use super::validate;
-use crate::auth::{Caller, IssuedToken, RequestMeta, Role, password};
-use crate::domain::audit::service::{self as audit, AuditEntry};
+use super::input;
+use crate::auth::{Actor, Caller, IssuedToken, Role, password};
 use crate::domain::licenses::service as licenses_service;
 use crate::domain::plans::service as plans_service;
 use crate::error::{AppError, AppResult};
-use crate::events::UnitOfWork;
-use crate::graphql::pagination::PageArgs;
-use crate::state::AppState;
+use crate::events::{Change, UnitOfWork};
+use crate::paging::{self, Page, PageArgs};
 use chrono::{DateTime, Duration, Utc};
 use entity::{licenses, plans, prelude::*, trials, users};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    QueryFilter, QueryOrder, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -37,23 +35,26 @@ pub struct SignupOutcome {
 
 /// Creates the developer, its trial and its first license in one transaction.
 #[tracing::instrument(skip_all)]
-pub async fn signup(
-    app: &AppState,
-    meta: &RequestMeta,
-    input: SignupInput,
-    now: DateTime<Utc>,
-) -> AppResult<SignupOutcome> {
-    let email = validate::email(&input.email)?;
-    let name = validate::name(&input.name)?;
-    validate::password(&input.password)?;
+pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcome> {
+    let (app, now) = (&actor.app, actor.now);
+    let email = input::email(&input.email)?;
+    let name = input::name(&input.name)?;
+    input::password(&input.password)?;
     let plan = plans_service::purchasable(&app.db, &input.plan_code).await?;
     let entitlements = PlanEntitlements::find_by_id(plan.id).one(&app.db).await?;
     // Hash before the transaction opens: it is slow and needs no lock.
     let password_hash = password::hash(input.password).await?;
+    let id = Uuid::now_v7();
+    // Everything a signup records is done by the developer it creates.
+    let developer_actor = actor.acting_as(Caller::User {
+        id,
+        role: Role::Developer,
+    });
 
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let mut uow = UnitOfWork::begin(&developer_actor).await?;
     let developer = insert_user(
         &*uow,
+        id,
         &email,
         &name,
         Some(password_hash),
@@ -61,43 +62,22 @@ pub async fn signup(
         now,
     )
     .await?;
-    let caller = Caller::User {
-        id: developer.id,
-        role: Role::Developer,
-    };
-    audit::record(
-        &*uow,
-        &caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "developer.created",
-            entity_type: "user",
-            entity_id: developer.id,
-            owner_id: Some(developer.id),
-            metadata: json!({ "email": developer.email, "planCode": plan.code }),
-        },
+    let metadata = json!({ "email": developer.email, "planCode": plan.code });
+    uow.record(
+        Change::new("developer.created", "user", developer.id)
+            .owner(developer.id)
+            .metadata(metadata),
     )
     .await?;
-
-    let trial_ends_at = start_trial(&uow, &caller, meta, &developer, &plan, now).await?;
-    let (license, key) = licenses_service::create_initial(
-        &*uow,
-        &app.license_keys,
+    let trial_ends_at = start_trial(&mut uow, &developer, &plan).await?;
+    let (license, key) = licenses_service::issue_initial(
+        &mut uow,
         developer.id,
         &plan,
         entitlements.as_ref(),
         trial_ends_at,
-        now,
     )
     .await?;
-    let at = licenses_service::ChangeContext {
-        caller: &caller,
-        meta,
-        now,
-    };
-    let snapshot = licenses_service::audit_snapshot(&license);
-    licenses_service::record_change(&mut uow, &at, "license.created", &license, snapshot).await?;
     uow.commit().await?;
 
     let token = app.jwt.issue(developer.id, Role::Developer, now)?;
@@ -111,16 +91,14 @@ pub async fn signup(
 
 /// Records the plan's trial, if it has one, and returns when it ends.
 async fn start_trial(
-    uow: &UnitOfWork,
-    caller: &Caller,
-    meta: &RequestMeta,
+    uow: &mut UnitOfWork<'_>,
     developer: &users::Model,
     plan: &plans::Model,
-    now: DateTime<Utc>,
 ) -> AppResult<Option<DateTime<Utc>>> {
     if plan.trial_days <= 0 {
         return Ok(None);
     }
+    let now = uow.actor().now;
     let ends_at = now + Duration::days(i64::from(plan.trial_days));
     let trial = trials::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -132,18 +110,11 @@ async fn start_trial(
     }
     .insert(&**uow)
     .await?;
-    audit::record(
-        &**uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "trial.created",
-            entity_type: "trial",
-            entity_id: trial.id,
-            owner_id: Some(developer.id),
-            metadata: json!({ "planCode": plan.code, "endsAt": ends_at }),
-        },
+    let metadata = json!({ "planCode": plan.code, "endsAt": ends_at });
+    uow.record(
+        Change::new("trial.created", "trial", trial.id)
+            .owner(developer.id)
+            .metadata(metadata),
     )
     .await?;
     Ok(Some(ends_at))
@@ -151,6 +122,7 @@ async fn start_trial(
 
 async fn insert_user(
     conn: &impl ConnectionTrait,
+    id: Uuid,
     email: &str,
     name: &str,
     password_hash: Option<String>,
@@ -158,7 +130,7 @@ async fn insert_user(
     now: DateTime<Utc>,
 ) -> AppResult<users::Model> {
     Ok(users::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         email: Set(email.to_owned()),
         name: Set(name.to_owned()),
         password_hash: Set(password_hash),
@@ -174,12 +146,12 @@ async fn insert_user(
 /// An access token for the right password; unknown emails and wrong passwords look alike.
 #[tracing::instrument(skip_all)]
 pub async fn login(
-    app: &AppState,
+    actor: &Actor,
     email: &str,
     password_attempt: String,
-    now: DateTime<Utc>,
 ) -> AppResult<(users::Model, IssuedToken)> {
-    let user = match validate::email(email) {
+    let app = &actor.app;
+    let user = match input::email(email) {
         Ok(email) => {
             Users::find()
                 .filter(users::Column::Email.eq(email))
@@ -193,16 +165,15 @@ pub async fn login(
     let user = user
         .filter(|_| matches)
         .ok_or(AppError::Unauthenticated("wrong email or password"))?;
-    let role = Role::parse(&user.role)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("user has unknown role")))?;
-    let token = app.jwt.issue(user.id, role, now)?;
+    let role = Role::from_stored(&user.role)?;
+    let token = app.jwt.issue(user.id, role, actor.now)?;
     Ok((user, token))
 }
 
-pub async fn me(app: &AppState, caller: &Caller) -> AppResult<users::Model> {
-    let (id, _) = caller.require_user()?;
+pub async fn me(actor: &Actor) -> AppResult<users::Model> {
+    let (id, _) = actor.require_user()?;
     Users::find_by_id(id)
-        .one(&app.db)
+        .one(&actor.app.db)
         .await?
         .ok_or(AppError::Unauthenticated("this account no longer exists"))
 }
@@ -216,10 +187,10 @@ pub struct BootstrapAdmin {
 pub const BOOTSTRAP_ADMIN_EMAIL: &str = "admin@gateway.local";
 
 /// Creates an admin with a random password when the database has none.
-pub async fn ensure_admin(app: &AppState) -> AppResult<Option<BootstrapAdmin>> {
+pub async fn ensure_admin(actor: &Actor) -> AppResult<Option<BootstrapAdmin>> {
     let has_admin = Users::find()
         .filter(users::Column::Role.eq(Role::Admin.as_str()))
-        .one(&app.db)
+        .one(&actor.app.db)
         .await?
         .is_some();
     if has_admin {
@@ -231,15 +202,15 @@ pub async fn ensure_admin(app: &AppState) -> AppResult<Option<BootstrapAdmin>> {
         .map(char::from)
         .collect();
     let hash = password::hash(secret.clone()).await?;
-    let now = Utc::now();
-    let uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let mut uow = UnitOfWork::begin(actor).await?;
     let admin = match insert_user(
         &*uow,
+        Uuid::now_v7(),
         BOOTSTRAP_ADMIN_EMAIL,
         "Administrator",
         Some(hash),
         Role::Admin,
-        now,
+        actor.now,
     )
     .await
     {
@@ -248,18 +219,9 @@ pub async fn ensure_admin(app: &AppState) -> AppResult<Option<BootstrapAdmin>> {
         Err(AppError::Conflict { .. }) => return Ok(None),
         Err(err) => return Err(err),
     };
-    audit::record(
-        &*uow,
-        &Caller::Anonymous,
-        &RequestMeta::default(),
-        now,
-        AuditEntry {
-            event_type: "admin.bootstrapped",
-            entity_type: "user",
-            entity_id: admin.id,
-            owner_id: None,
-            metadata: json!({ "email": admin.email }),
-        },
+    uow.record(
+        Change::new("admin.bootstrapped", "user", admin.id)
+            .metadata(json!({ "email": admin.email })),
     )
     .await?;
     uow.commit().await?;
@@ -308,37 +270,29 @@ fn developers_matching(filter: &DeveloperFilter) -> Select<Users> {
 
 /// One page of developers, oldest first, and whether more follow. Admins only.
 pub async fn list_developers(
-    app: &AppState,
-    caller: &Caller,
+    actor: &Actor,
     filter: &DeveloperFilter,
     page: &PageArgs,
-) -> AppResult<(Vec<users::Model>, bool)> {
-    caller.require_admin()?;
+) -> AppResult<Page<users::Model>> {
+    actor.require_admin()?;
     let mut query = developers_matching(filter).order_by_asc(users::Column::Id);
-    if let Some(after) = page.after {
+    if let Some(after) = page.after_id() {
         query = query.filter(users::Column::Id.gt(after));
     }
-    let mut rows = query.limit(page.limit + 1).all(&app.db).await?;
-    let has_next = rows.len() as u64 > page.limit;
-    rows.truncate(page.limit as usize);
-    Ok((rows, has_next))
+    paging::fetch(&actor.app.db, query, page).await
 }
 
-pub async fn count_developers(
-    app: &AppState,
-    caller: &Caller,
-    filter: &DeveloperFilter,
-) -> AppResult<u64> {
-    caller.require_admin()?;
-    Ok(developers_matching(filter).count(&app.db).await?)
+pub async fn count_developers(actor: &Actor, filter: &DeveloperFilter) -> AppResult<u64> {
+    actor.require_admin()?;
+    Ok(developers_matching(filter).count(&actor.app.db).await?)
 }
 
 /// A developer by id. Admins only.
-pub async fn developer(app: &AppState, caller: &Caller, id: Uuid) -> AppResult<users::Model> {
-    caller.require_admin()?;
+pub async fn developer(actor: &Actor, id: Uuid) -> AppResult<users::Model> {
+    actor.require_admin()?;
     Users::find_by_id(id)
         .filter(users::Column::Role.eq(Role::Developer.as_str()))
-        .one(&app.db)
+        .one(&actor.app.db)
         .await?
         .ok_or(AppError::NotFound("developer"))
 }

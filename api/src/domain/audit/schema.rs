@@ -1,7 +1,7 @@
-use super::listing::{self, AuditFilter};
+use super::service::{self, AuditFilter};
+use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
-use crate::graphql::pagination::{TotalCount, encode_cursor, page_args};
-use async_graphql::connection::{Connection, Edge};
+use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, InputObject, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::audit_events;
@@ -73,9 +73,9 @@ impl AuditQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<AuditFilterInput>,
-    ) -> Result<Connection<String, AuditEvent, TotalCount>> {
-        let app = ctx.app()?;
-        let page = page_args(first, after, app.config.limits.max_page_size)?;
+    ) -> Result<PagedConnection<AuditEvent>> {
+        let actor = ctx.actor()?;
+        let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
         let f = filter.unwrap_or_default();
         let filter = AuditFilter {
             entity_type: f.entity_type,
@@ -86,21 +86,8 @@ impl AuditQuery {
             to: f.to,
             search: f.search,
         };
-        let (rows, has_next) = listing::page(&app.db, ctx.caller(), &filter, &page).await?;
-        let total = if ctx.look_ahead().field("totalCount").exists() {
-            listing::count(&app.db, ctx.caller(), &filter).await?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(
-            page.after.is_some(),
-            has_next,
-            TotalCount::new(total),
-        );
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|e| Edge::new(encode_cursor(e.id), AuditEvent(e))),
-        );
-        Ok(connection)
+        let rows = service::page(actor, &filter, &page).await?;
+        let count = service::count(actor, &filter);
+        connection(ctx, rows, |_, e| id_cursor(e.id), AuditEvent, count).await
     }
 }

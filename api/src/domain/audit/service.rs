@@ -1,44 +1,93 @@
-//! The audit trail: every state change writes one row, inside the change's own transaction.
+//! Reading the audit trail: newest first, admins all of it, developers what they own.
 
-use crate::auth::{Caller, RequestMeta};
-use crate::error::AppResult;
+use crate::auth::{Actor, Caller, Role};
+use crate::error::{AppError, AppResult};
+use crate::paging::{self, Page, PageArgs};
 use chrono::{DateTime, Utc};
-use entity::audit_events;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use entity::{audit_events, prelude::*};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
+};
 use uuid::Uuid;
 
-/// What happened and to what; who and from where come from the caller and request.
-pub struct AuditEntry<'a> {
-    pub event_type: &'a str,
-    pub entity_type: &'a str,
-    pub entity_id: Uuid,
-    /// The developer who owns the entity; they may read this event.
-    pub owner_id: Option<Uuid>,
-    pub metadata: serde_json::Value,
+#[derive(Default)]
+pub struct AuditFilter {
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    /// e.g. `license.` for every license event.
+    pub type_prefix: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Text looked for in the event's metadata.
+    pub search: Option<String>,
 }
 
-pub async fn record(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    meta: &RequestMeta,
-    now: DateTime<Utc>,
-    entry: AuditEntry<'_>,
-) -> AppResult<()> {
-    let (actor_type, actor_id) = caller.actor();
-    audit_events::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        event_type: Set(entry.event_type.to_owned()),
-        actor_id: Set(actor_id),
-        actor_type: Set(actor_type.to_owned()),
-        entity_type: Set(entry.entity_type.to_owned()),
-        entity_id: Set(Some(entry.entity_id)),
-        owner_id: Set(entry.owner_id),
-        metadata: Set(entry.metadata),
-        ip: Set(meta.ip.clone()),
-        user_agent: Set(meta.user_agent.clone()),
-        created_at: Set(now.into()),
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn matching(caller: &Caller, filter: &AuditFilter) -> AppResult<Select<AuditEvents>> {
+    let mut condition = Condition::all();
+    match caller.require_user()? {
+        (_, Role::Admin) => {}
+        (id, Role::Developer) => condition = condition.add(audit_events::Column::OwnerId.eq(id)),
+        (_, Role::Member) => {
+            return Err(AppError::Forbidden(
+                "team members cannot read the audit trail",
+            ));
+        }
     }
-    .insert(conn)
-    .await?;
-    Ok(())
+    if let Some(kind) = &filter.entity_type {
+        condition = condition.add(audit_events::Column::EntityType.eq(kind.as_str()));
+    }
+    if let Some(id) = filter.entity_id {
+        condition = condition.add(audit_events::Column::EntityId.eq(id));
+    }
+    if let Some(id) = filter.actor_id {
+        condition = condition.add(audit_events::Column::ActorId.eq(id));
+    }
+    if let Some(prefix) = &filter.type_prefix {
+        condition = condition.add(audit_events::Column::EventType.starts_with(prefix.as_str()));
+    }
+    if let Some(from) = filter.from {
+        condition = condition.add(audit_events::Column::CreatedAt.gte(from.fixed_offset()));
+    }
+    if let Some(to) = filter.to {
+        condition = condition.add(audit_events::Column::CreatedAt.lt(to.fixed_offset()));
+    }
+    if let Some(text) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        condition = condition.add(
+            Expr::expr(Func::lower(
+                Expr::col(audit_events::Column::Metadata).cast_as("TEXT"),
+            ))
+            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    Ok(AuditEvents::find().filter(condition))
+}
+
+pub async fn page(
+    actor: &Actor,
+    filter: &AuditFilter,
+    page: &PageArgs,
+) -> AppResult<Page<audit_events::Model>> {
+    let mut query = matching(actor, filter)?.order_by_desc(audit_events::Column::Id);
+    if let Some(after) = page.after_id() {
+        query = query.filter(audit_events::Column::Id.lt(after));
+    }
+    paging::fetch(&actor.app.db, query, page).await
+}
+
+pub async fn count(actor: &Actor, filter: &AuditFilter) -> AppResult<u64> {
+    Ok(matching(actor, filter)?.count(&actor.app.db).await?)
 }

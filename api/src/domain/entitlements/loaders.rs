@@ -1,8 +1,8 @@
 use super::cache::EntitlementCache;
 use super::resolve::Entitlements;
+use crate::clock::Clock;
 use crate::graphql::loader::LoaderError;
 use async_graphql::dataloader::Loader;
-use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 pub struct EntitlementsByDeveloper {
     pub db: DatabaseConnection,
     pub cache: EntitlementCache,
+    pub clock: Clock,
 }
 
 impl Loader<Uuid> for EntitlementsByDeveloper {
@@ -19,6 +20,9 @@ impl Loader<Uuid> for EntitlementsByDeveloper {
     type Error = LoaderError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        Ok(self.cache.get_many(&self.db, keys, Utc::now()).await?)
+        Ok(self
+            .cache
+            .get_many(&self.db, keys, self.clock.now())
+            .await?)
     }
 }

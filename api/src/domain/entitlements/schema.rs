@@ -6,7 +6,6 @@ use crate::domain::usage::loaders::{UsageNow, UsageNowByDeveloper};
 use crate::domain::usage::metrics::Granularity;
 use crate::error::AppError;
 use crate::graphql::context::ContextExt;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -86,7 +85,7 @@ pub fn describe(entitlements: &Entitlements, now: &UsageNow) -> Vec<Entitlement>
 /// A developer's entitlements through the loaders: cached values, batched usage.
 pub async fn load_for(ctx: &Context<'_>, developer_id: Uuid) -> Result<Vec<Entitlement>> {
     let entitlements: Arc<Entitlements> = ctx
-        .data_unchecked::<DataLoader<EntitlementsByDeveloper>>()
+        .loader::<EntitlementsByDeveloper>()?
         .load_one(developer_id)
         .await?
         .ok_or(AppError::NotFound("developer"))?;
@@ -98,7 +97,7 @@ pub async fn load_for(ctx: &Context<'_>, developer_id: Uuid) -> Result<Vec<Entit
 
 async fn usage_now(ctx: &Context<'_>, developer_id: Uuid) -> Result<UsageNow> {
     Ok(ctx
-        .data_unchecked::<DataLoader<UsageNowByDeveloper>>()
+        .loader::<UsageNowByDeveloper>()?
         .load_one(developer_id)
         .await?
         .unwrap_or_default())
@@ -123,8 +122,7 @@ impl EntitlementsQuery {
         ctx: &Context<'_>,
         developer_id: Option<Uuid>,
     ) -> Result<Vec<Entitlement>> {
-        let app = ctx.app()?;
-        let subject = service::subject(app, ctx.caller(), developer_id).await?;
+        let subject = service::subject(ctx.actor()?, developer_id).await?;
         load_for(ctx, subject).await
     }
 
@@ -136,9 +134,7 @@ impl EntitlementsQuery {
         feature: String,
         developer_id: Option<Uuid>,
     ) -> Result<FeatureAccess> {
-        let app = ctx.app()?;
-        let access =
-            service::check_feature(app, ctx.caller(), &feature, developer_id, Utc::now()).await?;
+        let access = service::check_feature(ctx.actor()?, &feature, developer_id).await?;
         Ok(FeatureAccess {
             feature: access.feature,
             enabled: access.enabled,
@@ -162,15 +158,13 @@ impl EntitlementsMutation {
         value: Option<Json<serde_json::Value>>,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<Vec<Entitlement>> {
-        let app = ctx.app()?;
         let change = OverrideChange {
             developer_id,
             key,
             value: value.map_or(serde_json::Value::Null, |v| v.0),
             expires_at,
         };
-        let merged =
-            service::set_override(app, ctx.caller(), ctx.meta(), change, Utc::now()).await?;
+        let merged = service::set_override(ctx.actor()?, change).await?;
         Ok(describe(&merged, &usage_now(ctx, developer_id).await?))
     }
 
@@ -181,10 +175,7 @@ impl EntitlementsMutation {
         developer_id: Uuid,
         key: String,
     ) -> Result<Vec<Entitlement>> {
-        let app = ctx.app()?;
-        let merged =
-            service::remove_override(app, ctx.caller(), ctx.meta(), developer_id, key, Utc::now())
-                .await?;
+        let merged = service::remove_override(ctx.actor()?, developer_id, key).await?;
         Ok(describe(&merged, &usage_now(ctx, developer_id).await?))
     }
 }

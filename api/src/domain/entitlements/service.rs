@@ -2,15 +2,13 @@
 
 use super::catalogue;
 use super::resolve::{EntitlementSource, Entitlements, resolve_one};
-use crate::auth::{Caller, RequestMeta};
-use crate::domain::audit::service::{AuditEntry, record};
+use crate::auth::{Actor, Caller, Role};
 use crate::error::{AppError, AppResult};
-use crate::events::{DomainEvent, UnitOfWork};
-use crate::state::AppState;
+use crate::events::{Change, Event, UnitOfWork};
 use chrono::{DateTime, Utc};
 use entity::{entitlement_overrides, instances, licenses, prelude::*, users};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{EntityTrait, ModelTrait, Set};
+use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -22,40 +20,44 @@ pub struct OverrideChange {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-async fn developer(app: &AppState, id: Uuid) -> AppResult<users::Model> {
+async fn developer(actor: &Actor, id: Uuid) -> AppResult<users::Model> {
     Users::find_by_id(id)
-        .one(&app.db)
+        .filter(users::Column::Role.eq(Role::Developer.as_str()))
+        .one(&actor.app.db)
         .await?
-        .filter(|u| u.role == "developer")
         .ok_or(AppError::NotFound("developer"))
 }
 
-fn event(kind: &str, developer_id: Uuid, key: &str, now: DateTime<Utc>) -> DomainEvent {
-    DomainEvent {
-        kind: kind.to_owned(),
-        entity_id: developer_id,
-        developer_id: Some(developer_id),
-        data: json!({ "key": key }),
-        occurred_at: now,
-    }
+/// An override change, audited on the developer and published so every gateway drops its
+/// cached entitlements.
+fn override_change(
+    kind: &str,
+    developer_id: Uuid,
+    key: &str,
+    metadata: serde_json::Value,
+) -> Change {
+    Change::new(kind, "developer", developer_id)
+        .owner(developer_id)
+        .metadata(metadata)
+        .publish(Event {
+            kind: kind.to_owned(),
+            entity_id: developer_id,
+            developer_id: Some(developer_id),
+            data: json!({ "key": key }),
+        })
 }
 
 /// Sets (or replaces) one override; admins only.
-pub async fn set_override(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
-    change: OverrideChange,
-    now: DateTime<Utc>,
-) -> AppResult<Entitlements> {
-    caller.require_admin()?;
+pub async fn set_override(actor: &Actor, change: OverrideChange) -> AppResult<Entitlements> {
+    let now = actor.now;
+    actor.require_admin()?;
     catalogue::check_value(&change.key, &change.value)
         .map_err(|reason| AppError::validation("value", reason))?;
     if change.expires_at.is_some_and(|t| t <= now) {
         return Err(AppError::validation("expiresAt", "must be in the future"));
     }
-    developer(app, change.developer_id).await?;
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    developer(actor, change.developer_id).await?;
+    let mut uow = UnitOfWork::begin(actor).await?;
     let before = EntitlementOverrides::find_by_id((change.developer_id, change.key.clone()))
         .one(&*uow)
         .await?;
@@ -64,7 +66,7 @@ pub async fn set_override(
         key: Set(change.key.clone()),
         value: Set(change.value.clone()),
         expires_at: Set(change.expires_at.map(Into::into)),
-        set_by: Set(caller.actor().1),
+        set_by: Set(actor.caller.audit_actor().1),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
     };
@@ -84,31 +86,19 @@ pub async fn set_override(
         )
         .exec_without_returning(&*uow)
         .await?;
-    record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "entitlement.override_set",
-            entity_type: "developer",
-            entity_id: change.developer_id,
-            owner_id: Some(change.developer_id),
-            metadata: json!({
-                "key": change.key,
-                "from": before.map(|b| b.value),
-                "to": change.value,
-                "expiresAt": change.expires_at,
-            }),
-        },
-    )
-    .await?;
-    uow.publish(event(
+    let metadata = json!({
+        "key": change.key,
+        "from": before.map(|b| b.value),
+        "to": change.value,
+        "expiresAt": change.expires_at,
+    });
+    uow.record(override_change(
         "entitlement.override_set",
         change.developer_id,
         &change.key,
-        now,
-    ));
+        metadata,
+    ))
+    .await?;
     let merged = resolve_one(&*uow, change.developer_id, now).await?;
     uow.commit().await?;
     Ok(merged)
@@ -116,66 +106,52 @@ pub async fn set_override(
 
 /// Removes one override, so the plan's value applies again; admins only.
 pub async fn remove_override(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
+    actor: &Actor,
     developer_id: Uuid,
     key: String,
-    now: DateTime<Utc>,
 ) -> AppResult<Entitlements> {
-    caller.require_admin()?;
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    actor.require_admin()?;
+    let mut uow = UnitOfWork::begin(actor).await?;
     let existing = EntitlementOverrides::find_by_id((developer_id, key.clone()))
         .one(&*uow)
         .await?
         .ok_or(AppError::NotFound("entitlement override"))?;
     let value = existing.value.clone();
     existing.delete(&*uow).await?;
-    record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "entitlement.override_removed",
-            entity_type: "developer",
-            entity_id: developer_id,
-            owner_id: Some(developer_id),
-            metadata: json!({ "key": key, "from": value }),
-        },
-    )
-    .await?;
-    uow.publish(event(
+    let metadata = json!({ "key": key, "from": value });
+    uow.record(override_change(
         "entitlement.override_removed",
         developer_id,
         &key,
-        now,
-    ));
-    let merged = resolve_one(&*uow, developer_id, now).await?;
+        metadata,
+    ))
+    .await?;
+    let merged = resolve_one(&*uow, developer_id, actor.now).await?;
     uow.commit().await?;
     Ok(merged)
 }
 
 /// The developer whose entitlements a caller acts under: its own for a developer, the
 /// license's or instance's owner for a runtime credential, any for an admin who names one.
-pub async fn subject(app: &AppState, caller: &Caller, requested: Option<Uuid>) -> AppResult<Uuid> {
-    let own = match caller {
+pub async fn subject(actor: &Actor, requested: Option<Uuid>) -> AppResult<Uuid> {
+    let db = &actor.app.db;
+    let own = match &actor.caller {
         Caller::Anonymous => return Err(AppError::Unauthenticated("sign in first")),
         Caller::User { id, .. } => *id,
         Caller::LicenseKey { license_id } => Licenses::find_by_id(*license_id)
-            .one(&app.db)
+            .one(db)
             .await?
             .map(|l: licenses::Model| l.developer_id)
             .ok_or(AppError::NotFound("license"))?,
         Caller::InstanceToken { instance_id } => Instances::find_by_id(*instance_id)
-            .one(&app.db)
+            .one(db)
             .await?
             .map(|i: instances::Model| i.developer_id)
             .ok_or(AppError::NotFound("instance"))?,
     };
     match requested {
         None => Ok(own),
-        Some(id) if id == own || caller.is_admin() => Ok(id),
+        Some(id) if id == own || actor.is_admin() => Ok(id),
         Some(_) => Err(AppError::NotFound("developer")),
     }
 }
@@ -187,13 +163,12 @@ pub struct FeatureAccess {
 }
 
 pub async fn check_feature(
-    app: &AppState,
-    caller: &Caller,
+    actor: &Actor,
     feature: &str,
     developer_id: Option<Uuid>,
-    now: DateTime<Utc>,
 ) -> AppResult<FeatureAccess> {
-    let subject = subject(app, caller, developer_id).await?;
+    let app = &actor.app;
+    let subject = subject(actor, developer_id).await?;
     let key = if catalogue::ACCOUNT_FLAGS.contains(&feature)
         || feature.starts_with(catalogue::FEATURE_PREFIX)
     {
@@ -207,7 +182,7 @@ pub async fn check_feature(
             "a feature name is lower-case letters, digits and underscores",
         ));
     }
-    let entitlements: Arc<Entitlements> = app.entitlements.get(&app.db, subject, now).await?;
+    let entitlements: Arc<Entitlements> = app.entitlements.get(&app.db, subject, actor.now).await?;
     Ok(FeatureAccess {
         feature: feature.to_owned(),
         enabled: entitlements.flag(&key),

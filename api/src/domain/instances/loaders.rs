@@ -1,6 +1,6 @@
 use crate::graphql::loader::{LoaderError, fetch_in, group_by};
 use async_graphql::dataloader::Loader;
-use entity::{database_pools, instances};
+use entity::instances;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -17,18 +17,5 @@ impl Loader<Uuid> for InstancesByDeveloper {
             fetch_in::<instances::Entity>(&self.0, instances::Column::DeveloperId, keys).await?;
         rows.sort_by_key(|i| i.id);
         Ok(group_by(rows, |i| i.developer_id))
-    }
-}
-
-pub struct PoolById(pub DatabaseConnection);
-
-impl Loader<Uuid> for PoolById {
-    type Value = database_pools::Model;
-    type Error = LoaderError;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows =
-            fetch_in::<database_pools::Entity>(&self.0, database_pools::Column::Id, keys).await?;
-        Ok(rows.into_iter().map(|p| (p.id, p)).collect())
     }
 }

@@ -1,13 +1,18 @@
+//! Customer instances: a customer's deployment with its own database.
+//! - `model.rs`: instance statuses.
+//! - `transitions.rs`: the state machine, as data.
+//! - `input.rs`: the rules for subdomains.
+//! - `changes.rs`: what an instance change records (history row, audit, event).
+//! - `access.rs`: who may reach an instance: its developer, admins, its own tokens.
+//! - `service.rs`: creating, moving and deleting instances.
+//! - `schema.rs`: the `Instance` type, `instances` and the instance mutations.
+//! - `loaders.rs`: a developer's instances.
+
 pub mod access;
+pub mod changes;
+pub mod input;
 pub mod loaders;
-pub mod log_listing;
-pub mod logs;
-pub mod logs_schema;
-pub mod placement;
+pub mod model;
 pub mod schema;
 pub mod service;
-pub mod token_format;
-pub mod tokens;
-pub mod tokens_schema;
 pub mod transitions;
-pub mod validate;

@@ -1,31 +1,30 @@
 //! The instance state machine, as data. Deleted is terminal.
 
+use super::model::InstanceStatus::{self, *};
 use crate::error::{AppError, AppResult};
 
-const ALLOWED: &[(&str, &[&str])] = &[
-    ("provisioning", &["running", "error", "deleting", "deleted"]),
-    (
-        "waiting_for_capacity",
-        &["provisioning", "error", "deleted"],
-    ),
-    ("running", &["suspended", "error", "deleting", "deleted"]),
-    ("suspended", &["running", "error", "deleting", "deleted"]),
-    ("error", &["provisioning", "running", "deleting", "deleted"]),
-    ("deleting", &["deleted"]),
-    ("deleted", &[]),
+/// (from, the statuses it may move to).
+const ALLOWED: &[(InstanceStatus, &[InstanceStatus])] = &[
+    (Provisioning, &[Running, Error, Deleting, Deleted]),
+    (WaitingForCapacity, &[Provisioning, Error, Deleted]),
+    (Running, &[Suspended, Error, Deleting, Deleted]),
+    (Suspended, &[Running, Error, Deleting, Deleted]),
+    (Error, &[Provisioning, Running, Deleting, Deleted]),
+    (Deleting, &[Deleted]),
+    (Deleted, &[]),
 ];
 
-pub fn check(from: &str, to: &str) -> AppResult<()> {
+pub fn check(from: InstanceStatus, to: InstanceStatus) -> AppResult<()> {
     let allowed = ALLOWED
         .iter()
-        .find(|(state, _)| *state == from)
+        .find(|(status, _)| *status == from)
         .is_some_and(|(_, targets)| targets.contains(&to));
     if allowed {
         Ok(())
     } else {
         Err(AppError::InvalidTransition {
-            from: from.to_owned(),
-            to: to.to_owned(),
+            from: from.as_str().to_owned(),
+            to: to.as_str().to_owned(),
         })
     }
 }
@@ -36,20 +35,25 @@ mod tests {
 
     #[test]
     fn every_pair_follows_the_table() {
-        let states: Vec<&str> = ALLOWED.iter().map(|(s, _)| *s).collect();
         let mut allowed = 0;
-        for from in &states {
-            for to in &states {
-                if check(from, to).is_ok() {
-                    allowed += 1;
-                } else if let Err(AppError::InvalidTransition { from: f, to: t }) = check(from, to)
-                {
-                    assert_eq!((f.as_str(), t.as_str()), (*from, *to));
+        for from in InstanceStatus::ALL {
+            for to in InstanceStatus::ALL {
+                match check(*from, *to) {
+                    Ok(()) => allowed += 1,
+                    Err(AppError::InvalidTransition { from: f, to: t }) => {
+                        assert_eq!((f.as_str(), t.as_str()), (from.as_str(), to.as_str()));
+                    }
+                    Err(other) => panic!("unexpected {other:?}"),
                 }
             }
         }
         assert_eq!(allowed, ALLOWED.iter().map(|(_, t)| t.len()).sum::<usize>());
-        assert!(check("deleted", "running").is_err());
-        assert!(check("running", "running").is_err());
+        assert_eq!(
+            ALLOWED.len(),
+            InstanceStatus::ALL.len(),
+            "every status has a row"
+        );
+        assert!(check(Deleted, Running).is_err());
+        assert!(check(Running, Running).is_err());
     }
 }

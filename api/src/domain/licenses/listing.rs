@@ -1,14 +1,15 @@
 //! The `licenses` connection: filters, sorts, search and paging. Developers see their own.
 
 use super::model::{LicenseState, LicenseTerm, PaymentState};
-use crate::auth::{Caller, Role};
+use crate::auth::{Actor, Caller, Role};
 use crate::error::{AppError, AppResult};
+use crate::paging::{self, Page, PageArgs};
 use chrono::{DateTime, Utc};
 use entity::{licenses, plans, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, DbBackend, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    Select,
 };
 use uuid::Uuid;
 
@@ -121,36 +122,29 @@ fn matching(
     Ok(Licenses::find().filter(condition))
 }
 
-/// One page (by offset) and whether more follow.
+/// One page (by position) and whether more follow.
 pub async fn page(
-    db: &DatabaseConnection,
-    caller: &Caller,
+    actor: &Actor,
     filter: &LicenseFilter,
     sort: LicenseSort,
     descending: bool,
-    offset: u64,
-    limit: u64,
-) -> AppResult<(Vec<licenses::Model>, bool)> {
+    page: &PageArgs,
+) -> AppResult<Page<licenses::Model>> {
+    let db = &actor.app.db;
     let order = if descending { Order::Desc } else { Order::Asc };
-    let query = matching(db.get_database_backend(), caller, filter)?;
+    let query = matching(db.get_database_backend(), actor, filter)?;
     let query = match sort {
         LicenseSort::Created => query.order_by(licenses::Column::Id, order.clone()),
         LicenseSort::Expiry => query.order_by(licenses::Column::ExpiresAt, order.clone()),
         LicenseSort::Utilization => query.order_by(Expr::cust(UTILIZATION), order.clone()),
     }
     .order_by(licenses::Column::Id, order);
-    let mut rows = query.offset(offset).limit(limit + 1).all(db).await?;
-    let has_next = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, has_next))
+    paging::fetch(db, query, page).await
 }
 
-pub async fn count(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    filter: &LicenseFilter,
-) -> AppResult<u64> {
-    Ok(matching(db.get_database_backend(), caller, filter)?
+pub async fn count(actor: &Actor, filter: &LicenseFilter) -> AppResult<u64> {
+    let db = &actor.app.db;
+    Ok(matching(db.get_database_backend(), actor, filter)?
         .count(db)
         .await?)
 }

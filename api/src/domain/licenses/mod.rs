@@ -1,13 +1,20 @@
-pub mod guessing;
+//! Licenses: keys, the state machine, issuing and editing, finding them.
+//! - `model.rs`: states, payment states and terms.
+//! - `transitions.rs`: the state machine, as data.
+//! - `keys.rs`: generating keys and their stored digests.
+//! - `changes.rs`: what a license change audits and publishes.
+//! - `service.rs`: issuing (signup's first license, admins', developers'), editing, re-keying.
+//! - `lifecycle.rs`: moving a license through its states, renewing it.
+//! - `listing.rs`: the `licenses` list: filters, sorts, search.
+//! - `schema.rs`: the `License` type, its queries, mutations and `licenseEvents`.
+//! - `loaders.rs`: licenses by id and by developer.
+
+pub mod changes;
 pub mod keys;
 pub mod lifecycle;
 pub mod listing;
 pub mod loaders;
-mod lookup_batch;
-pub mod management;
 pub mod model;
 pub mod schema;
 pub mod service;
 pub mod transitions;
-pub mod validation;
-pub mod verdict;

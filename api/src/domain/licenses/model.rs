@@ -1,30 +1,10 @@
 //! The license vocabulary, stored as lower-case text and checked by the database.
 
-use async_graphql::Enum;
-
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(raw: &str) -> Option<Self> {
-                match raw { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+use crate::vocabulary::text_enum;
 
 text_enum!(
     /// Where a license stands in its life.
-    LicenseState {
+    pub enum LicenseState {
         Trialing => "trialing",
         Active => "active",
         Grace => "grace",
@@ -38,7 +18,7 @@ text_enum!(
 
 text_enum!(
     /// Whether the license is paid for.
-    PaymentState {
+    pub enum PaymentState {
         NotRequiredForTrial => "not_required_for_trial",
         Active => "active",
         PastDue => "past_due",
@@ -49,7 +29,7 @@ text_enum!(
 
 text_enum!(
     /// How long one paid period of the license lasts.
-    LicenseTerm {
+    pub enum LicenseTerm {
         Monthly => "monthly",
         Yearly => "yearly",
     }

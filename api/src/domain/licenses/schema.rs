@@ -1,8 +1,8 @@
 use super::lifecycle::{self, StateChange};
 use super::listing::{self, LicenseFilter, LicenseSort};
 use super::loaders::LicenseById;
-use super::management::{self, CustomerFields, LicenseChanges, NewLicense};
 use super::model::{LicenseState, LicenseTerm, PaymentState};
+use super::service::{self, CustomerFields, LicenseChanges, NewLicense};
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
 use crate::domain::audit::loaders::AuditEventsByEntity;
@@ -14,10 +14,10 @@ use crate::domain::plans::schema::Plan;
 use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
 use crate::domain::seats::schema::Assignment;
 use crate::events::DomainEvent;
+use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
-use crate::graphql::pagination::{TotalCount, encode_offset_cursor, offset_args};
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Object, Result, Subscription, dataloader::DataLoader};
+use crate::paging::{PageArgs, position_cursor};
+use async_graphql::{Context, Object, Result, Subscription};
 use async_graphql::{Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::licenses;
@@ -44,14 +44,14 @@ impl License {
     async fn product(&self) -> &str {
         &self.0.product
     }
-    async fn term(&self) -> Option<LicenseTerm> {
-        LicenseTerm::parse(&self.0.term)
+    async fn term(&self) -> Result<Option<LicenseTerm>> {
+        Ok(Some(LicenseTerm::from_stored(&self.0.term)?))
     }
-    async fn state(&self) -> Option<LicenseState> {
-        LicenseState::parse(&self.0.state)
+    async fn state(&self) -> Result<Option<LicenseState>> {
+        Ok(Some(LicenseState::from_stored(&self.0.state)?))
     }
-    async fn payment_state(&self) -> Option<PaymentState> {
-        PaymentState::parse(&self.0.payment_state)
+    async fn payment_state(&self) -> Result<Option<PaymentState>> {
+        Ok(Some(PaymentState::from_stored(&self.0.payment_state)?))
     }
     async fn seats_total(&self) -> i32 {
         self.0.seats_total
@@ -110,16 +110,19 @@ impl License {
         f64::from(self.0.seats_used) * 100.0 / f64::from(self.0.seats_total)
     }
     /// Whole days until expiry; negative once expired, null when it never expires.
-    async fn days_until_expiry(&self) -> Option<i64> {
-        self.0
+    async fn days_until_expiry(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
+        let now = ctx.actor()?.now;
+        Ok(self
+            .0
             .expires_at
             .as_ref()
-            .map(|t| (utc(t) - Utc::now()).num_days())
+            .map(|t| (utc(t) - now).num_days()))
     }
     /// Expires within the configured window (`LICENSE_EXPIRING_DAYS`) and has not yet.
     async fn expiring(&self, ctx: &Context<'_>) -> Result<bool> {
-        let window = chrono::Duration::days(ctx.app()?.config.licensing.expiring_days);
-        let now = Utc::now();
+        let actor = ctx.actor()?;
+        let window = chrono::Duration::days(actor.app.config.licensing.expiring_days);
+        let now = actor.now;
         Ok(self
             .0
             .expires_at
@@ -129,29 +132,53 @@ impl License {
     }
     /// Registered runtime nodes (alive or not yet deactivated), oldest first.
     async fn runtime_nodes(&self, ctx: &Context<'_>) -> Result<Vec<RuntimeNode>> {
-        let loader = ctx.data::<DataLoader<ActiveNodesByLicense>>()?;
-        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(found.into_iter().map(RuntimeNode).collect())
+        let found = ctx
+            .loader::<ActiveNodesByLicense>()?
+            .load_one(self.0.id)
+            .await?;
+        Ok(found
+            .unwrap_or_default()
+            .into_iter()
+            .map(RuntimeNode)
+            .collect())
     }
     /// What happened to this license, newest first.
     async fn audit_events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
-        let loader = ctx.data::<DataLoader<AuditEventsByEntity>>()?;
-        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(found.into_iter().map(AuditEvent).collect())
+        let found = ctx
+            .loader::<AuditEventsByEntity>()?
+            .load_one(self.0.id)
+            .await?;
+        Ok(found
+            .unwrap_or_default()
+            .into_iter()
+            .map(AuditEvent)
+            .collect())
     }
     /// Seats currently held, oldest first.
     async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<Assignment>> {
-        let loader = ctx.data::<DataLoader<ActiveAssignmentsByLicense>>()?;
-        let found = loader.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(found.into_iter().map(Assignment).collect())
+        let found = ctx
+            .loader::<ActiveAssignmentsByLicense>()?
+            .load_one(self.0.id)
+            .await?;
+        Ok(found
+            .unwrap_or_default()
+            .into_iter()
+            .map(Assignment)
+            .collect())
     }
     async fn plan(&self, ctx: &Context<'_>) -> Result<Option<Plan>> {
-        let loader = ctx.data::<DataLoader<PlanById>>()?;
-        Ok(loader.load_one(self.0.plan_id).await?.map(Plan))
+        Ok(ctx
+            .loader::<PlanById>()?
+            .load_one(self.0.plan_id)
+            .await?
+            .map(Plan))
     }
     async fn developer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let loader = ctx.data::<DataLoader<UserById>>()?;
-        Ok(loader.load_one(self.0.developer_id).await?.map(User))
+        let found = ctx
+            .loader::<UserById>()?
+            .load_one(self.0.developer_id)
+            .await?;
+        Ok(found.map(User))
     }
 }
 
@@ -176,8 +203,11 @@ impl LicenseEvent {
     }
     /// The license as it is now (it may have changed again since the event).
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
-        let loader = ctx.data::<DataLoader<LicenseById>>()?;
-        Ok(loader.load_one(self.0.entity_id).await?.map(License))
+        let found = ctx
+            .loader::<LicenseById>()?
+            .load_one(self.0.entity_id)
+            .await?;
+        Ok(found.map(License))
     }
 }
 
@@ -251,9 +281,9 @@ impl LicensesQuery {
         after: Option<String>,
         filter: Option<LicenseFilterInput>,
         order_by: Option<LicenseOrder>,
-    ) -> Result<Connection<String, License, TotalCount>> {
-        let app = ctx.app()?;
-        let page = offset_args(first, after, app.config.limits.max_page_size)?;
+    ) -> Result<PagedConnection<License>> {
+        let actor = ctx.actor()?;
+        let page = PageArgs::by_position(first, after, actor.app.config.limits.max_page_size)?;
         let filter = LicenseFilter::from(filter.unwrap_or_default());
         let order = order_by.unwrap_or_default();
         let sort = match order.field {
@@ -262,41 +292,14 @@ impl LicensesQuery {
             LicenseOrderField::Utilization => LicenseSort::Utilization,
         };
         let descending = order.direction == OrderDirection::Desc;
-        let (rows, has_next) = listing::page(
-            &app.db,
-            ctx.caller(),
-            &filter,
-            sort,
-            descending,
-            page.offset,
-            page.limit,
-        )
-        .await?;
-        let total_count = if ctx.look_ahead().field("totalCount").exists() {
-            listing::count(&app.db, ctx.caller(), &filter).await?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(
-            page.offset > 0,
-            has_next,
-            TotalCount::new(total_count),
-        );
-        connection.edges.extend(
-            rows.into_iter()
-                .zip(page.offset..)
-                .map(|(license, position)| {
-                    Edge::new(encode_offset_cursor(position), License(license))
-                }),
-        );
-        Ok(connection)
+        let rows = listing::page(actor, &filter, sort, descending, &page).await?;
+        let count = listing::count(actor, &filter);
+        connection(ctx, rows, |at, _| position_cursor(at), License, count).await
     }
 
     /// One license: admins see any, developers their own.
     async fn license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
-        Ok(License(
-            lifecycle::visible(ctx.app()?, ctx.caller(), id).await?,
-        ))
+        Ok(License(lifecycle::visible(ctx.actor()?, id).await?))
     }
 }
 
@@ -314,10 +317,9 @@ impl LicensesMutation {
             to: state,
             payment: payment_state,
         };
-        let app = ctx.app()?;
-        let license =
-            lifecycle::change_state(app, ctx.caller(), ctx.meta(), id, change, Utc::now()).await?;
-        Ok(License(license))
+        Ok(License(
+            lifecycle::change_state(ctx.actor()?, id, change).await?,
+        ))
     }
 }
 
@@ -394,8 +396,7 @@ impl LicensesMutation {
             notes: input.notes,
             customer: input.customer.into(),
         };
-        let (license, key) =
-            management::create(ctx.app()?, ctx.caller(), ctx.meta(), new, Utc::now()).await?;
+        let (license, key) = service::create(ctx.actor()?, new).await?;
         Ok(LicenseKeyPayload {
             license: License(license),
             license_key: key.plaintext,
@@ -418,16 +419,7 @@ impl LicensesMutation {
             notes: input.notes,
             customer: input.customer.into(),
         };
-        let license = management::update(
-            ctx.app()?,
-            ctx.caller(),
-            ctx.meta(),
-            id,
-            changes,
-            Utc::now(),
-        )
-        .await?;
-        Ok(License(license))
+        Ok(License(service::update(ctx.actor()?, id, changes).await?))
     }
 
     /// Issues a new key; the old one stops working at once.
@@ -436,9 +428,7 @@ impl LicensesMutation {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> Result<LicenseKeyPayload> {
-        let (license, key) =
-            management::regenerate_key(ctx.app()?, ctx.caller(), ctx.meta(), id, Utc::now())
-                .await?;
+        let (license, key) = service::regenerate_key(ctx.actor()?, id).await?;
         Ok(LicenseKeyPayload {
             license: License(license),
             license_key: key.plaintext,
@@ -475,9 +465,7 @@ impl LicensesMutation {
     /// Extends expiry by one term (from expiry, or from now if already expired), active and
     /// paid. Admins only.
     async fn renew_license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
-        let license =
-            lifecycle::renew(ctx.app()?, ctx.caller(), ctx.meta(), id, Utc::now()).await?;
-        Ok(License(license))
+        Ok(License(lifecycle::renew(ctx.actor()?, id).await?))
     }
 }
 
@@ -489,9 +477,10 @@ impl LicensesSubscription {
     /// Committed license changes, from every gateway process: all of them for admins, a
     /// developer's own for a developer.
     async fn license_events(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = LicenseEvent>> {
-        let caller = ctx.caller().clone();
+        let actor = ctx.actor()?;
+        let caller = actor.caller.clone();
         caller.require_user()?;
-        let events = BroadcastStream::new(ctx.app()?.bus.subscribe());
+        let events = BroadcastStream::new(actor.app.bus.subscribe());
         Ok(events.filter_map(move |received| {
             let visible = received.ok().filter(|event| {
                 event.kind.starts_with("license.")

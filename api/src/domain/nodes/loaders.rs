@@ -1,3 +1,4 @@
+use super::model::NodeStatus;
 use crate::graphql::loader::{LoaderError, group_by};
 use async_graphql::dataloader::Loader;
 use entity::runtime_nodes;
@@ -15,7 +16,7 @@ impl Loader<Uuid> for ActiveNodesByLicense {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let rows = runtime_nodes::Entity::find()
             .filter(runtime_nodes::Column::LicenseId.is_in(keys.iter().copied()))
-            .filter(runtime_nodes::Column::Status.eq("active"))
+            .filter(runtime_nodes::Column::Status.eq(NodeStatus::Active.as_str()))
             .order_by_asc(runtime_nodes::Column::Id)
             .all(&self.0)
             .await?;

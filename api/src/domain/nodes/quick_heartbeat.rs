@@ -4,9 +4,8 @@
 //! takes the full path, which knows what to answer and what to audit.
 
 use super::service::{CheckIn, standing};
+use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
-use chrono::{DateTime, Utc};
 use entity::{licenses, runtime_nodes};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Iterable, Statement, Value};
 use std::sync::OnceLock;
@@ -49,13 +48,12 @@ fn sql() -> &'static str {
 
 /// The heartbeat's answer when the node was alive; `None` sends the caller down the full path.
 pub async fn check_in(
-    app: &AppState,
-    ip: Option<&str>,
+    actor: &Actor,
     key: &str,
     fingerprint: &str,
     version: Option<&str>,
-    now: DateTime<Utc>,
 ) -> AppResult<Option<CheckIn>> {
+    let (app, now, ip) = (&actor.app, actor.now, actor.meta.ip.as_deref());
     if app.db.get_database_backend() != DbBackend::Postgres {
         return Ok(None);
     }
@@ -75,7 +73,7 @@ pub async fn check_in(
     let node = runtime_nodes::Model::from_query_result(&row, NODE)?;
     let license = licenses::Model::from_query_result(&row, LICENSE)?;
     Ok(Some(CheckIn {
-        code: standing(&license, now),
+        code: standing(&license, now)?,
         license: Some(license),
         node: Some(node),
     }))

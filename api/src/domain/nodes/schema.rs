@@ -1,22 +1,15 @@
+use super::model::NodeStatus;
 use super::service::{self, CheckIn, NodeInput};
 use crate::domain::licenses::loaders::LicenseById;
 use crate::domain::licenses::schema::License;
-use crate::domain::licenses::validation;
-use crate::domain::licenses::verdict::ValidationCode;
-use crate::domain::plans::loaders::EntitlementsByPlan;
-use crate::domain::plans::schema::Entitlements;
+use crate::domain::validation::schema::LicenseStatus;
+use crate::domain::validation::verdict::ValidationCode;
 use crate::error::AppError;
 use crate::graphql::context::ContextExt;
-use async_graphql::{Context, Enum, Object, Result, SimpleObject, dataloader::DataLoader};
+use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::runtime_nodes;
 use uuid::Uuid;
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum NodeStatus {
-    Active,
-    Deactivated,
-}
 
 /// A deployed copy of the vendor's software, registered by fingerprint.
 pub struct RuntimeNode(pub runtime_nodes::Model);
@@ -38,16 +31,13 @@ impl RuntimeNode {
     async fn version(&self) -> Option<&str> {
         self.0.version.as_deref()
     }
-    async fn status(&self) -> NodeStatus {
-        if self.0.status == "active" {
-            NodeStatus::Active
-        } else {
-            NodeStatus::Deactivated
-        }
+    async fn status(&self) -> Result<NodeStatus> {
+        Ok(NodeStatus::from_stored(&self.0.status)?)
     }
     /// Active and within its heartbeat deadline: only alive nodes hold a slot.
-    async fn alive(&self) -> bool {
-        self.0.status == "active" && self.0.heartbeat_deadline_at.with_timezone(&Utc) >= Utc::now()
+    async fn alive(&self, ctx: &Context<'_>) -> Result<bool> {
+        let active = NodeStatus::from_stored(&self.0.status)? == NodeStatus::Active;
+        Ok(active && self.0.heartbeat_deadline_at.with_timezone(&Utc) >= ctx.actor()?.now)
     }
     async fn last_check_in_at(&self) -> DateTime<Utc> {
         self.0.last_check_in_at.with_timezone(&Utc)
@@ -64,46 +54,15 @@ impl RuntimeNode {
     }
     /// The license, for signed-in owners and admins (a license key alone does not reveal it).
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
-        let loader = ctx.data::<DataLoader<LicenseById>>()?;
-        let license = loader.load_one(self.0.license_id).await?;
+        let actor = ctx.actor()?;
+        let license = ctx
+            .loader::<LicenseById>()?
+            .load_one(self.0.license_id)
+            .await?;
         Ok(license
-            .filter(|l| ctx.caller().can_see_developer(l.developer_id))
+            .filter(|l| actor.can_see_developer(l.developer_id))
             .map(License))
     }
-}
-
-/// What a license-key holder may learn about its license.
-pub struct LicenseStatus {
-    id: Uuid,
-    plan_id: Uuid,
-    state: String,
-    expires_at: Option<DateTime<Utc>>,
-}
-
-#[Object]
-impl LicenseStatus {
-    async fn id(&self) -> Uuid {
-        self.id
-    }
-    async fn state(&self) -> Option<crate::domain::licenses::model::LicenseState> {
-        crate::domain::licenses::model::LicenseState::parse(&self.state)
-    }
-    async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.expires_at
-    }
-    async fn entitlements(&self, ctx: &Context<'_>) -> Result<Option<Entitlements>> {
-        let loader = ctx.data::<DataLoader<EntitlementsByPlan>>()?;
-        Ok(loader.load_one(self.plan_id).await?.map(Entitlements::from))
-    }
-}
-
-#[derive(SimpleObject)]
-pub struct ValidationResult {
-    valid: bool,
-    code: ValidationCode,
-    detail: String,
-    /// Null when the key matched no license.
-    license: Option<LicenseStatus>,
 }
 
 #[derive(SimpleObject)]
@@ -132,49 +91,10 @@ impl From<CheckIn> for CheckInResult {
             next_heartbeat_before: c
                 .node
                 .as_ref()
-                .filter(|n| n.status == "active")
+                .filter(|n| n.status == NodeStatus::Active.as_str())
                 .map(|n| n.heartbeat_deadline_at.with_timezone(&Utc)),
             node: c.node.map(RuntimeNode),
         }
-    }
-}
-
-#[derive(Default)]
-pub struct NodesQuery;
-
-#[Object]
-impl NodesQuery {
-    /// Checks a license key (the key is the credential; no sign-in). With a fingerprint it also
-    /// checks that node; with a product, that the license covers it. An unknown key and a
-    /// wrong key answer alike: NOT_FOUND.
-    async fn validate_license(
-        &self,
-        ctx: &Context<'_>,
-        key: String,
-        fingerprint: Option<String>,
-        product: Option<String>,
-    ) -> Result<ValidationResult> {
-        let app = ctx.app()?;
-        let found = validation::validate_guarded(
-            app,
-            ctx.meta().ip.as_deref(),
-            &key,
-            fingerprint.as_deref(),
-            product.as_deref(),
-            Utc::now(),
-        )
-        .await?;
-        Ok(ValidationResult {
-            valid: found.code == ValidationCode::Valid,
-            code: found.code,
-            detail: found.code.detail().to_owned(),
-            license: found.license.map(|l| LicenseStatus {
-                id: l.id,
-                plan_id: l.plan_id,
-                state: l.state,
-                expires_at: l.expires_at,
-            }),
-        })
     }
 }
 
@@ -200,8 +120,7 @@ impl NodesMutation {
             version,
             name,
         };
-        let node =
-            service::activate(ctx.app()?, ctx.meta(), &license_key, input, Utc::now()).await?;
+        let node = service::activate(ctx.actor()?, &license_key, input).await?;
         Ok(RuntimeNode(node))
     }
 
@@ -215,15 +134,12 @@ impl NodesMutation {
         node_id: Option<Uuid>,
         version: Option<String>,
     ) -> Result<CheckInResult> {
-        let app = ctx.app()?;
-        let now = Utc::now();
+        let actor = ctx.actor()?;
         let answer = match (license_key, fingerprint, node_id) {
             (Some(key), Some(fingerprint), None) => {
-                service::check_in_by_key(app, ctx.meta(), &key, &fingerprint, version, now).await?
+                service::check_in_by_key(actor, &key, &fingerprint, version).await?
             }
-            (None, None, Some(id)) => {
-                service::check_in_by_id(app, ctx.caller(), ctx.meta(), id, version, now).await?
-            }
+            (None, None, Some(id)) => service::check_in_by_id(actor, id, version).await?,
             _ => {
                 return Err(AppError::validation(
                     "nodeId",
@@ -237,9 +153,7 @@ impl NodesMutation {
 
     /// Frees a node's slot. The license's developer, or an admin.
     async fn deactivate_runtime_node(&self, ctx: &Context<'_>, id: Uuid) -> Result<RuntimeNode> {
-        let node =
-            service::deactivate(ctx.app()?, ctx.caller(), ctx.meta(), id, Utc::now()).await?;
-        Ok(RuntimeNode(node))
+        Ok(RuntimeNode(service::deactivate(ctx.actor()?, id).await?))
     }
 
     /// Deactivates a node and activates a new fingerprint in its place, in one transaction.
@@ -258,15 +172,8 @@ impl NodesMutation {
             version,
             name,
         };
-        let node = service::replace(
-            ctx.app()?,
-            ctx.caller(),
-            ctx.meta(),
-            old_id,
-            input,
-            Utc::now(),
-        )
-        .await?;
-        Ok(RuntimeNode(node))
+        Ok(RuntimeNode(
+            service::replace(ctx.actor()?, old_id, input).await?,
+        ))
     }
 }

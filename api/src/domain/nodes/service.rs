@@ -5,14 +5,14 @@
 //! holds under any concurrency. A node is alive until its heartbeat deadline; a dead node holds
 //! no slot, may come back within the resurrection window, and must re-activate after it.
 
+use super::model::NodeStatus;
 use super::quick_heartbeat;
-use crate::auth::{Caller, RequestMeta};
-use crate::domain::audit::service::{self as audit, AuditEntry};
-use crate::domain::licenses::service::event;
-use crate::domain::licenses::verdict::{ValidationCode, license_code};
-use crate::error::{AppError, AppResult};
-use crate::events::UnitOfWork;
-use crate::state::AppState;
+use crate::auth::{Actor, Caller};
+use crate::domain::licenses::changes::event;
+use crate::domain::licenses::model::LicenseState;
+use crate::domain::validation::verdict::{ValidationCode, license_code};
+use crate::error::{AppError, AppResult, ConflictReason};
+use crate::events::{Change, UnitOfWork};
 use chrono::{DateTime, Duration, Utc};
 use entity::{licenses, plan_entitlements, prelude::*, runtime_nodes};
 use sea_orm::sea_query::Expr;
@@ -23,8 +23,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-const ACTIVE: &str = "active";
-const DEACTIVATED: &str = "deactivated";
+const ACTIVE: &str = NodeStatus::Active.as_str();
 
 /// What a node says about itself when it activates.
 pub struct NodeInput {
@@ -46,33 +45,27 @@ fn utc(t: &sea_orm::prelude::DateTimeWithTimeZone) -> DateTime<Utc> {
 }
 
 /// The license's own standing now, before any node is considered.
-pub(super) fn standing(license: &licenses::Model, now: DateTime<Utc>) -> ValidationCode {
-    license_code(
-        &license.state,
+pub(super) fn standing(license: &licenses::Model, now: DateTime<Utc>) -> AppResult<ValidationCode> {
+    Ok(license_code(
+        LicenseState::from_stored(&license.state)?,
         license.expires_at.as_ref().map(utc),
         license.grace_ends_at.as_ref().map(utc),
         now,
-    )
+    ))
 }
 
 fn usable_or_conflict(license: &licenses::Model, now: DateTime<Utc>) -> AppResult<()> {
-    match standing(license, now) {
+    match standing(license, now)? {
         ValidationCode::Valid => Ok(()),
-        other => Err(AppError::Conflict {
-            reason: other.name(),
-            message: other.detail().to_owned(),
-        }),
+        other => Err(AppError::conflict(other.conflict_reason(), other.detail())),
     }
 }
 
 /// The license a presented key opens. Sources that fail too often are refused first, and a
 /// miss counts against them.
-pub async fn license_by_key(
-    app: &AppState,
-    meta: &RequestMeta,
-    key: &str,
-) -> AppResult<Option<licenses::Model>> {
-    let ip = meta.ip.as_deref();
+async fn license_by_key(actor: &Actor, key: &str) -> AppResult<Option<licenses::Model>> {
+    let app = &actor.app;
+    let ip = actor.meta.ip.as_deref();
     if app.guesses.refused(ip, key) {
         return Err(AppError::RateLimited);
     }
@@ -137,10 +130,10 @@ async fn ensure_slot(
         return Ok(());
     };
     if alive_nodes(conn, license_id, now, except).await? >= max.max(0) as u64 {
-        return Err(AppError::Conflict {
-            reason: "TOO_MANY_MACHINES",
-            message: format!("the plan allows {max} live runtime nodes"),
-        });
+        return Err(AppError::conflict(
+            ConflictReason::TooManyMachines,
+            format!("the plan allows {max} live runtime nodes"),
+        ));
     }
     Ok(())
 }
@@ -175,16 +168,14 @@ fn validate_input(input: &NodeInput) -> AppResult<()> {
 
 /// Activates (or returns the existing) node inside an open unit of work whose license is locked.
 async fn activate_locked(
-    uow: &mut UnitOfWork,
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
+    uow: &mut UnitOfWork<'_>,
     license: &licenses::Model,
     input: NodeInput,
-    now: DateTime<Utc>,
 ) -> AppResult<runtime_nodes::Model> {
+    let actor = uow.actor();
+    let now = actor.now;
     let limits = entitlements(&**uow, license.plan_id).await?;
-    let resurrection = Duration::seconds(app.config.licensing.node_resurrection_seconds);
+    let resurrection = Duration::seconds(actor.app.config.licensing.node_resurrection_seconds);
     let fingerprint = input.fingerprint.trim().to_owned();
     if let Some(existing) = active_node(&**uow, license.id, &fingerprint).await? {
         let deadline = utc(&existing.heartbeat_deadline_at);
@@ -194,16 +185,7 @@ async fn activate_locked(
         }
         if deadline + resurrection >= now {
             ensure_slot(&**uow, license.id, &limits, now, Some(existing.id)).await?;
-            return revive(
-                uow,
-                (caller, meta),
-                license,
-                existing,
-                &limits,
-                input.version,
-                now,
-            )
-            .await;
+            return revive(uow, license, existing, &limits, input.version).await;
         }
         retire(&**uow, existing, now).await?;
     }
@@ -225,16 +207,25 @@ async fn activate_locked(
     }
     .insert(&**uow)
     .await?;
-    audit::record(&**uow, caller, meta, now, AuditEntry {
-        event_type: "node.activated",
-        entity_type: "runtime_node",
-        entity_id: node.id,
-        owner_id: Some(license.developer_id),
-        metadata: json!({ "licenseId": license.id, "fingerprint": node.fingerprint, "version": node.version }),
-    })
+    let metadata = json!({ "licenseId": license.id, "fingerprint": node.fingerprint, "version": node.version });
+    uow.record(
+        node_change("node.activated", &node, license, metadata)
+            .publish(event("license.node_activated", license)),
+    )
     .await?;
-    uow.publish(event("license.node_activated", license, now));
     Ok(node)
+}
+
+/// A change to a node, audited on the node and owned by its license's developer.
+fn node_change(
+    kind: &str,
+    node: &runtime_nodes::Model,
+    license: &licenses::Model,
+    metadata: serde_json::Value,
+) -> Change {
+    Change::new(kind, "runtime_node", node.id)
+        .owner(license.developer_id)
+        .metadata(metadata)
 }
 
 async fn retire(
@@ -243,22 +234,20 @@ async fn retire(
     now: DateTime<Utc>,
 ) -> AppResult<runtime_nodes::Model> {
     let mut retired = node.into_active_model();
-    retired.status = Set(DEACTIVATED.to_owned());
+    retired.status = Set(NodeStatus::Deactivated.as_str().to_owned());
     retired.deactivated_at = Set(Some(now.into()));
     retired.updated_at = Set(now.into());
     Ok(retired.update(conn).await?)
 }
 
 async fn revive(
-    uow: &mut UnitOfWork,
-    (caller, meta): (&Caller, &RequestMeta),
+    uow: &mut UnitOfWork<'_>,
     license: &licenses::Model,
     node: runtime_nodes::Model,
     limits: &plan_entitlements::Model,
     version: Option<String>,
-    now: DateTime<Utc>,
 ) -> AppResult<runtime_nodes::Model> {
-    let id = node.id;
+    let now = uow.actor().now;
     let mut alive = node.into_active_model();
     alive.last_check_in_at = Set(now.into());
     alive.heartbeat_deadline_at = Set((now + window(limits)).into());
@@ -267,43 +256,30 @@ async fn revive(
         alive.version = Set(version);
     }
     let node = alive.update(&**uow).await?;
-    audit::record(
-        &**uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "node.resurrected",
-            entity_type: "runtime_node",
-            entity_id: id,
-            owner_id: Some(license.developer_id),
-            metadata: json!({ "licenseId": node.license_id }),
-        },
-    )
-    .await?;
+    let metadata = json!({ "licenseId": node.license_id });
+    uow.record(node_change("node.resurrected", &node, license, metadata))
+        .await?;
     Ok(node)
 }
 
 /// `activateRuntimeNode`: the key is the credential.
 #[tracing::instrument(skip_all)]
 pub async fn activate(
-    app: &AppState,
-    meta: &RequestMeta,
+    actor: &Actor,
     key: &str,
     input: NodeInput,
-    now: DateTime<Utc>,
 ) -> AppResult<runtime_nodes::Model> {
     validate_input(&input)?;
-    let license = license_by_key(app, meta, key)
+    let license = license_by_key(actor, key)
         .await?
         .ok_or(AppError::NotFound("license"))?;
-    usable_or_conflict(&license, now)?;
-    let caller = Caller::LicenseKey {
+    usable_or_conflict(&license, actor.now)?;
+    let key_holder = actor.acting_as(Caller::LicenseKey {
         license_id: license.id,
-    };
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    });
+    let mut uow = UnitOfWork::begin(&key_holder).await?;
     lock_license(&*uow, license.id).await?;
-    let node = activate_locked(&mut uow, app, &caller, meta, &license, input, now).await?;
+    let node = activate_locked(&mut uow, &license, input).await?;
     uow.commit().await?;
     Ok(node)
 }
@@ -311,33 +287,31 @@ pub async fn activate(
 /// A heartbeat from a node identified by key and fingerprint.
 #[tracing::instrument(skip_all)]
 pub async fn check_in_by_key(
-    app: &AppState,
-    meta: &RequestMeta,
+    actor: &Actor,
     key: &str,
     fingerprint: &str,
     version: Option<String>,
-    now: DateTime<Utc>,
 ) -> AppResult<CheckIn> {
     let fingerprint = fingerprint.trim();
-    let ip = meta.ip.as_deref();
     if let Some(answer) =
-        quick_heartbeat::check_in(app, ip, key, fingerprint, version.as_deref(), now).await?
+        quick_heartbeat::check_in(actor, key, fingerprint, version.as_deref()).await?
     {
         return Ok(answer);
     }
-    let Some(license) = license_by_key(app, meta, key).await? else {
+    let db = &actor.app.db;
+    let Some(license) = license_by_key(actor, key).await? else {
         return Ok(CheckIn {
             code: ValidationCode::NotFound,
             license: None,
             node: None,
         });
     };
-    let node = active_node(&app.db, license.id, fingerprint).await?;
+    let node = active_node(db, license.id, fingerprint).await?;
     let Some(node) = node else {
         let any = RuntimeNodes::find()
             .filter(runtime_nodes::Column::LicenseId.eq(license.id))
             .filter(runtime_nodes::Column::Status.eq(ACTIVE))
-            .count(&app.db)
+            .count(db)
             .await?;
         let code = if any == 0 {
             ValidationCode::NoMachine
@@ -350,22 +324,19 @@ pub async fn check_in_by_key(
             node: None,
         });
     };
-    let caller = Caller::LicenseKey {
+    let key_holder = actor.acting_as(Caller::LicenseKey {
         license_id: license.id,
-    };
-    heartbeat(app, &caller, meta, license, node, version, now).await
+    });
+    heartbeat(&key_holder, license, node, version).await
 }
 
 /// A heartbeat by node id from a signed-in owner or admin.
 pub async fn check_in_by_id(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
+    actor: &Actor,
     node_id: Uuid,
     version: Option<String>,
-    now: DateTime<Utc>,
 ) -> AppResult<CheckIn> {
-    let (node, license) = owned_node(app, caller, node_id).await?;
+    let (node, license) = owned_node(actor, node_id).await?;
     if node.status != ACTIVE {
         return Ok(CheckIn {
             code: ValidationCode::HeartbeatDead,
@@ -373,21 +344,19 @@ pub async fn check_in_by_id(
             node: Some(node),
         });
     }
-    heartbeat(app, caller, meta, license, node, version, now).await
+    heartbeat(actor, license, node, version).await
 }
 
 async fn heartbeat(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
+    actor: &Actor,
     license: licenses::Model,
     node: runtime_nodes::Model,
     version: Option<String>,
-    now: DateTime<Utc>,
 ) -> AppResult<CheckIn> {
-    let resurrection = Duration::seconds(app.config.licensing.node_resurrection_seconds);
+    let now = actor.now;
+    let resurrection = Duration::seconds(actor.app.config.licensing.node_resurrection_seconds);
     let deadline = utc(&node.heartbeat_deadline_at);
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let mut uow = UnitOfWork::begin(actor).await?;
     let limits = entitlements(&*uow, license.plan_id).await?;
     let node = if deadline >= now {
         let mut alive = node.into_active_model();
@@ -411,32 +380,12 @@ async fn heartbeat(
             }
             return Err(err);
         }
-        revive(
-            &mut uow,
-            (caller, meta),
-            &license,
-            node,
-            &limits,
-            version,
-            now,
-        )
-        .await?
+        revive(&mut uow, &license, node, &limits, version).await?
     } else {
         let node = retire(&*uow, node, now).await?;
-        audit::record(
-            &*uow,
-            caller,
-            meta,
-            now,
-            AuditEntry {
-                event_type: "node.died",
-                entity_type: "runtime_node",
-                entity_id: node.id,
-                owner_id: Some(license.developer_id),
-                metadata: json!({ "licenseId": license.id, "deadline": deadline }),
-            },
-        )
-        .await?;
+        let metadata = json!({ "licenseId": license.id, "deadline": deadline });
+        uow.record(node_change("node.died", &node, &license, metadata))
+            .await?;
         uow.commit().await?;
         return Ok(CheckIn {
             code: ValidationCode::HeartbeatDead,
@@ -446,7 +395,7 @@ async fn heartbeat(
     };
     uow.commit().await?;
     Ok(CheckIn {
-        code: standing(&license, now),
+        code: standing(&license, now)?,
         license: Some(license),
         node: Some(node),
     })
@@ -454,94 +403,58 @@ async fn heartbeat(
 
 /// A node and its license, if the caller owns the license or is an admin.
 async fn owned_node(
-    app: &AppState,
-    caller: &Caller,
+    actor: &Actor,
     node_id: Uuid,
 ) -> AppResult<(runtime_nodes::Model, licenses::Model)> {
-    caller.require_user()?;
+    actor.require_user()?;
     let (node, license) = RuntimeNodes::find_by_id(node_id)
         .find_also_related(Licenses)
-        .one(&app.db)
+        .one(&actor.app.db)
         .await?
         .ok_or(AppError::NotFound("runtime node"))?;
     let license = license
-        .filter(|l| caller.can_see_developer(l.developer_id))
+        .filter(|l| actor.can_see_developer(l.developer_id))
         .ok_or(AppError::NotFound("runtime node"))?;
     Ok((node, license))
 }
 
 /// Frees a node's slot. Owners and admins.
-pub async fn deactivate(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
-    node_id: Uuid,
-    now: DateTime<Utc>,
-) -> AppResult<runtime_nodes::Model> {
-    let (node, license) = owned_node(app, caller, node_id).await?;
+pub async fn deactivate(actor: &Actor, node_id: Uuid) -> AppResult<runtime_nodes::Model> {
+    let (node, license) = owned_node(actor, node_id).await?;
     if node.status != ACTIVE {
-        return Err(AppError::Conflict {
-            reason: "NOT_ACTIVE",
-            message: "this node is already deactivated".into(),
-        });
+        return Err(ConflictReason::NotActive.into());
     }
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
-    let node = retire(&*uow, node, now).await?;
-    audit::record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "node.deactivated",
-            entity_type: "runtime_node",
-            entity_id: node.id,
-            owner_id: Some(license.developer_id),
-            metadata: json!({ "licenseId": license.id, "fingerprint": node.fingerprint }),
-        },
+    let mut uow = UnitOfWork::begin(actor).await?;
+    let node = retire(&*uow, node, actor.now).await?;
+    let metadata = json!({ "licenseId": license.id, "fingerprint": node.fingerprint });
+    uow.record(
+        node_change("node.deactivated", &node, &license, metadata)
+            .publish(event("license.node_deactivated", &license)),
     )
     .await?;
-    uow.publish(event("license.node_deactivated", &license, now));
     uow.commit().await?;
     Ok(node)
 }
 
 /// Swaps a node for a new fingerprint in one transaction: the old one's slot passes to the new.
 pub async fn replace(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
+    actor: &Actor,
     old_id: Uuid,
     input: NodeInput,
-    now: DateTime<Utc>,
 ) -> AppResult<runtime_nodes::Model> {
     validate_input(&input)?;
-    let (old, license) = owned_node(app, caller, old_id).await?;
+    let (old, license) = owned_node(actor, old_id).await?;
     if old.status != ACTIVE {
-        return Err(AppError::Conflict {
-            reason: "NOT_ACTIVE",
-            message: "this node is already deactivated".into(),
-        });
+        return Err(ConflictReason::NotActive.into());
     }
-    usable_or_conflict(&license, now)?;
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    usable_or_conflict(&license, actor.now)?;
+    let mut uow = UnitOfWork::begin(actor).await?;
     lock_license(&*uow, license.id).await?;
-    let old = retire(&*uow, old, now).await?;
-    audit::record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "node.replaced",
-            entity_type: "runtime_node",
-            entity_id: old.id,
-            owner_id: Some(license.developer_id),
-            metadata: json!({ "licenseId": license.id, "newFingerprint": input.fingerprint }),
-        },
-    )
-    .await?;
-    let node = activate_locked(&mut uow, app, caller, meta, &license, input, now).await?;
+    let old = retire(&*uow, old, actor.now).await?;
+    let metadata = json!({ "licenseId": license.id, "newFingerprint": input.fingerprint });
+    uow.record(node_change("node.replaced", &old, &license, metadata))
+        .await?;
+    let node = activate_locked(&mut uow, &license, input).await?;
     uow.commit().await?;
     Ok(node)
 }

@@ -1,7 +1,9 @@
 use super::loaders::EntitlementsByPlan;
+use super::model::{BillingInterval, DbType};
 use super::service;
+use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
-use async_graphql::{Context, Enum, Object, Result, SimpleObject, dataloader::DataLoader};
+use async_graphql::{Context, Object, Result, SimpleObject};
 use entity::{plan_entitlements, plans};
 use uuid::Uuid;
 
@@ -12,24 +14,19 @@ pub struct PlansQuery;
 impl PlansQuery {
     /// Plans on sale, cheapest first. Public.
     async fn plans(&self, ctx: &Context<'_>) -> Result<Vec<Plan>> {
-        let include_inactive = ctx.caller().is_admin();
-        let plans = service::list(&ctx.app()?.db, include_inactive).await?;
+        let plans = service::list(ctx.actor()?).await?;
         Ok(plans.into_iter().map(Plan).collect())
     }
 
     /// One plan by its code, e.g. `solo`. Public.
     async fn plan(&self, ctx: &Context<'_>, code: String) -> Result<Option<Plan>> {
-        Ok(service::by_code(&ctx.app()?.db, &code).await?.map(Plan))
+        Ok(service::by_code(&ctx.actor()?.app.db, &code)
+            .await?
+            .map(Plan))
     }
 }
 
 pub struct Plan(pub plans::Model);
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum BillingInterval {
-    Month,
-    Year,
-}
 
 #[Object]
 impl Plan {
@@ -50,11 +47,8 @@ impl Plan {
     async fn currency(&self) -> &str {
         &self.0.currency
     }
-    async fn interval(&self) -> BillingInterval {
-        match self.0.billing_interval.as_str() {
-            "year" => BillingInterval::Year,
-            _ => BillingInterval::Month,
-        }
+    async fn interval(&self) -> Result<BillingInterval> {
+        Ok(BillingInterval::from_stored(&self.0.billing_interval)?)
     }
     async fn trial_days(&self) -> i32 {
         self.0.trial_days
@@ -63,15 +57,12 @@ impl Plan {
         self.0.active
     }
     async fn entitlements(&self, ctx: &Context<'_>) -> Result<Option<Entitlements>> {
-        let loader = ctx.data::<DataLoader<EntitlementsByPlan>>()?;
-        Ok(loader.load_one(self.0.id).await?.map(Entitlements::from))
+        let found = ctx
+            .loader::<EntitlementsByPlan>()?
+            .load_one(self.0.id)
+            .await?;
+        Ok(found.map(Entitlements::from_row).transpose()?)
     }
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum DbType {
-    Shared,
-    Dedicated,
 }
 
 /// What a plan allows. A null limit means unlimited.
@@ -93,9 +84,9 @@ pub struct Entitlements {
     features: async_graphql::Json<serde_json::Value>,
 }
 
-impl From<plan_entitlements::Model> for Entitlements {
-    fn from(m: plan_entitlements::Model) -> Self {
-        Self {
+impl Entitlements {
+    pub fn from_row(m: plan_entitlements::Model) -> AppResult<Self> {
+        Ok(Self {
             max_customers: m.max_customers,
             max_workspaces: m.max_workspaces,
             max_ai_employees: m.max_ai_employees,
@@ -104,14 +95,10 @@ impl From<plan_entitlements::Model> for Entitlements {
             max_seats: m.max_seats,
             white_label_basic: m.white_label_basic,
             support_level: m.support_level,
-            db_type: if m.db_type == "dedicated" {
-                DbType::Dedicated
-            } else {
-                DbType::Shared
-            },
+            db_type: DbType::from_stored(&m.db_type)?,
             storage_quota_bytes: m.storage_quota_bytes,
             daily_api_requests: m.daily_api_requests,
             features: async_graphql::Json(m.features),
-        }
+        })
     }
 }

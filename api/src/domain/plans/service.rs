@@ -1,18 +1,17 @@
 //! Plans and their entitlements: public catalogue reads.
 
+use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use entity::{plans, prelude::*};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-pub async fn list(
-    conn: &impl ConnectionTrait,
-    include_inactive: bool,
-) -> AppResult<Vec<plans::Model>> {
+/// Plans, cheapest first: those on sale, and for admins the retired ones too.
+pub async fn list(actor: &Actor) -> AppResult<Vec<plans::Model>> {
     let mut query = Plans::find().order_by_asc(plans::Column::PriceMinor);
-    if !include_inactive {
+    if !actor.is_admin() {
         query = query.filter(plans::Column::Active.eq(true));
     }
-    Ok(query.all(conn).await?)
+    Ok(query.all(&actor.app.db).await?)
 }
 
 pub async fn by_code(conn: &impl ConnectionTrait, code: &str) -> AppResult<Option<plans::Model>> {

@@ -1,3 +1,4 @@
+use super::model::AssignmentStatus;
 use crate::graphql::loader::{LoaderError, group_by};
 use async_graphql::dataloader::Loader;
 use entity::license_assignments;
@@ -15,7 +16,7 @@ impl Loader<Uuid> for ActiveAssignmentsByLicense {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let rows = license_assignments::Entity::find()
             .filter(license_assignments::Column::LicenseId.is_in(keys.iter().copied()))
-            .filter(license_assignments::Column::Status.eq("active"))
+            .filter(license_assignments::Column::Status.eq(AssignmentStatus::Active.as_str()))
             .order_by_asc(license_assignments::Column::Id)
             .all(&self.0)
             .await?;

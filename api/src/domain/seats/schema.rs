@@ -1,20 +1,14 @@
+use super::model::AssignmentStatus;
 use super::service::{self, Release};
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
 use crate::domain::licenses::loaders::LicenseById;
 use crate::domain::licenses::schema::License;
 use crate::graphql::context::ContextExt;
-use async_graphql::{Context, Enum, Object, Result, dataloader::DataLoader};
+use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::license_assignments;
 use uuid::Uuid;
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum AssignmentStatus {
-    Active,
-    Unassigned,
-    Revoked,
-}
 
 /// A seat on a license held by a user.
 pub struct Assignment(pub license_assignments::Model);
@@ -24,12 +18,8 @@ impl Assignment {
     async fn id(&self) -> Uuid {
         self.0.id
     }
-    async fn status(&self) -> AssignmentStatus {
-        match self.0.status.as_str() {
-            "active" => AssignmentStatus::Active,
-            "revoked" => AssignmentStatus::Revoked,
-            _ => AssignmentStatus::Unassigned,
-        }
+    async fn status(&self) -> Result<AssignmentStatus> {
+        Ok(AssignmentStatus::from_stored(&self.0.status)?)
     }
     async fn assigned_at(&self) -> DateTime<Utc> {
         self.0.assigned_at.with_timezone(&Utc)
@@ -38,12 +28,18 @@ impl Assignment {
         self.0.released_at.map(|t| t.with_timezone(&Utc))
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let loader = ctx.data::<DataLoader<UserById>>()?;
-        Ok(loader.load_one(self.0.user_id).await?.map(User))
+        Ok(ctx
+            .loader::<UserById>()?
+            .load_one(self.0.user_id)
+            .await?
+            .map(User))
     }
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
-        let loader = ctx.data::<DataLoader<LicenseById>>()?;
-        Ok(loader.load_one(self.0.license_id).await?.map(License))
+        let found = ctx
+            .loader::<LicenseById>()?
+            .load_one(self.0.license_id)
+            .await?;
+        Ok(found.map(License))
     }
 }
 
@@ -60,16 +56,7 @@ impl SeatsMutation {
         license_id: Uuid,
         user_email: String,
     ) -> Result<Assignment> {
-        let app = ctx.app()?;
-        let assignment = service::assign(
-            app,
-            ctx.caller(),
-            ctx.meta(),
-            license_id,
-            &user_email,
-            Utc::now(),
-        )
-        .await?;
+        let assignment = service::assign(ctx.actor()?, license_id, &user_email).await?;
         Ok(Assignment(assignment))
     }
 
@@ -80,32 +67,15 @@ impl SeatsMutation {
         license_id: Uuid,
         user_email: String,
     ) -> Result<Assignment> {
-        let app = ctx.app()?;
-        let id = service::active_assignment_id(app, ctx.caller(), license_id, &user_email).await?;
-        let released = service::release(
-            app,
-            ctx.caller(),
-            ctx.meta(),
-            id,
-            Release::Unassign,
-            Utc::now(),
-        )
-        .await?;
+        let actor = ctx.actor()?;
+        let id = service::active_assignment_id(actor, license_id, &user_email).await?;
+        let released = service::release(actor, id, Release::Unassign).await?;
         Ok(Assignment(released))
     }
 
     /// Takes a seat away by assignment id; it is recorded as revoked, not merely unassigned.
     async fn revoke_seat(&self, ctx: &Context<'_>, assignment_id: Uuid) -> Result<Assignment> {
-        let app = ctx.app()?;
-        let released = service::release(
-            app,
-            ctx.caller(),
-            ctx.meta(),
-            assignment_id,
-            Release::Revoke,
-            Utc::now(),
-        )
-        .await?;
+        let released = service::release(ctx.actor()?, assignment_id, Release::Revoke).await?;
         Ok(Assignment(released))
     }
 }

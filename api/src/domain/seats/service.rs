@@ -2,14 +2,13 @@
 //! `seats_total`: a seat is taken by a conditional UPDATE that only succeeds while one is free,
 //! in the same transaction as the assignment, and the CHECK constraint backs it up.
 
-use crate::auth::{Caller, RequestMeta, Role};
-use crate::domain::accounts::validate;
-use crate::domain::audit::service::{self as audit, AuditEntry};
+use super::model::AssignmentStatus;
+use crate::auth::{Actor, Role};
+use crate::domain::accounts::input;
+use crate::domain::licenses::changes::event;
 use crate::domain::licenses::model::LicenseState;
-use crate::domain::licenses::service::event;
-use crate::error::{AppError, AppResult};
-use crate::events::UnitOfWork;
-use crate::state::AppState;
+use crate::error::{AppError, AppResult, ConflictReason};
+use crate::events::{Change, UnitOfWork};
 use chrono::{DateTime, Utc};
 use entity::{license_assignments, licenses, prelude::*, users};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -17,19 +16,19 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::json;
 use uuid::Uuid;
 
-const ACTIVE: &str = "active";
+const ACTIVE: &str = AssignmentStatus::Active.as_str();
 
 /// The license, if the caller may manage its seats: admins any, developers their own.
 async fn managed_license(
     conn: &impl ConnectionTrait,
-    caller: &Caller,
+    actor: &Actor,
     license_id: Uuid,
 ) -> AppResult<licenses::Model> {
-    caller.require_user()?;
+    actor.require_user()?;
     let license = Licenses::find_by_id(license_id)
         .one(conn)
         .await?
-        .filter(|l| caller.can_see_developer(l.developer_id))
+        .filter(|l| actor.can_see_developer(l.developer_id))
         .ok_or(AppError::NotFound("license"))?;
     Ok(license)
 }
@@ -66,48 +65,50 @@ async fn member_by_email(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("member vanished after upsert")))
 }
 
-fn already_assigned() -> AppError {
-    AppError::Conflict {
-        reason: "ALREADY_ASSIGNED",
-        message: "this user already holds a seat on this license".into(),
-    }
-}
-
 fn seat_limit_reached(license: &licenses::Model) -> AppError {
-    AppError::Conflict {
-        reason: "SEAT_LIMIT_REACHED",
-        message: format!(
+    AppError::conflict(
+        ConflictReason::SeatLimitReached,
+        format!(
             "all {} seats of this license are taken",
             license.seats_total
         ),
-    }
+    )
+}
+
+/// A seat change, audited on the license and published to its subscribers.
+fn seat_change(
+    kind: &str,
+    published: &str,
+    license: &licenses::Model,
+    metadata: serde_json::Value,
+) -> Change {
+    Change::new(kind, "license", license.id)
+        .owner(license.developer_id)
+        .metadata(metadata)
+        .publish(event(published, license))
 }
 
 /// Gives `email` a seat on the license, creating the member account if needed.
-#[tracing::instrument(skip(app, caller, meta))]
+#[tracing::instrument(skip(actor))]
 pub async fn assign(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
+    actor: &Actor,
     license_id: Uuid,
     email: &str,
-    now: DateTime<Utc>,
 ) -> AppResult<license_assignments::Model> {
-    let email = validate::email(email)
+    let now = actor.now;
+    let email = input::email(email)
         .map_err(|_| AppError::validation("userEmail", "not a valid email address"))?;
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
-    let license = managed_license(&*uow, caller, license_id).await?;
-    let usable = LicenseState::parse(&license.state).is_some_and(|s| {
-        matches!(
-            s,
-            LicenseState::Trialing | LicenseState::Active | LicenseState::Grace
-        )
-    });
+    let mut uow = UnitOfWork::begin(actor).await?;
+    let license = managed_license(&*uow, actor, license_id).await?;
+    let usable = matches!(
+        LicenseState::from_stored(&license.state)?,
+        LicenseState::Trialing | LicenseState::Active | LicenseState::Grace
+    );
     if !usable {
-        return Err(AppError::Conflict {
-            reason: "LICENSE_NOT_USABLE",
-            message: format!("seats cannot be assigned on a {} license", license.state),
-        });
+        return Err(AppError::conflict(
+            ConflictReason::LicenseNotUsable,
+            format!("seats cannot be assigned on a {} license", license.state),
+        ));
     }
     let user = member_by_email(&*uow, &email, now).await?;
     let already = LicenseAssignments::find()
@@ -117,7 +118,7 @@ pub async fn assign(
         .one(&*uow)
         .await?;
     if already.is_some() {
-        return Err(already_assigned());
+        return Err(ConflictReason::AlreadyAssigned.into());
     }
 
     // Take a seat only while one is free; the database decides, not a count read earlier.
@@ -141,21 +142,20 @@ pub async fn assign(
         status: Set(ACTIVE.to_owned()),
         assigned_at: Set(now.into()),
         released_at: Set(None),
-        assigned_by: Set(caller.actor().1),
+        assigned_by: Set(actor.caller.audit_actor().1),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
     }
     .insert(&*uow)
     .await?;
-    audit::record(&*uow, caller, meta, now, AuditEntry {
-        event_type: "seat.assigned",
-        entity_type: "license",
-        entity_id: license_id,
-        owner_id: Some(license.developer_id),
-        metadata: json!({ "assignmentId": assignment.id, "userId": user.id, "email": user.email }),
-    })
+    let metadata = json!({ "assignmentId": assignment.id, "userId": user.id, "email": user.email });
+    uow.record(seat_change(
+        "seat.assigned",
+        "license.seat_assigned",
+        &license,
+        metadata,
+    ))
     .await?;
-    uow.publish(event("license.seat_assigned", &license, now));
     uow.commit().await?;
     Ok(assignment)
 }
@@ -170,36 +170,34 @@ pub enum Release {
 }
 
 impl Release {
-    fn status(self) -> &'static str {
+    fn status(self) -> AssignmentStatus {
         match self {
-            Release::Unassign => "unassigned",
-            Release::Revoke => "revoked",
+            Release::Unassign => AssignmentStatus::Unassigned,
+            Release::Revoke => AssignmentStatus::Revoked,
         }
     }
 }
 
 /// Frees the seat held by an active assignment.
-#[tracing::instrument(skip(app, caller, meta))]
+#[tracing::instrument(skip(actor))]
 pub async fn release(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
+    actor: &Actor,
     assignment_id: Uuid,
     how: Release,
-    now: DateTime<Utc>,
 ) -> AppResult<license_assignments::Model> {
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let now = actor.now;
+    let mut uow = UnitOfWork::begin(actor).await?;
     let assignment = LicenseAssignments::find_by_id(assignment_id)
         .one(&*uow)
         .await?
         .ok_or(AppError::NotFound("assignment"))?;
-    let license = managed_license(&*uow, caller, assignment.license_id)
+    let license = managed_license(&*uow, actor, assignment.license_id)
         .await
         .map_err(|_| AppError::NotFound("assignment"))?;
     let released = LicenseAssignments::update_many()
         .col_expr(
             license_assignments::Column::Status,
-            Expr::value(how.status()),
+            Expr::value(how.status().as_str()),
         )
         .col_expr(license_assignments::Column::ReleasedAt, Expr::value(now))
         .col_expr(license_assignments::Column::UpdatedAt, Expr::value(now))
@@ -208,10 +206,7 @@ pub async fn release(
         .exec(&*uow)
         .await?;
     if released.rows_affected == 0 {
-        return Err(AppError::Conflict {
-            reason: "NOT_ASSIGNED",
-            message: "this seat is not currently assigned".into(),
-        });
+        return Err(ConflictReason::NotAssigned.into());
     }
     Licenses::update_many()
         .col_expr(
@@ -226,48 +221,37 @@ pub async fn release(
         Release::Unassign => "seat.unassigned",
         Release::Revoke => "seat.revoked",
     };
-    audit::record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: kind,
-            entity_type: "license",
-            entity_id: license.id,
-            owner_id: Some(license.developer_id),
-            metadata: json!({ "assignmentId": assignment_id, "userId": assignment.user_id }),
-        },
-    )
+    let metadata = json!({ "assignmentId": assignment_id, "userId": assignment.user_id });
+    uow.record(seat_change(
+        kind,
+        "license.seat_released",
+        &license,
+        metadata,
+    ))
     .await?;
-    uow.publish(event("license.seat_released", &license, now));
     uow.commit().await?;
     LicenseAssignments::find_by_id(assignment_id)
-        .one(&app.db)
+        .one(&actor.app.db)
         .await?
         .ok_or(AppError::NotFound("assignment"))
 }
 
 /// The active assignment of `email` on a license, for releasing by email.
-pub async fn active_assignment_id(
-    app: &AppState,
-    caller: &Caller,
-    license_id: Uuid,
-    email: &str,
-) -> AppResult<Uuid> {
-    managed_license(&app.db, caller, license_id).await?;
-    let email = validate::email(email)
+pub async fn active_assignment_id(actor: &Actor, license_id: Uuid, email: &str) -> AppResult<Uuid> {
+    let db = &actor.app.db;
+    managed_license(db, actor, license_id).await?;
+    let email = input::email(email)
         .map_err(|_| AppError::validation("userEmail", "not a valid email address"))?;
     let user = Users::find()
         .filter(users::Column::Email.eq(email))
-        .one(&app.db)
+        .one(db)
         .await?
         .ok_or(AppError::NotFound("assignment"))?;
     LicenseAssignments::find()
         .filter(license_assignments::Column::LicenseId.eq(license_id))
         .filter(license_assignments::Column::UserId.eq(user.id))
         .filter(license_assignments::Column::Status.eq(ACTIVE))
-        .one(&app.db)
+        .one(db)
         .await?
         .map(|a| a.id)
         .ok_or(AppError::NotFound("assignment"))

@@ -5,10 +5,9 @@
 use super::metrics::{self, Aggregation, Metric};
 use super::quota::{self, Bound};
 use super::rollup::{self, Accepted, Change, Landed, RollupKey};
-use crate::auth::{Caller, Role};
+use crate::auth::{Actor, Caller, Role};
 use crate::error::{AppError, AppResult};
 use crate::events::UnitOfWork;
-use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use entity::{instances, licenses, prelude::*, usage_distinct_values, usage_events};
 use sea_orm::sea_query::{OnConflict, Query};
@@ -186,12 +185,8 @@ struct DistinctRow {
     value: String,
 }
 
-pub async fn record(
-    app: &AppState,
-    caller: &Caller,
-    events: Vec<EventInput>,
-    now: DateTime<Utc>,
-) -> AppResult<Recorded> {
+pub async fn record(actor: &Actor, events: Vec<EventInput>) -> AppResult<Recorded> {
+    let (app, caller, now) = (&actor.app, &actor.caller, actor.now);
     if matches!(caller, Caller::Anonymous) {
         return Err(AppError::Unauthenticated(
             "sign in, or send a license key or instance token",
@@ -257,7 +252,7 @@ pub async fn record(
     };
     let entitlements = app.entitlements.get_many(&app.db, &developers, now).await?;
 
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let mut uow = UnitOfWork::begin(actor).await?;
     let backend = uow.get_database_backend();
     // Same order in every batch, so two batches racing on the same keys queue, never deadlock.
     fresh.sort_by(|a, b| {
@@ -328,7 +323,7 @@ pub async fn record(
     let changes = rollup::fold(&accepted, &metrics, &distinct);
     let bounds = quota::bounds(&changes, &metrics, &entitlements);
     let landed = apply(&*uow, &changes, &bounds, now).await?;
-    for crossing in quota::crossings(&landed, &changes, &bounds, now) {
+    for crossing in quota::crossings(&landed, &changes, &bounds) {
         uow.publish(crossing);
     }
     uow.commit().await?;

@@ -4,9 +4,11 @@
 use super::metrics::{self, Granularity, Metric};
 use super::query::{Point, series_many};
 use super::rollup::{Scope, bucket};
+use crate::clock::Clock;
+use crate::domain::instances::model::InstanceStatus;
 use crate::graphql::loader::LoaderError;
 use async_graphql::dataloader::Loader;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use entity::{instances, prelude::*, usage_rollups};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
@@ -83,27 +85,28 @@ struct LiveCount {
     live: i64,
 }
 
-pub struct UsageNowByDeveloper(pub DatabaseConnection);
+pub struct UsageNowByDeveloper {
+    pub db: DatabaseConnection,
+    pub clock: Clock,
+}
 
 impl Loader<Uuid> for UsageNowByDeveloper {
     type Value = UsageNow;
     type Error = LoaderError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let now = Utc::now();
-        let metrics: Arc<Vec<Metric>> = Arc::new(metrics::all(&self.0).await?);
+        let now = self.clock.now();
+        let db = &self.db;
+        let metrics: Arc<Vec<Metric>> = Arc::new(metrics::all(db).await?);
         let counts = Instances::find()
             .select_only()
             .column(instances::Column::DeveloperId)
             .column_as(instances::Column::Id.count(), "live")
             .filter(instances::Column::DeveloperId.is_in(keys.iter().copied()))
-            .filter(
-                instances::Column::Status
-                    .is_in(crate::domain::instances::service::LIVE.iter().copied()),
-            )
+            .filter(instances::Column::Status.is_in(InstanceStatus::texts(InstanceStatus::LIVE)))
             .group_by(instances::Column::DeveloperId)
             .into_model::<LiveCount>()
-            .all(&self.0)
+            .all(db)
             .await?;
         let rollups = UsageRollups::find()
             .filter(usage_rollups::Column::DeveloperId.is_in(keys.iter().copied()))
@@ -122,7 +125,7 @@ impl Loader<Uuid> for UsageNowByDeveloper {
                             .add(usage_rollups::Column::Bucket.eq(bucket(Granularity::Day, now))),
                     ),
             )
-            .all(&self.0)
+            .all(db)
             .await?;
         let mut found: HashMap<Uuid, UsageNow> = keys
             .iter()

@@ -1,77 +1,46 @@
 //! Metrics: what is metered, how its events fold into a roll-up, and which entitlement bounds it.
 
-use crate::auth::{Caller, RequestMeta};
-use crate::domain::audit::service::{AuditEntry, record};
+use crate::auth::Actor;
 use crate::domain::entitlements::catalogue;
-use crate::error::{AppError, AppResult};
-use crate::events::UnitOfWork;
-use crate::state::AppState;
-use chrono::{DateTime, Utc};
+use crate::error::{AppError, AppResult, ConflictReason};
+use crate::events::{Change, Event, UnitOfWork};
+use crate::vocabulary::text_enum;
 use entity::{prelude::*, usage_metrics};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
 };
 use serde_json::json;
 use std::collections::HashMap;
 
-/// How a metric's events fold into one value per period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
-pub enum Aggregation {
-    /// Counters: values add up.
-    Sum,
-    /// The highest value seen.
-    Max,
-    /// Gauges: the value with the latest timestamp.
-    Latest,
-    /// How many distinct `uniqueValue`s were seen.
-    UniqueCount,
-}
+text_enum!(
+    /// How a metric's events fold into one value per period.
+    pub enum Aggregation {
+        /// Counters: values add up.
+        Sum => "sum",
+        /// The highest value seen.
+        Max => "max",
+        /// Gauges: the value with the latest timestamp.
+        Latest => "latest",
+        /// How many distinct `uniqueValue`s were seen.
+        UniqueCount => "unique_count",
+    }
+);
 
 impl Aggregation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sum => "sum",
-            Self::Max => "max",
-            Self::Latest => "latest",
-            Self::UniqueCount => "unique_count",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Sum, Self::Max, Self::Latest, Self::UniqueCount]
-            .into_iter()
-            .find(|a| a.as_str() == raw)
-    }
-
     /// Whether a period's value is the sum of what lands in it.
     pub fn adds_up(self) -> bool {
         matches!(self, Self::Sum | Self::UniqueCount)
     }
 }
 
-/// The period a quota counts over: a day per instance, or a month per developer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
-pub enum Granularity {
-    Day,
-    Month,
-}
-
-impl Granularity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Day => "day",
-            Self::Month => "month",
-        }
+text_enum!(
+    /// The period a quota counts over: a day per instance, or a month per developer.
+    pub enum Granularity {
+        Day => "day",
+        Month => "month",
     }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "day" => Some(Self::Day),
-            "month" => Some(Self::Month),
-            _ => None,
-        }
-    }
-}
+);
 
 #[derive(Clone, Debug)]
 pub struct Metric {
@@ -83,42 +52,59 @@ pub struct Metric {
     pub quota: Option<(String, Granularity)>,
 }
 
-impl From<usage_metrics::Model> for Metric {
-    fn from(m: usage_metrics::Model) -> Self {
-        let quota = m
-            .quota_key
-            .zip(m.quota_period.as_deref().and_then(Granularity::parse));
-        Self {
-            aggregation: Aggregation::parse(&m.aggregation).unwrap_or(Aggregation::Sum),
+impl TryFrom<usage_metrics::Model> for Metric {
+    type Error = DbErr;
+
+    /// A stored value the code does not know is a fault, reported like any database fault.
+    fn try_from(m: usage_metrics::Model) -> Result<Self, DbErr> {
+        let unknown =
+            |what: &str, raw: &str| DbErr::Custom(format!("unknown stored {what}: {raw:?}"));
+        let aggregation = Aggregation::parse(&m.aggregation)
+            .ok_or_else(|| unknown("aggregation", &m.aggregation))?;
+        let period = m
+            .quota_period
+            .as_deref()
+            .map(|raw| Granularity::parse(raw).ok_or_else(|| unknown("granularity", raw)))
+            .transpose()?;
+        Ok(Self {
+            aggregation,
             code: m.code,
             name: m.name,
             unit: m.unit,
-            quota,
-        }
+            quota: m.quota_key.zip(period),
+        })
     }
 }
 
-pub async fn all(conn: &impl ConnectionTrait) -> Result<Vec<Metric>, sea_orm::DbErr> {
-    Ok(UsageMetrics::find()
+pub async fn all(conn: &impl ConnectionTrait) -> Result<Vec<Metric>, DbErr> {
+    UsageMetrics::find()
         .order_by_asc(usage_metrics::Column::Code)
         .all(conn)
         .await?
         .into_iter()
-        .map(Metric::from)
-        .collect())
+        .map(Metric::try_from)
+        .collect()
+}
+
+/// Every metric; signed-in callers only.
+pub async fn list(actor: &Actor) -> AppResult<Vec<Metric>> {
+    actor.require_user()?;
+    Ok(all(&actor.app.db).await?)
 }
 
 pub async fn by_codes(
     conn: &impl ConnectionTrait,
     codes: impl IntoIterator<Item = String>,
 ) -> AppResult<HashMap<String, Metric>> {
-    Ok(UsageMetrics::find()
+    let rows = UsageMetrics::find()
         .filter(usage_metrics::Column::Code.is_in(codes))
         .all(conn)
-        .await?
-        .into_iter()
-        .map(|m| (m.code.clone(), Metric::from(m)))
-        .collect())
+        .await?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in rows {
+        found.insert(row.code.clone(), Metric::try_from(row)?);
+    }
+    Ok(found)
 }
 
 pub struct NewMetric {
@@ -139,14 +125,8 @@ fn valid_code(code: &str) -> bool {
 }
 
 /// Adds a custom metric; admins only. A quota names a limit entitlement and its period.
-pub async fn define(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
-    input: NewMetric,
-    now: DateTime<Utc>,
-) -> AppResult<Metric> {
-    caller.require_admin()?;
+pub async fn define(actor: &Actor, input: NewMetric) -> AppResult<Metric> {
+    actor.require_admin()?;
     if !valid_code(&input.code) {
         return Err(AppError::validation(
             "code",
@@ -175,16 +155,13 @@ pub async fn define(
             ));
         }
     };
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let mut uow = UnitOfWork::begin(actor).await?;
     if UsageMetrics::find_by_id(input.code.clone())
         .one(&*uow)
         .await?
         .is_some()
     {
-        return Err(AppError::Conflict {
-            reason: "METRIC_EXISTS",
-            message: "a metric with this code exists".into(),
-        });
+        return Err(ConflictReason::MetricExists.into());
     }
     let row = usage_metrics::ActiveModel {
         code: Set(input.code.clone()),
@@ -193,36 +170,30 @@ pub async fn define(
         unit: Set(input.unit.trim().to_owned()),
         quota_key: Set(quota.as_ref().map(|(k, _)| k.clone())),
         quota_period: Set(quota.as_ref().map(|(_, p)| p.as_str().to_owned())),
-        created_at: Set(now.into()),
+        created_at: Set(actor.now.into()),
     }
     .insert(&*uow)
     .await?;
-    record(
-        &*uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: "usage.metric_defined",
-            entity_type: "usage_metric",
-            entity_id: uuid::Uuid::nil(),
-            owner_id: None,
-            metadata: json!({
-                "code": row.code,
-                "aggregation": row.aggregation,
-                "quotaKey": row.quota_key,
-                "quotaPeriod": row.quota_period,
-            }),
-        },
-    )
-    .await?;
-    uow.publish(crate::events::DomainEvent {
-        kind: "usage.metric_defined".into(),
+    // Metrics are keyed by code, not id: the audit row names the code in its metadata.
+    let kind = "usage.metric_defined";
+    let metadata = json!({
+        "code": row.code,
+        "aggregation": row.aggregation,
+        "quotaKey": row.quota_key,
+        "quotaPeriod": row.quota_period,
+    });
+    let event = Event {
+        kind: kind.to_owned(),
         entity_id: uuid::Uuid::nil(),
         developer_id: None,
         data: json!({ "code": row.code }),
-        occurred_at: now,
-    });
+    };
+    uow.record(
+        Change::new(kind, "usage_metric", uuid::Uuid::nil())
+            .metadata(metadata)
+            .publish(event),
+    )
+    .await?;
     uow.commit().await?;
-    Ok(Metric::from(row))
+    Ok(Metric::try_from(row)?)
 }

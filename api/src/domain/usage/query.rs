@@ -3,10 +3,10 @@
 
 use super::metrics::{self, Granularity, Metric};
 use super::rollup::{Scope, bucket, quota_scope};
-use crate::auth::Caller;
+use crate::auth::{Actor, Caller};
 use crate::domain::entitlements::resolve::Entitlements;
+use crate::domain::entitlements::service::subject as entitlement_subject;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{instances, prelude::*, usage_rollups};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -23,15 +23,15 @@ pub struct Subject {
 
 /// Resolves and authorizes the subject a query names: exactly one of the two ids.
 pub async fn subject(
-    app: &AppState,
-    caller: &Caller,
+    actor: &Actor,
     instance_id: Option<Uuid>,
     developer_id: Option<Uuid>,
 ) -> AppResult<(Subject, Uuid)> {
+    let caller = &actor.caller;
     match (instance_id, developer_id) {
         (Some(id), None) => {
             let instance = Instances::find_by_id(id)
-                .one(&app.db)
+                .one(&actor.app.db)
                 .await?
                 .ok_or(AppError::NotFound("instance"))?;
             let visible = caller.can_see_developer(instance.developer_id)
@@ -101,6 +101,31 @@ pub async fn series_many(
     Ok(series)
 }
 
+/// One metric's series for the instance or developer named (exactly one of the two).
+pub async fn series(
+    actor: &Actor,
+    instance_id: Option<Uuid>,
+    developer_id: Option<Uuid>,
+    metric: &str,
+    granularity: Granularity,
+    (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+) -> AppResult<Vec<Point>> {
+    let (subject, _) = subject(actor, instance_id, developer_id).await?;
+    let (from, to) = range(granularity, from, to, actor.now)?;
+    let ids = [subject.id];
+    let mut found = series_many(
+        &actor.app.db,
+        subject.scope,
+        &ids,
+        metric,
+        granularity,
+        from,
+        to,
+    )
+    .await?;
+    Ok(found.remove(&subject.id).unwrap_or_default())
+}
+
 /// The range a series covers: `from`'s period to `to`'s, defaulting to the last 30 days or
 /// 12 months, and at most 400 points.
 pub fn range(
@@ -150,10 +175,27 @@ impl Current {
     }
 }
 
+/// This period's figures for the instance or developer named; with neither, the caller's own
+/// developer account.
+pub async fn current_usage(
+    actor: &Actor,
+    instance_id: Option<Uuid>,
+    developer_id: Option<Uuid>,
+) -> AppResult<Vec<Current>> {
+    let developer_id = match (instance_id, developer_id) {
+        (None, None) => Some(entitlement_subject(actor, None).await?),
+        (_, developer_id) => developer_id,
+    };
+    let (subject, owner) = subject(actor, instance_id, developer_id).await?;
+    let app = &actor.app;
+    let entitlements = app.entitlements.get(&app.db, owner, actor.now).await?;
+    current(&app.db, subject, &entitlements, actor.now).await
+}
+
 /// Today's figures for an instance, this month's for a developer: every metric, with the
 /// quota that binds at that level.
-pub async fn current(
-    app: &AppState,
+async fn current(
+    db: &impl ConnectionTrait,
     subject: Subject,
     entitlements: &Entitlements,
     now: DateTime<Utc>,
@@ -168,12 +210,12 @@ pub async fn current(
         .filter(usage_rollups::Column::ScopeId.eq(subject.id))
         .filter(usage_rollups::Column::Granularity.eq(granularity.as_str()))
         .filter(usage_rollups::Column::Bucket.eq(period_start))
-        .all(&app.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|row| (row.metric_code, row.value))
         .collect();
-    Ok(metrics::all(&app.db)
+    Ok(metrics::all(db)
         .await?
         .into_iter()
         .map(|metric| {
@@ -207,13 +249,9 @@ pub struct NearQuota {
 
 /// The seed's monitoring query: today's instance roll-ups at or past `threshold` of their
 /// limit, most used first. Admins only.
-pub async fn instances_approaching(
-    app: &AppState,
-    caller: &Caller,
-    threshold: f64,
-    now: DateTime<Utc>,
-) -> AppResult<Vec<NearQuota>> {
-    caller.require_admin()?;
+pub async fn instances_approaching(actor: &Actor, threshold: f64) -> AppResult<Vec<NearQuota>> {
+    let (app, now) = (&actor.app, actor.now);
+    actor.require_admin()?;
     if !(0.0..=10.0).contains(&threshold) {
         return Err(AppError::validation("threshold", "between 0 and 10"));
     }

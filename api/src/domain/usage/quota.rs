@@ -5,8 +5,7 @@ use super::metrics::Metric;
 use super::rollup::{Change, Landed, RollupKey, quota_scope};
 use crate::domain::entitlements::resolve::Entitlements;
 use crate::error::{AppError, AppResult};
-use crate::events::DomainEvent;
-use chrono::{DateTime, Utc};
+use crate::events::Event;
 use entity::prelude::*;
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::json;
@@ -101,8 +100,7 @@ pub fn crossings(
     landed: &[Landed],
     changes: &BTreeMap<RollupKey, Change>,
     bounds: &HashMap<RollupKey, Bound>,
-    now: DateTime<Utc>,
-) -> Vec<DomainEvent> {
+) -> Vec<Event> {
     let mut events = Vec::new();
     for row in landed {
         let Some(key) = row.key() else { continue };
@@ -111,7 +109,7 @@ pub fn crossings(
         };
         for percent in THRESHOLDS {
             if crosses(row.previous_value, row.value, bound.limit, percent) {
-                events.push(DomainEvent {
+                events.push(Event {
                     kind: "usage.threshold_crossed".into(),
                     entity_id: key.scope_id,
                     developer_id: Some(change.developer_id),
@@ -124,7 +122,6 @@ pub fn crossings(
                         "limit": bound.limit,
                         "current": row.value,
                     }),
-                    occurred_at: now,
                 });
             }
         }

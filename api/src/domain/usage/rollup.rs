@@ -5,6 +5,7 @@
 //! arithmetic runs in the database, so concurrent batches add up instead of overwriting.
 
 use super::metrics::{Aggregation, Granularity, Metric};
+use crate::vocabulary::text_enum;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::usage_rollups::{self, Column};
 use sea_orm::FromQueryResult;
@@ -12,20 +13,13 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, OnConflict, Qu
 use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
-pub enum Scope {
-    Instance,
-    Developer,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Instance => "instance",
-            Self::Developer => "developer",
-        }
+text_enum!(
+    /// Whose roll-up a row is: an instance's or a developer's.
+    pub enum Scope {
+        Instance => "instance",
+        Developer => "developer",
     }
-}
+);
 
 /// Where a quota over this period binds: daily quotas per instance, monthly per developer.
 pub fn quota_scope(granularity: Granularity) -> Scope {

@@ -3,10 +3,8 @@ use super::loaders::{SeriesKey, UsageSeries};
 use super::metrics::{self, Aggregation, Granularity, Metric, NewMetric};
 use super::query::{self, Current, Point, range};
 use super::rollup::Scope;
-use crate::domain::entitlements::service::subject as entitlement_subject;
 use crate::domain::instances::schema::Instance;
 use crate::graphql::context::ContextExt;
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -142,13 +140,8 @@ pub struct UsageQuery;
 impl UsageQuery {
     /// Every metric and how it aggregates.
     async fn usage_metrics(&self, ctx: &Context<'_>) -> Result<Vec<UsageMetric>> {
-        let app = ctx.app()?;
-        ctx.caller().require_user()?;
-        Ok(metrics::all(&app.db)
-            .await?
-            .into_iter()
-            .map(UsageMetric)
-            .collect())
+        let found = metrics::list(ctx.actor()?).await?;
+        Ok(found.into_iter().map(UsageMetric).collect())
     }
 
     /// One metric's series for an instance or a developer (name exactly one), per day or per
@@ -164,26 +157,17 @@ impl UsageQuery {
         to: Option<DateTime<Utc>>,
         #[graphql(default_with = "Granularity::Day")] granularity: Granularity,
     ) -> Result<Vec<UsagePoint>> {
-        let app = ctx.app()?;
-        let (subject, _) = query::subject(app, ctx.caller(), instance_id, developer_id).await?;
-        let (from, to) = range(granularity, from, to, Utc::now())?;
-        let mut series = query::series_many(
-            &app.db,
-            subject.scope,
-            &[subject.id],
+        let actor = ctx.actor()?;
+        let series = query::series(
+            actor,
+            instance_id,
+            developer_id,
             &metric,
             granularity,
-            from,
-            to,
+            (from, to),
         )
-        .await
-        .map_err(crate::error::AppError::from)?;
-        Ok(series
-            .remove(&subject.id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(UsagePoint::from)
-            .collect())
+        .await?;
+        Ok(series.into_iter().map(UsagePoint::from).collect())
     }
 
     /// This period's totals for every metric with the limit that binds them: today's for an
@@ -195,23 +179,8 @@ impl UsageQuery {
         instance_id: Option<Uuid>,
         developer_id: Option<Uuid>,
     ) -> Result<Vec<CurrentUsage>> {
-        let app = ctx.app()?;
-        let developer_id = match (instance_id, developer_id) {
-            (None, None) => Some(entitlement_subject(app, ctx.caller(), None).await?),
-            (_, developer_id) => developer_id,
-        };
-        let (subject, owner) = query::subject(app, ctx.caller(), instance_id, developer_id).await?;
-        let now = Utc::now();
-        let entitlements = app
-            .entitlements
-            .get(&app.db, owner, now)
-            .await
-            .map_err(crate::error::AppError::from)?;
-        Ok(query::current(app, subject, &entitlements, now)
-            .await?
-            .into_iter()
-            .map(CurrentUsage)
-            .collect())
+        let found = query::current_usage(ctx.actor()?, instance_id, developer_id).await?;
+        Ok(found.into_iter().map(CurrentUsage).collect())
     }
 
     /// Instances at or past `threshold` of a daily quota today, most used first (admins).
@@ -220,20 +189,17 @@ impl UsageQuery {
         ctx: &Context<'_>,
         #[graphql(default = 0.9)] threshold: f64,
     ) -> Result<Vec<InstanceQuotaAlert>> {
-        let app = ctx.app()?;
-        Ok(
-            query::instances_approaching(app, ctx.caller(), threshold, Utc::now())
-                .await?
-                .into_iter()
-                .map(|near| InstanceQuotaAlert {
-                    percent: near.value as f64 * 100.0 / near.limit.max(1) as f64,
-                    instance: Instance(near.instance),
-                    metric: near.metric,
-                    value: near.value,
-                    limit: near.limit,
-                })
-                .collect(),
-        )
+        Ok(query::instances_approaching(ctx.actor()?, threshold)
+            .await?
+            .into_iter()
+            .map(|near| InstanceQuotaAlert {
+                percent: near.value as f64 * 100.0 / near.limit.max(1) as f64,
+                instance: Instance(near.instance),
+                metric: near.metric,
+                value: near.value,
+                limit: near.limit,
+            })
+            .collect())
     }
 }
 
@@ -252,7 +218,6 @@ impl UsageMutation {
         ctx: &Context<'_>,
         events: Vec<UsageEventInput>,
     ) -> Result<RecordUsagePayload> {
-        let app = ctx.app()?;
         let events = events
             .into_iter()
             .map(|e| EventInput {
@@ -265,7 +230,7 @@ impl UsageMutation {
                 timestamp: e.timestamp,
             })
             .collect();
-        let recorded = ingest::record(app, ctx.caller(), events, Utc::now()).await?;
+        let recorded = ingest::record(ctx.actor()?, events).await?;
         Ok(RecordUsagePayload {
             accepted: recorded.accepted as i32,
             duplicates: recorded.duplicates as i32,
@@ -278,11 +243,8 @@ impl UsageMutation {
         ctx: &Context<'_>,
         input: DefineUsageMetricInput,
     ) -> Result<UsageMetric> {
-        let app = ctx.app()?;
         let metric = metrics::define(
-            app,
-            ctx.caller(),
-            ctx.meta(),
+            ctx.actor()?,
             NewMetric {
                 code: input.code,
                 name: input.name,
@@ -291,7 +253,6 @@ impl UsageMutation {
                 quota_key: input.quota_key,
                 quota_period: input.quota_period,
             },
-            Utc::now(),
         )
         .await?;
         Ok(UsageMetric(metric))
@@ -307,7 +268,7 @@ pub async fn instance_usage(
     to: Option<DateTime<Utc>>,
     granularity: Granularity,
 ) -> Result<Vec<UsagePoint>> {
-    let (from, to) = range(granularity, from, to, Utc::now())?;
+    let (from, to) = range(granularity, from, to, ctx.actor()?.now)?;
     let key = SeriesKey {
         scope: Scope::Instance,
         id: instance_id,
@@ -317,7 +278,7 @@ pub async fn instance_usage(
         to,
     };
     Ok(ctx
-        .data_unchecked::<DataLoader<UsageSeries>>()
+        .loader::<UsageSeries>()?
         .load_one(key)
         .await?
         .unwrap_or_default()

@@ -1,4 +1,4 @@
-use super::tokens;
+use super::service as tokens;
 use crate::graphql::context::ContextExt;
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -54,7 +54,7 @@ impl InstanceTokensQuery {
         ctx: &Context<'_>,
         instance_id: Uuid,
     ) -> Result<Vec<InstanceToken>> {
-        let found = tokens::list_tokens(ctx.app()?, ctx.caller(), instance_id).await?;
+        let found = tokens::list_tokens(ctx.actor()?, instance_id).await?;
         Ok(found.into_iter().map(InstanceToken).collect())
     }
 }
@@ -72,15 +72,7 @@ impl InstanceTokensMutation {
         instance_id: Uuid,
         name: String,
     ) -> Result<CreatedInstanceToken> {
-        let created = tokens::create_token(
-            ctx.app()?,
-            ctx.caller(),
-            ctx.meta(),
-            instance_id,
-            &name,
-            Utc::now(),
-        )
-        .await?;
+        let created = tokens::create_token(ctx.actor()?, instance_id, &name).await?;
         Ok(CreatedInstanceToken {
             token: created.plaintext,
             instance_token: InstanceToken(created.token),
@@ -90,8 +82,6 @@ impl InstanceTokensMutation {
     /// Revokes a token; requests bearing it are refused UNAUTHENTICATED from then on.
     /// The instance's developer or an admin.
     async fn revoke_instance_token(&self, ctx: &Context<'_>, id: Uuid) -> Result<InstanceToken> {
-        let token =
-            tokens::revoke_token(ctx.app()?, ctx.caller(), ctx.meta(), id, Utc::now()).await?;
-        Ok(InstanceToken(token))
+        Ok(InstanceToken(tokens::revoke_token(ctx.actor()?, id).await?))
     }
 }

@@ -1,43 +1,12 @@
-use super::log_listing::{self, LogFilter};
-use super::logs::{self, LogEntry, LogLevel};
+use super::listing::{self, LogFilter};
+use super::service::{self as logs, LogEntry, LogLevel};
+use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
-use crate::graphql::pagination::{TotalCount, encode_cursor, page_args};
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, Json, Object, Result};
+use crate::paging::{PageArgs, id_cursor};
+use async_graphql::{Context, InputObject, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::instance_logs;
 use uuid::Uuid;
-
-/// How severe a log line is: DEBUG < INFO < WARN < ERROR.
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum InstanceLogLevel {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-impl From<InstanceLogLevel> for LogLevel {
-    fn from(level: InstanceLogLevel) -> Self {
-        match level {
-            InstanceLogLevel::Debug => LogLevel::Debug,
-            InstanceLogLevel::Info => LogLevel::Info,
-            InstanceLogLevel::Warn => LogLevel::Warn,
-            InstanceLogLevel::Error => LogLevel::Error,
-        }
-    }
-}
-
-impl From<LogLevel> for InstanceLogLevel {
-    fn from(level: LogLevel) -> Self {
-        match level {
-            LogLevel::Debug => InstanceLogLevel::Debug,
-            LogLevel::Info => InstanceLogLevel::Info,
-            LogLevel::Warn => InstanceLogLevel::Warn,
-            LogLevel::Error => InstanceLogLevel::Error,
-        }
-    }
-}
 
 /// One line an instance logged about itself.
 pub struct InstanceLog(pub instance_logs::Model);
@@ -50,11 +19,8 @@ impl InstanceLog {
     async fn instance_id(&self) -> Uuid {
         self.0.instance_id
     }
-    async fn level(&self) -> InstanceLogLevel {
-        // The table's CHECK admits only known levels.
-        LogLevel::parse(&self.0.level)
-            .unwrap_or(LogLevel::Error)
-            .into()
+    async fn level(&self) -> Result<LogLevel> {
+        Ok(LogLevel::from_stored(&self.0.level)?)
     }
     async fn message(&self) -> &str {
         &self.0.message
@@ -75,7 +41,7 @@ impl InstanceLog {
 
 #[derive(InputObject)]
 pub struct InstanceLogInput {
-    level: InstanceLogLevel,
+    level: LogLevel,
     /// 1 to 10,000 characters.
     message: String,
     /// Any JSON value.
@@ -87,7 +53,7 @@ pub struct InstanceLogInput {
 impl From<InstanceLogInput> for LogEntry {
     fn from(input: InstanceLogInput) -> Self {
         LogEntry {
-            level: input.level.into(),
+            level: input.level,
             message: input.message,
             context: input.context.map(|c| c.0),
             logged_at: input.logged_at,
@@ -113,39 +79,24 @@ impl InstanceLogsQuery {
         &self,
         ctx: &Context<'_>,
         instance_id: Uuid,
-        level: Option<InstanceLogLevel>,
-        min_level: Option<InstanceLogLevel>,
+        level: Option<LogLevel>,
+        min_level: Option<LogLevel>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, InstanceLog, TotalCount>> {
-        let app = ctx.app()?;
-        let page = page_args(first, after, app.config.limits.max_page_size)?;
+    ) -> Result<PagedConnection<InstanceLog>> {
+        let actor = ctx.actor()?;
+        let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
         let filter = LogFilter {
-            level: level.map(Into::into),
-            min_level: min_level.map(Into::into),
+            level,
+            min_level,
             from,
             to,
         };
-        let caller = ctx.caller();
-        let (rows, has_next) =
-            log_listing::page(&app.db, caller, instance_id, &filter, &page).await?;
-        let total = if ctx.look_ahead().field("totalCount").exists() {
-            log_listing::count(&app.db, caller, instance_id, &filter).await?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(
-            page.after.is_some(),
-            has_next,
-            TotalCount::new(total),
-        );
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|l| Edge::new(encode_cursor(l.id), InstanceLog(l))),
-        );
-        Ok(connection)
+        let rows = listing::page(actor, instance_id, &filter, &page).await?;
+        let count = listing::count(actor, instance_id, &filter);
+        connection(ctx, rows, |_, l| id_cursor(l.id), InstanceLog, count).await
     }
 }
 
@@ -163,6 +114,6 @@ impl InstanceLogsMutation {
         entries: Vec<InstanceLogInput>,
     ) -> Result<usize> {
         let entries = entries.into_iter().map(LogEntry::from).collect();
-        Ok(logs::append(ctx.app()?, ctx.caller(), entries, Utc::now()).await?)
+        Ok(logs::append(ctx.actor()?, entries).await?)
     }
 }

@@ -1,48 +1,40 @@
-//! `validateLicense`, the hot path: one indexed statement answers everything — the license by
-//! key digest, its plan's node limit, this fingerprint's node and the node counts. On
-//! PostgreSQL one statement answers every validation waiting at that moment (`lookup_batch`).
+//! Finding the row a validation answers from: the license by key digest, its plan's node
+//! limit, this fingerprint's node and the license's node counts, in one indexed statement.
+//!
+//! On PostgreSQL, validations that arrive together share one statement. A fixed number of
+//! lanes each take whatever validations are waiting, up to a maximum, and look them all up in
+//! one statement (one indexed probe per key). A lone validation is sent at once, so a quiet
+//! gateway adds no delay; under load the waiting line grows while the lanes are busy and the
+//! next statement carries it whole. The database then parses, plans and answers once per
+//! batch instead of once per request. SQLite keeps one statement per validation (an embedded
+//! file has no round trip to save).
 
-use super::lookup_batch::LookupBatcher;
-use super::verdict::{NodeFacts, ValidationCode, license_code, node_code};
-use crate::error::AppResult;
-use crate::state::AppState;
+use crate::clock::Clock;
+use crate::error::{AppError, AppResult};
 use chrono::{DateTime, FixedOffset, Utc};
 use entity::{licenses, plan_entitlements, runtime_nodes};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, Query, SelectStatement, SubQueryStatement, Value,
 };
-use sea_orm::{DatabaseConnection, DbBackend, FromQueryResult, Statement};
-use std::sync::OnceLock;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
 #[derive(FromQueryResult)]
+/// What one validation reads.
 pub(super) struct ValidationRow {
-    id: Uuid,
-    plan_id: Uuid,
-    developer_id: Uuid,
-    state: String,
-    product: String,
-    expires_at: Option<DateTime<FixedOffset>>,
-    grace_ends_at: Option<DateTime<FixedOffset>>,
-    max_runtime_nodes: Option<i32>,
-    node_deadline: Option<DateTime<FixedOffset>>,
-    nodes_total: i64,
-    nodes_alive: i64,
-}
-
-/// What a validation found out about the license, for the answer.
-pub struct ValidatedLicense {
     pub id: Uuid,
     pub plan_id: Uuid,
     pub developer_id: Uuid,
     pub state: String,
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-pub struct Validation {
-    pub code: ValidationCode,
-    /// None when the key matched nothing: an unknown and a wrong key answer alike.
-    pub license: Option<ValidatedLicense>,
+    pub product: String,
+    pub expires_at: Option<DateTime<FixedOffset>>,
+    pub grace_ends_at: Option<DateTime<FixedOffset>>,
+    pub max_runtime_nodes: Option<i32>,
+    pub node_deadline: Option<DateTime<FixedOffset>>,
+    pub nodes_total: i64,
+    pub nodes_alive: i64,
 }
 
 /// A correlated count of the license's active nodes (alive at a time, when one is given).
@@ -145,7 +137,7 @@ fn sql_for(backend: DbBackend) -> &'static str {
             .build(&statement_for(
                 String::new(),
                 String::new(),
-                Utc::now().into(),
+                DateTime::<Utc>::UNIX_EPOCH.into(),
             ))
             .sql
     })
@@ -169,7 +161,7 @@ CROSS JOIN LATERAL ( \
            COUNT(*) FILTER (WHERE o.heartbeat_deadline_at >= $3) AS nodes_alive \
     FROM runtime_nodes o WHERE o.license_id = l.id AND o.status = 'active') c";
 
-pub(super) fn batch_statement(
+fn batch_statement(
     backend: DbBackend,
     digests: Vec<String>,
     fingerprints: Vec<String>,
@@ -182,29 +174,6 @@ pub(super) fn batch_statement(
     )
 }
 
-/// `validate`, refusing (RATE_LIMITED, before any lookup) sources that have failed too often,
-/// and counting this attempt if it fails.
-pub async fn validate_guarded(
-    app: &AppState,
-    ip: Option<&str>,
-    key: &str,
-    fingerprint: Option<&str>,
-    product: Option<&str>,
-    now: DateTime<Utc>,
-) -> AppResult<Validation> {
-    if app.guesses.refused(ip, key) {
-        return Ok(Validation {
-            code: ValidationCode::RateLimited,
-            license: None,
-        });
-    }
-    let found = validate(app, key, fingerprint, product, now).await?;
-    if found.code == ValidationCode::NotFound {
-        app.guesses.record_failure(ip, key).await;
-    }
-    Ok(found)
-}
-
 /// Where validations find their row: batched on PostgreSQL, one statement each on SQLite
 /// (an embedded file has no round trip to save).
 #[derive(Clone)]
@@ -215,11 +184,16 @@ pub enum LicenseLookup {
 
 impl LicenseLookup {
     /// Validations share statements over `lanes_db`, at most `max_batch` keys in each.
-    pub fn batched(lanes_db: DatabaseConnection, lanes: usize, max_batch: usize) -> Self {
-        Self::Batched(LookupBatcher::start(lanes_db, lanes, max_batch))
+    pub fn batched(
+        lanes_db: DatabaseConnection,
+        clock: Clock,
+        lanes: usize,
+        max_batch: usize,
+    ) -> Self {
+        Self::Batched(LookupBatcher::start(lanes_db, clock, lanes, max_batch))
     }
 
-    async fn row(
+    pub(super) async fn row(
         &self,
         digest: String,
         fingerprint: String,
@@ -240,51 +214,106 @@ impl LicenseLookup {
     }
 }
 
-pub async fn validate(
-    app: &AppState,
-    key: &str,
-    fingerprint: Option<&str>,
-    product: Option<&str>,
-    now: DateTime<Utc>,
-) -> AppResult<Validation> {
-    let digest = app.license_keys.digest(key);
-    let fingerprint_value = fingerprint.unwrap_or_default().to_owned();
-    let Some(row) = app
-        .license_lookup
-        .row(digest, fingerprint_value, now)
-        .await?
-    else {
-        return Ok(Validation {
-            code: ValidationCode::NotFound,
-            license: None,
-        });
-    };
-    let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
-    let mut code = license_code(&row.state, utc(row.expires_at), utc(row.grace_ends_at), now);
-    if code == ValidationCode::Valid && product.is_some_and(|p| p != row.product) {
-        code = ValidationCode::ProductScopeMismatch;
+/// What a lane sends back for one key: its row, if the key matched a license.
+type Answer = Result<Option<ValidationRow>, ()>;
+
+struct Waiting {
+    digest: String,
+    fingerprint: String,
+    reply: oneshot::Sender<Answer>,
+}
+
+#[derive(Clone)]
+pub struct LookupBatcher {
+    queue: mpsc::UnboundedSender<Waiting>,
+}
+
+impl LookupBatcher {
+    /// Starts `lanes` lanes on the current runtime; they stop when the last handle is dropped.
+    pub fn start(db: DatabaseConnection, clock: Clock, lanes: usize, max_batch: usize) -> Self {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        let waiting = Arc::new(Mutex::new(waiting));
+        for _ in 0..lanes.max(1) {
+            let lane = lane(db.clone(), clock.clone(), waiting.clone(), max_batch.max(1));
+            tokio::spawn(lane);
+        }
+        Self { queue }
     }
-    if code == ValidationCode::Valid && fingerprint.is_some() {
-        code = node_code(
-            &NodeFacts {
-                heartbeat_deadline: utc(row.node_deadline),
-                nodes_total: row.nodes_total,
-                nodes_alive: row.nodes_alive,
-                max_nodes: row.max_runtime_nodes,
-            },
-            now,
-        );
+
+    /// The row for one key digest and fingerprint, looked up together with whatever other
+    /// validations are waiting.
+    async fn lookup(
+        &self,
+        digest: String,
+        fingerprint: String,
+    ) -> AppResult<Option<ValidationRow>> {
+        let (reply, answer) = oneshot::channel();
+        let lost = || AppError::internal(anyhow::anyhow!("the license lookup failed"));
+        self.queue
+            .send(Waiting {
+                digest,
+                fingerprint,
+                reply,
+            })
+            .map_err(|_| lost())?;
+        answer.await.map_err(|_| lost())?.map_err(|()| lost())
     }
-    Ok(Validation {
-        code,
-        license: Some(ValidatedLicense {
-            id: row.id,
-            plan_id: row.plan_id,
-            developer_id: row.developer_id,
-            state: row.state,
-            expires_at: utc(row.expires_at),
+}
+
+async fn lane(
+    db: DatabaseConnection,
+    clock: Clock,
+    waiting: Arc<Mutex<mpsc::UnboundedReceiver<Waiting>>>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    loop {
+        {
+            let mut waiting = waiting.lock().await;
+            if waiting.recv_many(&mut batch, max_batch).await == 0 {
+                return; // every handle is gone
+            }
+        }
+        answer(&db, clock.now(), &mut batch).await;
+    }
+}
+
+/// Looks the batch up in one statement and answers (and empties) it.
+async fn answer(db: &DatabaseConnection, now: DateTime<Utc>, batch: &mut Vec<Waiting>) {
+    let (digests, fingerprints) = batch
+        .iter_mut()
+        .map(|w| {
+            (
+                std::mem::take(&mut w.digest),
+                std::mem::take(&mut w.fingerprint),
+            )
+        })
+        .unzip();
+    let statement = batch_statement(db.get_database_backend(), digests, fingerprints, now);
+    let mut rows: Vec<Option<ValidationRow>> = (0..batch.len()).map(|_| None).collect();
+    let outcome = match db.query_all_raw(statement).await {
+        Ok(found) => found.iter().try_for_each(|result| {
+            let position: i64 = result.try_get("", "position")?;
+            let row = ValidationRow::from_query_result(result, "")?;
+            if let Some(slot) = usize::try_from(position - 1)
+                .ok()
+                .and_then(|i| rows.get_mut(i))
+            {
+                *slot = Some(row);
+            }
+            Ok::<_, sea_orm::DbErr>(())
         }),
-    })
+        Err(err) => Err(err),
+    };
+    if let Err(err) = &outcome {
+        tracing::error!(error = ?err, keys = batch.len(), "batched license lookup failed");
+    }
+    for (waiting, row) in batch.drain(..).zip(rows) {
+        // A caller that went away no longer needs its answer.
+        let _ = waiting
+            .reply
+            .send(outcome.as_ref().map(|_| row).map_err(|_| ()));
+    }
 }
 
 #[cfg(test)]

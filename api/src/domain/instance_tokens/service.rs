@@ -1,13 +1,13 @@
 //! Instance tokens: made and revoked by the instance's developer or an admin, presented by the
 //! instance itself to write its logs.
 
-use super::access::visible_instance;
-use super::placement::record_event;
-use super::token_format;
-use crate::auth::{Caller, RequestMeta};
-use crate::domain::audit::service::{self as audit, AuditEntry};
-use crate::error::{AppError, AppResult};
-use crate::events::{DomainEvent, UnitOfWork};
+use super::format as token_format;
+use crate::auth::{Actor, Caller};
+use crate::domain::instances::access::visible_instance;
+use crate::domain::instances::changes::{HistoryLine, write_history};
+use crate::domain::instances::model::InstanceStatus;
+use crate::error::{AppError, AppResult, ConflictReason};
+use crate::events::{Change, Event, UnitOfWork};
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
 use entity::{instance_tokens, instances, prelude::*};
@@ -29,97 +29,67 @@ pub struct CreatedToken {
     pub token: instance_tokens::Model,
 }
 
-fn token_event(
-    kind: &str,
-    instance: &instances::Model,
-    token: &instance_tokens::Model,
-    now: DateTime<Utc>,
-) -> DomainEvent {
-    DomainEvent {
-        kind: kind.to_owned(),
-        entity_id: instance.id,
-        developer_id: Some(instance.developer_id),
-        data: json!({ "tokenId": token.id, "prefix": token.prefix, "name": token.name }),
-        occurred_at: now,
-    }
-}
-
-/// The instance event, audit event and bus event of a token change, in the change's transaction.
+/// The instance history line, audit entry and event of a token change.
 async fn record_token_change(
-    uow: &mut UnitOfWork,
-    caller: &Caller,
-    meta: &RequestMeta,
+    uow: &mut UnitOfWork<'_>,
     verb: &str,
     instance: &instances::Model,
     token: &instance_tokens::Model,
-    now: DateTime<Utc>,
 ) -> AppResult<()> {
     let kind = format!("instance.token_{verb}");
-    record_event(
-        &**uow,
-        instance.id,
-        &kind,
-        Some(&instance.status),
-        &instance.status,
-        Some(format!("token {} ({}) {verb}", token.prefix, token.name)),
-        now,
+    let line = HistoryLine {
+        kind: &kind,
+        from: Some(&instance.status),
+        to: &instance.status,
+        message: Some(format!("token {} ({}) {verb}", token.prefix, token.name)),
+    };
+    write_history(&**uow, instance.id, line, uow.actor().now).await?;
+    let metadata = json!({ "instanceId": instance.id, "name": token.name, "prefix": token.prefix });
+    let event = Event {
+        kind: kind.clone(),
+        entity_id: instance.id,
+        developer_id: Some(instance.developer_id),
+        data: json!({ "tokenId": token.id, "prefix": token.prefix, "name": token.name }),
+    };
+    uow.record(
+        Change::new(kind, "instance_token", token.id)
+            .owner(instance.developer_id)
+            .metadata(metadata)
+            .publish(event),
     )
-    .await?;
-    audit::record(
-        &**uow,
-        caller,
-        meta,
-        now,
-        AuditEntry {
-            event_type: &kind,
-            entity_type: "instance_token",
-            entity_id: token.id,
-            owner_id: Some(instance.developer_id),
-            metadata: json!({ "instanceId": instance.id, "name": token.name, "prefix": token.prefix }),
-        },
-    )
-    .await?;
-    uow.publish(token_event(&kind, instance, token, now));
-    Ok(())
+    .await
 }
 
 /// Makes a token for an instance. Its developer or an admin.
 #[tracing::instrument(skip_all, fields(%instance_id))]
-pub async fn create_token(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
-    instance_id: Uuid,
-    name: &str,
-    now: DateTime<Utc>,
-) -> AppResult<CreatedToken> {
-    caller.require_user()?;
+pub async fn create_token(actor: &Actor, instance_id: Uuid, name: &str) -> AppResult<CreatedToken> {
+    actor.require_user()?;
     let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::validation("name", "must be 1 to 100 characters"));
     }
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
-    let instance = visible_instance(&*uow, caller, instance_id).await?;
-    if instance.status == "deleted" {
-        return Err(AppError::Conflict {
-            reason: "INSTANCE_DELETED",
-            message: "a deleted instance cannot get new tokens".into(),
-        });
+    let mut uow = UnitOfWork::begin(actor).await?;
+    let instance = visible_instance(&*uow, actor, instance_id).await?;
+    if InstanceStatus::from_stored(&instance.status)? == InstanceStatus::Deleted {
+        return Err(AppError::conflict(
+            ConflictReason::InstanceDeleted,
+            "a deleted instance cannot get new tokens",
+        ));
     }
-    let new = token_format::generate(&app.config.auth.license_key_secret);
+    let new = token_format::generate(&actor.app.config.auth.license_key_secret);
     let token = instance_tokens::ActiveModel {
         id: Set(Uuid::now_v7()),
         instance_id: Set(instance.id),
         token_hash: Set(new.digest),
         prefix: Set(new.prefix),
         name: Set(name),
-        created_at: Set(now.into()),
+        created_at: Set(actor.now.into()),
         last_used_at: Set(None),
         revoked_at: Set(None),
     }
     .insert(&*uow)
     .await?;
-    record_token_change(&mut uow, caller, meta, "created", &instance, &token, now).await?;
+    record_token_change(&mut uow, "created", &instance, &token).await?;
     uow.commit().await?;
     Ok(CreatedToken {
         plaintext: new.plaintext,
@@ -129,20 +99,14 @@ pub async fn create_token(
 
 /// Revokes a token at once: its next request is refused. Its instance's developer or an admin.
 #[tracing::instrument(skip_all, fields(%token_id))]
-pub async fn revoke_token(
-    app: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
-    token_id: Uuid,
-    now: DateTime<Utc>,
-) -> AppResult<instance_tokens::Model> {
-    caller.require_user()?;
-    let mut uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+pub async fn revoke_token(actor: &Actor, token_id: Uuid) -> AppResult<instance_tokens::Model> {
+    actor.require_user()?;
+    let mut uow = UnitOfWork::begin(actor).await?;
     let before = InstanceTokens::find_by_id(token_id)
         .one(&*uow)
         .await?
         .ok_or(AppError::NotFound("instance token"))?;
-    let instance = visible_instance(&*uow, caller, before.instance_id)
+    let instance = visible_instance(&*uow, actor, before.instance_id)
         .await
         .map_err(|err| match err {
             AppError::NotFound(_) => AppError::NotFound("instance token"),
@@ -151,39 +115,36 @@ pub async fn revoke_token(
     let revoked = InstanceTokens::update_many()
         .col_expr(
             instance_tokens::Column::RevokedAt,
-            Expr::value(now.fixed_offset()),
+            Expr::value(actor.now.fixed_offset()),
         )
         .filter(instance_tokens::Column::Id.eq(token_id))
         .filter(instance_tokens::Column::RevokedAt.is_null())
         .exec(&*uow)
         .await?;
     if revoked.rows_affected == 0 {
-        return Err(AppError::Conflict {
-            reason: "ALREADY_REVOKED",
-            message: "this token is already revoked".into(),
-        });
+        return Err(ConflictReason::AlreadyRevoked.into());
     }
     let token = InstanceTokens::find_by_id(token_id)
         .one(&*uow)
         .await?
         .ok_or(AppError::NotFound("instance token"))?;
-    record_token_change(&mut uow, caller, meta, "revoked", &instance, &token, now).await?;
+    record_token_change(&mut uow, "revoked", &instance, &token).await?;
     uow.commit().await?;
     Ok(token)
 }
 
 /// An instance's tokens, revoked ones included, newest first. Its developer or an admin.
 pub async fn list_tokens(
-    app: &AppState,
-    caller: &Caller,
+    actor: &Actor,
     instance_id: Uuid,
 ) -> AppResult<Vec<instance_tokens::Model>> {
-    caller.require_user()?;
-    let instance = visible_instance(&app.db, caller, instance_id).await?;
+    actor.require_user()?;
+    let db = &actor.app.db;
+    let instance = visible_instance(db, actor, instance_id).await?;
     Ok(InstanceTokens::find()
         .filter(instance_tokens::Column::InstanceId.eq(instance.id))
         .order_by_desc(instance_tokens::Column::Id)
-        .all(&app.db)
+        .all(db)
         .await?)
 }
 
@@ -200,7 +161,7 @@ pub async fn authenticate(
         .inner_join(Instances)
         .filter(instance_tokens::Column::TokenHash.eq(digest))
         .filter(instance_tokens::Column::RevokedAt.is_null())
-        .filter(instances::Column::Status.ne("deleted"))
+        .filter(instances::Column::Status.ne(InstanceStatus::Deleted.as_str()))
         .limit(1)
         .one(&app.db)
         .await?

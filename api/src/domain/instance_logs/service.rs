@@ -1,10 +1,10 @@
 //! Instance logs: lines an instance writes about itself with its own token. They are data,
 //! not state changes, so a batch is one multi-row INSERT with no audit event or publication.
 
-use crate::auth::Caller;
+use crate::auth::{Actor, Caller};
 use crate::error::{AppError, AppResult};
 use crate::events::UnitOfWork;
-use crate::state::AppState;
+use crate::vocabulary::text_enum;
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{instance_logs, prelude::*};
 use sea_orm::{EntityTrait, Set};
@@ -13,38 +13,24 @@ use uuid::Uuid;
 pub const MAX_ENTRIES: usize = 500;
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
 
-/// Severities, least to most severe; the order is what `minLevel` filters by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
+text_enum!(
+    /// How severe a log line is: DEBUG < INFO < WARN < ERROR.
+    #[graphql(name = "InstanceLogLevel")]
+    pub enum LogLevel {
+        Debug => "debug",
+        Info => "info",
+        Warn => "warn",
+        Error => "error",
+    }
+);
 
 impl LogLevel {
-    const ALL: [LogLevel; 4] = [Self::Debug, Self::Info, Self::Warn, Self::Error];
-
-    /// The stored form, one of the values the table's CHECK admits.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Debug => "debug",
-            Self::Info => "info",
-            Self::Warn => "warn",
-            Self::Error => "error",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|l| l.as_str() == raw)
-    }
-
     /// This level and every more severe one.
     pub fn and_above(self) -> impl Iterator<Item = &'static str> {
         Self::ALL
-            .into_iter()
-            .filter(move |l| *l >= self)
-            .map(Self::as_str)
+            .iter()
+            .filter(move |l| **l >= self)
+            .map(|l| l.as_str())
     }
 }
 
@@ -85,13 +71,8 @@ fn appending_instance(caller: &Caller) -> AppResult<Uuid> {
 
 /// Stores a batch of log lines for the token's instance, all or none. Returns how many.
 #[tracing::instrument(skip_all, fields(entries = entries.len()))]
-pub async fn append(
-    app: &AppState,
-    caller: &Caller,
-    entries: Vec<LogEntry>,
-    now: DateTime<Utc>,
-) -> AppResult<usize> {
-    let instance_id = appending_instance(caller)?;
+pub async fn append(actor: &Actor, entries: Vec<LogEntry>) -> AppResult<usize> {
+    let instance_id = appending_instance(&actor.caller)?;
     if entries.len() > MAX_ENTRIES {
         return Err(AppError::validation(
             "entries",
@@ -106,7 +87,7 @@ pub async fn append(
     }
     let count = entries.len();
     // PostgreSQL keeps microseconds; cutting here makes both backends store and order alike.
-    let now = now.trunc_subsecs(6);
+    let now = actor.now.trunc_subsecs(6);
     let rows = entries.into_iter().map(|entry| instance_logs::ActiveModel {
         id: Set(Uuid::now_v7()),
         instance_id: Set(instance_id),
@@ -116,7 +97,7 @@ pub async fn append(
         logged_at: Set(entry.logged_at.map_or(now, |t| t.trunc_subsecs(6)).into()),
         created_at: Set(now.into()),
     });
-    let uow = UnitOfWork::begin(&app.db, &app.bus).await?;
+    let uow = UnitOfWork::begin(actor).await?;
     InstanceLogs::insert_many(rows).exec(&*uow).await?;
     uow.commit().await?;
     Ok(count)
@@ -129,7 +110,7 @@ mod tests {
     #[test]
     fn levels_round_trip_and_order_by_severity() {
         for level in LogLevel::ALL {
-            assert_eq!(LogLevel::parse(level.as_str()), Some(level));
+            assert_eq!(LogLevel::parse(level.as_str()), Some(*level));
         }
         assert_eq!(LogLevel::parse("fatal"), None);
         let warn_up: Vec<_> = LogLevel::Warn.and_above().collect();
@@ -167,13 +148,15 @@ mod tests {
             role: crate::auth::Role::Developer,
         };
         assert_eq!(
-            appending_instance(&developer).err().map(|e| e.code()),
+            appending_instance(&developer)
+                .err()
+                .map(|e| e.code().as_str()),
             Some("FORBIDDEN")
         );
         assert_eq!(
             appending_instance(&Caller::Anonymous)
                 .err()
-                .map(|e| e.code()),
+                .map(|e| e.code().as_str()),
             Some("UNAUTHENTICATED")
         );
     }

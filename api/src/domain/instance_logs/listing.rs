@@ -1,16 +1,15 @@
 //! Reading an instance's logs: newest first by the time the instance gave them, paged by keyset
 //! on (logged_at, id), since client-given times do not follow id order.
 
-use super::access::visible_instance;
-use super::logs::LogLevel;
-use crate::auth::Caller;
+use super::service::LogLevel;
+use crate::auth::Actor;
+use crate::domain::instances::access::visible_instance;
 use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::PageArgs;
+use crate::paging::{self, Page, PageArgs};
 use chrono::{DateTime, Utc};
 use entity::{instance_logs, prelude::*};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
 };
 use uuid::Uuid;
 
@@ -58,28 +57,27 @@ fn condition(instance_id: Uuid, filter: &LogFilter) -> AppResult<Condition> {
 }
 
 async fn matching(
-    db: &DatabaseConnection,
-    caller: &Caller,
+    actor: &Actor,
     instance_id: Uuid,
     filter: &LogFilter,
 ) -> AppResult<Select<InstanceLogs>> {
-    visible_instance(db, caller, instance_id).await?;
+    visible_instance(&actor.app.db, actor, instance_id).await?;
     Ok(InstanceLogs::find().filter(condition(instance_id, filter)?))
 }
 
 /// One page, and whether another follows.
 pub async fn page(
-    db: &DatabaseConnection,
-    caller: &Caller,
+    actor: &Actor,
     instance_id: Uuid,
     filter: &LogFilter,
     page: &PageArgs,
-) -> AppResult<(Vec<instance_logs::Model>, bool)> {
-    let mut query = matching(db, caller, instance_id, filter)
+) -> AppResult<Page<instance_logs::Model>> {
+    let db = &actor.app.db;
+    let mut query = matching(actor, instance_id, filter)
         .await?
         .order_by_desc(instance_logs::Column::LoggedAt)
         .order_by_desc(instance_logs::Column::Id);
-    if let Some(after) = page.after {
+    if let Some(after) = page.after_id() {
         // The cursor is the last row's id; its time is read back rather than carried, so
         // cursors stay the same opaque ids as everywhere else.
         let anchor = InstanceLogs::find_by_id(after)
@@ -97,20 +95,12 @@ pub async fn page(
                 ),
         );
     }
-    let mut rows = query.limit(page.limit + 1).all(db).await?;
-    let has_next = rows.len() as u64 > page.limit;
-    rows.truncate(page.limit as usize);
-    Ok((rows, has_next))
+    paging::fetch(db, query, page).await
 }
 
-pub async fn count(
-    db: &DatabaseConnection,
-    caller: &Caller,
-    instance_id: Uuid,
-    filter: &LogFilter,
-) -> AppResult<u64> {
-    Ok(matching(db, caller, instance_id, filter)
+pub async fn count(actor: &Actor, instance_id: Uuid, filter: &LogFilter) -> AppResult<u64> {
+    Ok(matching(actor, instance_id, filter)
         .await?
-        .count(db)
+        .count(&actor.app.db)
         .await?)
 }

@@ -2,18 +2,20 @@
 //! only while the pool has room (and a CHECK constraint backs it), so pools never overfill
 //! under any concurrency. Waiting instances are placed oldest first when room appears.
 
-use crate::auth::{Caller, RequestMeta};
-use crate::domain::audit::service::{self as audit, AuditEntry};
+use super::model::PoolStatus;
+use crate::domain::instances::changes::{HistoryLine, change, write_history};
+use crate::domain::instances::model::InstanceStatus;
 use crate::error::AppResult;
+use crate::events::UnitOfWork;
 use chrono::{DateTime, Utc};
-use entity::{database_pools, instance_events, instances, prelude::*};
+use entity::{database_pools, instances, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
+
+const ACTIVE: &str = PoolStatus::Active.as_str();
+const WAITING: &str = InstanceStatus::WaitingForCapacity.as_str();
 
 /// Attempts before giving up on a region whose pools keep filling under us; each failed
 /// attempt means another transaction took the slot, so this bounds only pathological races.
@@ -28,7 +30,7 @@ pub async fn take_slot(
     for _ in 0..ATTEMPTS {
         let Some(candidate) = DatabasePools::find()
             .filter(database_pools::Column::Region.eq(region))
-            .filter(database_pools::Column::Status.eq("active"))
+            .filter(database_pools::Column::Status.eq(ACTIVE))
             .filter(
                 Expr::col(database_pools::Column::CurrentDatabases)
                     .lt(Expr::col(database_pools::Column::MaxDatabases)),
@@ -51,7 +53,7 @@ pub async fn take_slot(
                 Expr::value(now.fixed_offset()),
             )
             .filter(database_pools::Column::Id.eq(candidate.id))
-            .filter(database_pools::Column::Status.eq("active"))
+            .filter(database_pools::Column::Status.eq(ACTIVE))
             .filter(
                 Expr::col(database_pools::Column::CurrentDatabases)
                     .lt(Expr::col(database_pools::Column::MaxDatabases)),
@@ -86,41 +88,15 @@ pub async fn release_slot(
     Ok(())
 }
 
-pub async fn record_event(
-    conn: &impl ConnectionTrait,
-    instance_id: Uuid,
-    kind: &str,
-    from: Option<&str>,
-    to: &str,
-    message: Option<String>,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    instance_events::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        instance_id: Set(instance_id),
-        event_type: Set(kind.to_owned()),
-        from_status: Set(from.map(str::to_owned)),
-        to_status: Set(to.to_owned()),
-        message: Set(message),
-        created_at: Set(now.into()),
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
-}
-
-/// Places waiting instances of the region, oldest first, while pools have room. Returns the
-/// instances placed.
-pub async fn place_waiters(
-    conn: &impl ConnectionTrait,
-    region: &str,
-    now: DateTime<Utc>,
-) -> AppResult<Vec<instances::Model>> {
-    let mut placed = Vec::new();
+/// Places waiting instances of the region, oldest first, while pools have room, recording
+/// each placement as the platform's doing (whoever's change freed the room).
+pub async fn place_waiters(uow: &mut UnitOfWork<'_>, region: &str) -> AppResult<()> {
+    let now = uow.actor().now;
     for _ in 0..ATTEMPTS * 8 {
+        let conn = &**uow;
         let Some(waiter) = Instances::find()
             .filter(instances::Column::Region.eq(region))
-            .filter(instances::Column::Status.eq("waiting_for_capacity"))
+            .filter(instances::Column::Status.eq(WAITING))
             .order_by_asc(instances::Column::CreatedAt)
             .order_by_asc(instances::Column::Id)
             .limit(1)
@@ -133,7 +109,10 @@ pub async fn place_waiters(
             break;
         };
         let claimed = Instances::update_many()
-            .col_expr(instances::Column::Status, Expr::value("provisioning"))
+            .col_expr(
+                instances::Column::Status,
+                Expr::value(InstanceStatus::Provisioning.as_str()),
+            )
             .col_expr(instances::Column::PoolId, Expr::value(pool.id))
             .col_expr(
                 instances::Column::DatabaseHost,
@@ -144,7 +123,7 @@ pub async fn place_waiters(
                 Expr::value(now.fixed_offset()),
             )
             .filter(instances::Column::Id.eq(waiter.id))
-            .filter(instances::Column::Status.eq("waiting_for_capacity"))
+            .filter(instances::Column::Status.eq(WAITING))
             .exec(conn)
             .await?;
         if claimed.rows_affected == 0 {
@@ -152,34 +131,18 @@ pub async fn place_waiters(
             release_slot(conn, pool.id, now).await?;
             continue;
         }
-        record_event(
-            conn,
-            waiter.id,
-            "instance.placed",
-            Some("waiting_for_capacity"),
-            "provisioning",
-            Some(format!("placed on {}", pool.host)),
-            now,
-        )
-        .await?;
-        // Placement is the platform's doing, whoever's change freed the room.
-        audit::record(
-            conn,
-            &Caller::Anonymous,
-            &RequestMeta::default(),
-            now,
-            AuditEntry {
-                event_type: "instance.placed",
-                entity_type: "instance",
-                entity_id: waiter.id,
-                owner_id: Some(waiter.developer_id),
-                metadata: json!({ "from": "waiting_for_capacity", "to": "provisioning", "poolId": pool.id }),
-            },
-        )
-        .await?;
-        if let Some(instance) = Instances::find_by_id(waiter.id).one(conn).await? {
-            placed.push(instance);
+        let line = HistoryLine {
+            kind: "instance.placed",
+            from: Some(WAITING),
+            to: InstanceStatus::Provisioning.as_str(),
+            message: Some(format!("placed on {}", pool.host)),
+        };
+        write_history(conn, waiter.id, line, now).await?;
+        if let Some(placed) = Instances::find_by_id(waiter.id).one(conn).await? {
+            let metadata = json!({ "from": WAITING, "to": "provisioning", "poolId": pool.id });
+            uow.record(change("instance.placed", &placed, metadata).by_platform())
+                .await?;
         }
     }
-    Ok(placed)
+    Ok(())
 }

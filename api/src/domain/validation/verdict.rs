@@ -1,49 +1,44 @@
 //! Whether a license (and a node on it) may be used right now: pure functions over stored
 //! facts, shared by validation, activation and heartbeats so they can never disagree.
 
-use super::model::LicenseState;
-use async_graphql::Enum;
+use crate::domain::licenses::model::LicenseState;
+use crate::error::ConflictReason;
+use crate::vocabulary::text_enum;
 use chrono::{DateTime, Utc};
 
-/// The answer codes of `validateLicense` and `checkIn`.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValidationCode {
-    Valid,
-    NotFound,
-    Expired,
-    Cancelled,
-    Suspended,
-    Revoked,
-    /// Payment is past due beyond the grace period.
-    Overdue,
-    /// The license has nodes, but not this fingerprint.
-    FingerprintScopeMismatch,
-    /// The license has no node at all.
-    NoMachine,
-    TooManyMachines,
-    /// The node missed its heartbeat deadline.
-    HeartbeatDead,
-    ProductScopeMismatch,
-    RateLimited,
-}
+text_enum!(
+    /// The answer codes of `validateLicense` and `checkIn`.
+    pub enum ValidationCode {
+        Valid => "VALID",
+        NotFound => "NOT_FOUND",
+        Expired => "EXPIRED",
+        Cancelled => "CANCELLED",
+        Suspended => "SUSPENDED",
+        Revoked => "REVOKED",
+        /// Payment is past due beyond the grace period.
+        Overdue => "OVERDUE",
+        /// The license has nodes, but not this fingerprint.
+        FingerprintScopeMismatch => "FINGERPRINT_SCOPE_MISMATCH",
+        /// The license has no node at all.
+        NoMachine => "NO_MACHINE",
+        TooManyMachines => "TOO_MANY_MACHINES",
+        /// The node missed its heartbeat deadline.
+        HeartbeatDead => "HEARTBEAT_DEAD",
+        ProductScopeMismatch => "PRODUCT_SCOPE_MISMATCH",
+        RateLimited => "RATE_LIMITED",
+    }
+);
 
 impl ValidationCode {
-    /// The code as clients see it, also used as a CONFLICT `reason`.
-    pub fn name(self) -> &'static str {
+    /// Why a license that is not usable refuses a change (activating a node on it).
+    pub fn conflict_reason(self) -> ConflictReason {
         match self {
-            Self::Valid => "VALID",
-            Self::NotFound => "NOT_FOUND",
-            Self::Expired => "EXPIRED",
-            Self::Cancelled => "CANCELLED",
-            Self::Suspended => "SUSPENDED",
-            Self::Revoked => "REVOKED",
-            Self::Overdue => "OVERDUE",
-            Self::FingerprintScopeMismatch => "FINGERPRINT_SCOPE_MISMATCH",
-            Self::NoMachine => "NO_MACHINE",
-            Self::TooManyMachines => "TOO_MANY_MACHINES",
-            Self::HeartbeatDead => "HEARTBEAT_DEAD",
-            Self::ProductScopeMismatch => "PRODUCT_SCOPE_MISMATCH",
-            Self::RateLimited => "RATE_LIMITED",
+            Self::Expired => ConflictReason::Expired,
+            Self::Cancelled => ConflictReason::Cancelled,
+            Self::Suspended => ConflictReason::Suspended,
+            Self::Revoked => ConflictReason::Revoked,
+            Self::Overdue => ConflictReason::Overdue,
+            _ => ConflictReason::LicenseNotUsable,
         }
     }
 
@@ -68,21 +63,19 @@ impl ValidationCode {
 
 /// The license's own standing, before any node is considered.
 pub fn license_code(
-    state: &str,
+    state: LicenseState,
     expires_at: Option<DateTime<Utc>>,
     grace_ends_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> ValidationCode {
-    match LicenseState::parse(state) {
-        Some(LicenseState::Revoked) => ValidationCode::Revoked,
-        Some(LicenseState::Suspended) => ValidationCode::Suspended,
-        Some(LicenseState::Cancelled) => ValidationCode::Cancelled,
-        Some(LicenseState::Expired) | None => ValidationCode::Expired,
+    match state {
+        LicenseState::Revoked => ValidationCode::Revoked,
+        LicenseState::Suspended => ValidationCode::Suspended,
+        LicenseState::Cancelled => ValidationCode::Cancelled,
+        LicenseState::Expired => ValidationCode::Expired,
         _ if expires_at.is_some_and(|t| t < now) => ValidationCode::Expired,
-        Some(LicenseState::PastDue) => ValidationCode::Overdue,
-        Some(LicenseState::Grace) if grace_ends_at.is_some_and(|t| t < now) => {
-            ValidationCode::Overdue
-        }
+        LicenseState::PastDue => ValidationCode::Overdue,
+        LicenseState::Grace if grace_ends_at.is_some_and(|t| t < now) => ValidationCode::Overdue,
         _ => ValidationCode::Valid,
     }
 }
@@ -122,31 +115,31 @@ mod tests {
         let past = Some(now - Duration::days(1));
         let future = Some(now + Duration::days(1));
         assert_eq!(
-            license_code("active", future, None, now),
+            license_code(LicenseState::Active, future, None, now),
             ValidationCode::Valid
         );
         assert_eq!(
-            license_code("trialing", past, None, now),
+            license_code(LicenseState::Trialing, past, None, now),
             ValidationCode::Expired
         );
         assert_eq!(
-            license_code("revoked", future, None, now),
+            license_code(LicenseState::Revoked, future, None, now),
             ValidationCode::Revoked
         );
         assert_eq!(
-            license_code("suspended", future, None, now),
+            license_code(LicenseState::Suspended, future, None, now),
             ValidationCode::Suspended
         );
         assert_eq!(
-            license_code("past_due", future, None, now),
+            license_code(LicenseState::PastDue, future, None, now),
             ValidationCode::Overdue
         );
         assert_eq!(
-            license_code("grace", future, future, now),
+            license_code(LicenseState::Grace, future, future, now),
             ValidationCode::Valid
         );
         assert_eq!(
-            license_code("grace", future, past, now),
+            license_code(LicenseState::Grace, future, past, now),
             ValidationCode::Overdue
         );
     }

@@ -1,0 +1,59 @@
+//! The actor of a request: who calls, from where, and when, with the application it acts on.
+//! Built once at the edge (an HTTP request, a WebSocket operation) and handed to every service
+//! call, so no service takes the caller, the request's origin and the time separately.
+
+use super::{Caller, RequestMeta};
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use std::ops::Deref;
+
+#[derive(Clone)]
+pub struct Actor {
+    pub app: AppState,
+    pub caller: Caller,
+    pub meta: RequestMeta,
+    /// The request's time, read once from the application's clock.
+    pub now: DateTime<Utc>,
+}
+
+impl Actor {
+    pub fn new(app: &AppState, caller: Caller, meta: RequestMeta) -> Self {
+        Self {
+            now: app.clock.now(),
+            app: app.clone(),
+            caller,
+            meta,
+        }
+    }
+
+    /// The platform itself: start-up work, the command line, the scheduler.
+    pub fn system(app: &AppState) -> Self {
+        Self::new(app, Caller::Anonymous, RequestMeta::default())
+    }
+
+    /// The same request, acting with another credential (the developer a signup just created,
+    /// the license a presented key opened).
+    pub fn acting_as(&self, caller: Caller) -> Self {
+        Self {
+            caller,
+            ..self.clone()
+        }
+    }
+
+    /// The same actor at the clock's current time: one per operation on a long-lived connection.
+    pub fn renewed(&self) -> Self {
+        Self {
+            now: self.app.clock.now(),
+            ..self.clone()
+        }
+    }
+}
+
+/// An actor is asked what its caller may do (`actor.require_admin()`), so it reads as one.
+impl Deref for Actor {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}

@@ -1,0 +1,95 @@
+//! Validating a license key: the license's standing, and with a fingerprint that node's, and
+//! with a product that the license covers it. The row comes from one statement (`lookup.rs`).
+
+use super::verdict::{NodeFacts, ValidationCode, license_code, node_code};
+use crate::auth::Actor;
+use crate::domain::licenses::model::LicenseState;
+use crate::error::AppResult;
+use chrono::{DateTime, FixedOffset, Utc};
+use uuid::Uuid;
+
+/// What a validation found out about the license, for the answer.
+pub struct ValidatedLicense {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    pub developer_id: Uuid,
+    pub state: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub struct Validation {
+    pub code: ValidationCode,
+    /// None when the key matched nothing: an unknown and a wrong key answer alike.
+    pub license: Option<ValidatedLicense>,
+}
+
+/// `validate`, refusing (RATE_LIMITED, before any lookup) sources that have failed too often,
+/// and counting this attempt if it fails.
+pub async fn validate_guarded(
+    actor: &Actor,
+    key: &str,
+    fingerprint: Option<&str>,
+    product: Option<&str>,
+) -> AppResult<Validation> {
+    let app = &actor.app;
+    let ip = actor.meta.ip.as_deref();
+    if app.guesses.refused(ip, key) {
+        return Ok(Validation {
+            code: ValidationCode::RateLimited,
+            license: None,
+        });
+    }
+    let found = validate(actor, key, fingerprint, product).await?;
+    if found.code == ValidationCode::NotFound {
+        app.guesses.record_failure(ip, key).await;
+    }
+    Ok(found)
+}
+
+pub async fn validate(
+    actor: &Actor,
+    key: &str,
+    fingerprint: Option<&str>,
+    product: Option<&str>,
+) -> AppResult<Validation> {
+    let (app, now) = (&actor.app, actor.now);
+    let digest = app.license_keys.digest(key);
+    let fingerprint_value = fingerprint.unwrap_or_default().to_owned();
+    let Some(row) = app
+        .license_lookup
+        .row(digest, fingerprint_value, now)
+        .await?
+    else {
+        return Ok(Validation {
+            code: ValidationCode::NotFound,
+            license: None,
+        });
+    };
+    let utc = |t: Option<DateTime<FixedOffset>>| t.map(|t| t.with_timezone(&Utc));
+    let state = LicenseState::from_stored(&row.state)?;
+    let mut code = license_code(state, utc(row.expires_at), utc(row.grace_ends_at), now);
+    if code == ValidationCode::Valid && product.is_some_and(|p| p != row.product) {
+        code = ValidationCode::ProductScopeMismatch;
+    }
+    if code == ValidationCode::Valid && fingerprint.is_some() {
+        code = node_code(
+            &NodeFacts {
+                heartbeat_deadline: utc(row.node_deadline),
+                nodes_total: row.nodes_total,
+                nodes_alive: row.nodes_alive,
+                max_nodes: row.max_runtime_nodes,
+            },
+            now,
+        );
+    }
+    Ok(Validation {
+        code,
+        license: Some(ValidatedLicense {
+            id: row.id,
+            plan_id: row.plan_id,
+            developer_id: row.developer_id,
+            state: row.state,
+            expires_at: utc(row.expires_at),
+        }),
+    })
+}
