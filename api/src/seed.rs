@@ -13,7 +13,7 @@ const DEMO_PLANS: &[&str] = &["solo", "pro", "small_agency", "agency_pro"];
 /// Seeds plans, then `demo` sample developers, each with a trialing license, a seat taken and
 /// a runtime node checked in.
 pub async fn run(app: &AppState, demo: u32) -> anyhow::Result<()> {
-    let added = seed_plans(&app.db)
+    let added = seed_plans(&app.db, app.clock.now())
         .await
         .map_err(|e| anyhow::anyhow!("seeding plans failed: {e:?}"))?;
     println!("plans: {added} added");

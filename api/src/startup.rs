@@ -77,7 +77,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let (state, statements) = connect(config).await?;
     if migrate {
         db::migrate_up(&state.db).await?;
-        seed_plans(&state.db)
+        seed_plans(&state.db, state.clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("seeding plans failed: {e:?}"))?;
     }

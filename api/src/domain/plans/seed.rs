@@ -2,7 +2,7 @@
 //! (perhaps edited by an admin) are left as they are.
 
 use crate::error::AppResult;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{plan_entitlements, plans, prelude::*};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
@@ -128,9 +128,11 @@ const CATALOGUE: &[PlanSeed] = &[
 ];
 
 /// Inserts the catalogue's plans that are missing; returns how many were added.
-pub async fn seed_plans(db: &(impl ConnectionTrait + TransactionTrait)) -> AppResult<usize> {
+pub async fn seed_plans(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
     let txn = db.begin().await?;
-    let now = Utc::now();
     let mut added = 0;
     for seed in CATALOGUE {
         let exists = Plans::find()

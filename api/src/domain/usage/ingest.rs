@@ -6,6 +6,7 @@ use super::metrics::{self, Aggregation, Metric};
 use super::quota::{self, Bound};
 use super::rollup::{self, Accepted, Change, Landed, RollupKey};
 use crate::auth::{Actor, Caller, Role};
+use crate::domain::instances::model::InstanceStatus;
 use crate::error::{AppError, AppResult};
 use crate::events::UnitOfWork;
 use chrono::{DateTime, Duration, Utc};
@@ -119,7 +120,7 @@ fn owner_of(index: usize, event: &EventInput, owners: &Owners, caller: &Caller) 
                 .instances
                 .get(&id)
                 .ok_or_else(|| invalid(index, "instanceId", "no such instance"))?;
-            if instance.status == "deleted" {
+            if InstanceStatus::from_stored(&instance.status)? == InstanceStatus::Deleted {
                 return Err(invalid(index, "instanceId", "the instance is deleted"));
             }
             Some(instance.developer_id)
@@ -323,7 +324,7 @@ pub async fn record(actor: &Actor, events: Vec<EventInput>) -> AppResult<Recorde
     let changes = rollup::fold(&accepted, &metrics, &distinct);
     let bounds = quota::bounds(&changes, &metrics, &entitlements);
     let landed = apply(&*uow, &changes, &bounds, now).await?;
-    for crossing in quota::crossings(&landed, &changes, &bounds) {
+    for crossing in quota::crossings(&landed, &changes, &bounds)? {
         uow.publish(crossing);
     }
     uow.commit().await?;
@@ -423,7 +424,8 @@ async fn apply(
                 .all(conn)
                 .await?;
             if enforce && rows.len() < chunk.len() {
-                let took: HashSet<RollupKey> = rows.iter().filter_map(Landed::key).collect();
+                let took: HashSet<RollupKey> =
+                    rows.iter().map(Landed::key).collect::<AppResult<_>>()?;
                 if let Some((key, change, _)) = chunk.iter().find(|(k, _, _)| !took.contains(*k))
                     && let Some(bound) = bounds.get(*key)
                 {

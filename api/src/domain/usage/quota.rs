@@ -100,10 +100,10 @@ pub fn crossings(
     landed: &[Landed],
     changes: &BTreeMap<RollupKey, Change>,
     bounds: &HashMap<RollupKey, Bound>,
-) -> Vec<Event> {
+) -> AppResult<Vec<Event>> {
     let mut events = Vec::new();
     for row in landed {
-        let Some(key) = row.key() else { continue };
+        let key = row.key()?;
         let (Some(bound), Some(change)) = (bounds.get(&key), changes.get(&key)) else {
             continue;
         };
@@ -126,7 +126,7 @@ pub fn crossings(
             }
         }
     }
-    events
+    Ok(events)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! arithmetic runs in the database, so concurrent batches add up instead of overwriting.
 
 use super::metrics::{Aggregation, Granularity, Metric};
+use crate::error::AppResult;
 use crate::vocabulary::text_enum;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::usage_rollups::{self, Column};
@@ -201,16 +202,12 @@ pub struct Landed {
 }
 
 impl Landed {
-    pub fn key(&self) -> Option<RollupKey> {
-        Some(RollupKey {
-            scope: match self.scope_type.as_str() {
-                "instance" => Scope::Instance,
-                "developer" => Scope::Developer,
-                _ => return None,
-            },
+    pub fn key(&self) -> AppResult<RollupKey> {
+        Ok(RollupKey {
+            scope: Scope::from_stored(&self.scope_type)?,
             scope_id: self.scope_id,
             metric: self.metric_code.clone(),
-            granularity: Granularity::parse(&self.granularity)?,
+            granularity: Granularity::from_stored(&self.granularity)?,
             bucket: self.bucket,
         })
     }

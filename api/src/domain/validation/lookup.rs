@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn the_kept_sql_and_the_bound_values_are_what_the_builder_makes() {
-        let now: DateTime<FixedOffset> = Utc::now().into();
+        let now: DateTime<FixedOffset> = Clock::default().now().into();
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
             let built = backend.build(&statement_for("d1g".into(), "fp".into(), now));
             assert_eq!(built.sql, sql_for(backend));

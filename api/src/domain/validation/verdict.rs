@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn license_codes_follow_state_then_dates() {
-        let now = Utc::now();
+        let now = crate::clock::Clock::default().now();
         let past = Some(now - Duration::days(1));
         let future = Some(now + Duration::days(1));
         assert_eq!(
@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn node_codes_cover_missing_dead_and_crowded_nodes() {
-        let now = Utc::now();
+        let now = crate::clock::Clock::default().now();
         let facts = |deadline, total, alive, max| NodeFacts {
             heartbeat_deadline: deadline,
             nodes_total: total,
