@@ -1,11 +1,36 @@
-//! Stored vocabularies: every status, tier, level, role and kind is a typed enum stored as text.
+//! Stored vocabularies: every status, tier, level, role and kind is a typed enum stored as text,
+//! and the state machines over them, written as data.
 //!
 //! `text_enum!` is the one way to declare one. It gives the stored text (`as_str`), reading it
 //! back (`parse` for input, `from_stored` for rows, where an unknown value is an internal error
 //! and never a silent default), the full list (`ALL`, for the database's CHECK and for tests),
 //! serde with the same text, and the GraphQL enum (`ACTIVE`, `PAST_DUE`, ...).
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
+
+/// What every vocabulary declared with `text_enum!` is.
+pub trait Vocabulary: Copy + PartialEq + 'static {
+    fn as_text(self) -> &'static str;
+}
+
+/// A state machine as data: each state with the states it may move to.
+pub type Transitions<S> = [(S, &'static [S])];
+
+/// Whether `table` lets `from` move to `to`; INVALID_TRANSITION naming both when it does not.
+pub fn check_move<S: Vocabulary>(table: &Transitions<S>, from: S, to: S) -> AppResult<()> {
+    let allowed = table
+        .iter()
+        .find(|(state, _)| *state == from)
+        .is_some_and(|(_, targets)| targets.contains(&to));
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::InvalidTransition {
+            from: from.as_text().to_owned(),
+            to: to.as_text().to_owned(),
+        })
+    }
+}
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -32,6 +57,12 @@ macro_rules! text_enum {
             /// Reads a stored value: an unknown one means the row and the code disagree.
             pub fn from_stored(raw: &str) -> $crate::error::AppResult<Self> {
                 Self::parse(raw).ok_or_else(|| $crate::vocabulary::unknown(stringify!($name), raw))
+            }
+        }
+
+        impl $crate::vocabulary::Vocabulary for $name {
+            fn as_text(self) -> &'static str {
+                self.as_str()
             }
         }
     };

@@ -6,7 +6,7 @@ use crate::domain::instances::schema::Instance;
 use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::schema::License;
 use crate::graphql::connection::{PagedConnection, connection};
-use crate::graphql::context::ContextExt;
+use crate::graphql::context::{ContextExt, related};
 use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -41,15 +41,7 @@ impl User {
     }
     /// The developer's customer instances, oldest first.
     async fn instances(&self, ctx: &Context<'_>) -> Result<Vec<Instance>> {
-        let found = ctx
-            .loader::<InstancesByDeveloper>()?
-            .load_one(self.0.id)
-            .await?;
-        Ok(found
-            .unwrap_or_default()
-            .into_iter()
-            .map(Instance)
-            .collect())
+        related::<InstancesByDeveloper, _, _>(ctx, self.0.id, Instance).await
     }
     /// What this developer's plan and overrides grant, with usage where metered (empty for
     /// accounts that are not developers).
@@ -61,11 +53,7 @@ impl User {
     }
     /// The licenses this developer owns, oldest first.
     async fn licenses(&self, ctx: &Context<'_>) -> Result<Vec<License>> {
-        let found = ctx
-            .loader::<LicensesByDeveloper>()?
-            .load_one(self.0.id)
-            .await?;
-        Ok(found.unwrap_or_default().into_iter().map(License).collect())
+        related::<LicensesByDeveloper, _, _>(ctx, self.0.id, License).await
     }
 }
 

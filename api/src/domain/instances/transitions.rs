@@ -1,10 +1,11 @@
 //! The instance state machine, as data. Deleted is terminal.
 
 use super::model::InstanceStatus::{self, *};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::vocabulary::{Transitions, check_move};
 
 /// (from, the statuses it may move to).
-const ALLOWED: &[(InstanceStatus, &[InstanceStatus])] = &[
+const ALLOWED: &Transitions<InstanceStatus> = &[
     (Provisioning, &[Running, Error, Deleting, Deleted]),
     (WaitingForCapacity, &[Provisioning, Error, Deleted]),
     (Running, &[Suspended, Error, Deleting, Deleted]),
@@ -15,23 +16,13 @@ const ALLOWED: &[(InstanceStatus, &[InstanceStatus])] = &[
 ];
 
 pub fn check(from: InstanceStatus, to: InstanceStatus) -> AppResult<()> {
-    let allowed = ALLOWED
-        .iter()
-        .find(|(status, _)| *status == from)
-        .is_some_and(|(_, targets)| targets.contains(&to));
-    if allowed {
-        Ok(())
-    } else {
-        Err(AppError::InvalidTransition {
-            from: from.as_str().to_owned(),
-            to: to.as_str().to_owned(),
-        })
-    }
+    check_move(ALLOWED, from, to)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::AppError;
 
     #[test]
     fn every_pair_follows_the_table() {

@@ -2,7 +2,7 @@ use super::lifecycle::{self, StateChange};
 use super::listing::{self, LicenseFilter, LicenseSort};
 use super::loaders::LicenseById;
 use super::model::{LicenseState, LicenseTerm, PaymentState};
-use super::service::{self, CustomerFields, LicenseChanges, NewLicense};
+use super::service::{self, CustomerFields, LicenseChanges, LicenseFields, NewLicense};
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
 use crate::domain::audit::loaders::AuditEventsByEntity;
@@ -15,7 +15,7 @@ use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
 use crate::domain::seats::schema::Assignment;
 use crate::events::DomainEvent;
 use crate::graphql::connection::{PagedConnection, connection};
-use crate::graphql::context::ContextExt;
+use crate::graphql::context::{ContextExt, related};
 use crate::paging::{PageArgs, position_cursor};
 use async_graphql::{Context, Object, Result, Subscription};
 use async_graphql::{Enum, InputObject, SimpleObject};
@@ -132,39 +132,15 @@ impl License {
     }
     /// Registered runtime nodes (alive or not yet deactivated), oldest first.
     async fn runtime_nodes(&self, ctx: &Context<'_>) -> Result<Vec<RuntimeNode>> {
-        let found = ctx
-            .loader::<ActiveNodesByLicense>()?
-            .load_one(self.0.id)
-            .await?;
-        Ok(found
-            .unwrap_or_default()
-            .into_iter()
-            .map(RuntimeNode)
-            .collect())
+        related::<ActiveNodesByLicense, _, _>(ctx, self.0.id, RuntimeNode).await
     }
     /// What happened to this license, newest first.
     async fn audit_events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
-        let found = ctx
-            .loader::<AuditEventsByEntity>()?
-            .load_one(self.0.id)
-            .await?;
-        Ok(found
-            .unwrap_or_default()
-            .into_iter()
-            .map(AuditEvent)
-            .collect())
+        related::<AuditEventsByEntity, _, _>(ctx, self.0.id, AuditEvent).await
     }
     /// Seats currently held, oldest first.
     async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<Assignment>> {
-        let found = ctx
-            .loader::<ActiveAssignmentsByLicense>()?
-            .load_one(self.0.id)
-            .await?;
-        Ok(found
-            .unwrap_or_default()
-            .into_iter()
-            .map(Assignment)
-            .collect())
+        related::<ActiveAssignmentsByLicense, _, _>(ctx, self.0.id, Assignment).await
     }
     async fn plan(&self, ctx: &Context<'_>) -> Result<Option<Plan>> {
         Ok(ctx
@@ -345,6 +321,20 @@ impl From<Option<CustomerInput>> for CustomerFields {
     }
 }
 
+/// The terms and details both license inputs carry, as the service takes them.
+macro_rules! license_fields {
+    ($input:expr) => {
+        LicenseFields {
+            product: $input.product,
+            term: $input.term,
+            seats_total: $input.seats_total,
+            expires_at: $input.expires_at,
+            notes: $input.notes,
+            customer: $input.customer.into(),
+        }
+    };
+}
+
 #[derive(InputObject)]
 pub struct CreateLicenseInput {
     /// Required for admins; developers always create for themselves.
@@ -389,12 +379,7 @@ impl LicensesMutation {
         let new = NewLicense {
             developer_id: input.developer_id,
             plan_code: input.plan_code,
-            product: input.product,
-            term: input.term,
-            seats_total: input.seats_total,
-            expires_at: input.expires_at,
-            notes: input.notes,
-            customer: input.customer.into(),
+            fields: license_fields!(input),
         };
         let (license, key) = service::create(ctx.actor()?, new).await?;
         Ok(LicenseKeyPayload {
@@ -411,13 +396,8 @@ impl LicensesMutation {
         input: UpdateLicenseInput,
     ) -> Result<License> {
         let changes = LicenseChanges {
-            product: input.product,
             plan_code: input.plan_code,
-            term: input.term,
-            seats_total: input.seats_total,
-            expires_at: input.expires_at,
-            notes: input.notes,
-            customer: input.customer.into(),
+            fields: license_fields!(input),
         };
         Ok(License(service::update(ctx.actor()?, id, changes).await?))
     }

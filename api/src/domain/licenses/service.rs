@@ -12,7 +12,9 @@ use crate::events::UnitOfWork;
 use chrono::{DateTime, Utc};
 use entity::{licenses, plan_entitlements, plans, prelude::*};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -130,16 +132,23 @@ pub async fn issue_initial(
     issue(uow, new).await
 }
 
-pub struct NewLicense {
-    /// Required for admins; a developer always creates for itself.
-    pub developer_id: Option<Uuid>,
-    pub plan_code: String,
+/// A license's terms and details as a caller gives them: absent ones take their defaults when
+/// a license is issued and stay as they are when it is edited.
+#[derive(Default)]
+pub struct LicenseFields {
     pub product: Option<String>,
     pub term: Option<LicenseTerm>,
     pub seats_total: Option<i32>,
     pub expires_at: Option<DateTime<Utc>>,
     pub notes: Option<String>,
     pub customer: CustomerFields,
+}
+
+pub struct NewLicense {
+    /// Required for admins; a developer always creates for itself.
+    pub developer_id: Option<Uuid>,
+    pub plan_code: String,
+    pub fields: LicenseFields,
 }
 
 /// The customer details a license may carry (dba, zip, agents, SMS credits).
@@ -193,8 +202,9 @@ pub async fn create(actor: &Actor, input: NewLicense) -> AppResult<(licenses::Mo
     let plan = plans_service::purchasable(db, &input.plan_code).await?;
     let limits = PlanEntitlements::find_by_id(plan.id).one(db).await?;
     let max_seats = limits.as_ref().and_then(|l| l.max_seats);
-    check_customer(&input.customer)?;
-    let term = input.term.unwrap_or_else(|| plan_term(&plan));
+    let fields = input.fields;
+    check_customer(&fields.customer)?;
+    let term = fields.term.unwrap_or_else(|| plan_term(&plan));
     let (developer_id, state, payment, expires_at) = match role {
         Role::Admin => {
             let developer_id = input
@@ -205,7 +215,7 @@ pub async fn create(actor: &Actor, input: NewLicense) -> AppResult<(licenses::Mo
                 .one(db)
                 .await?
                 .ok_or_else(|| AppError::validation("developerId", "no developer has this id"))?;
-            let expires = input.expires_at.unwrap_or(actor.now + term_length(term));
+            let expires = fields.expires_at.unwrap_or(actor.now + term_length(term));
             (
                 developer_id,
                 LicenseState::Active,
@@ -236,47 +246,52 @@ pub async fn create(actor: &Actor, input: NewLicense) -> AppResult<(licenses::Mo
         }
         Role::Member => return Err(AppError::Forbidden("team members cannot create licenses")),
     };
-    let seats_total = input.seats_total.or(max_seats).unwrap_or(1);
+    let seats_total = fields.seats_total.or(max_seats).unwrap_or(1);
     check_seats(seats_total, max_seats)?;
 
     let mut uow = UnitOfWork::begin(actor).await?;
     let new = Issue {
         developer_id,
         plan_id: plan.id,
-        product: input.product.unwrap_or_else(|| DEFAULT_PRODUCT.to_owned()),
+        product: fields.product.unwrap_or_else(|| DEFAULT_PRODUCT.to_owned()),
         term,
         state,
         payment,
         seats_total,
         expires_at,
         trial_ends_at: None,
-        notes: input.notes,
-        customer: input.customer,
+        notes: fields.notes,
+        customer: fields.customer,
     };
     let issued = issue(&mut uow, new).await?;
     uow.commit().await?;
     Ok(issued)
 }
 
+/// The license, if the actor may change it: admins any, developers their own.
+async fn owned(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<licenses::Model> {
+    Licenses::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|l| actor.can_see_developer(l.developer_id))
+        .ok_or(AppError::NotFound("license"))
+}
+
 #[derive(Default)]
 pub struct LicenseChanges {
-    pub product: Option<String>,
     pub plan_code: Option<String>,
-    pub term: Option<LicenseTerm>,
-    pub seats_total: Option<i32>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub notes: Option<String>,
-    pub customer: CustomerFields,
+    pub fields: LicenseFields,
 }
 
 impl LicenseChanges {
     /// Changes only an admin may make (the rest are the owner's customer details).
     fn touches_terms(&self) -> bool {
-        self.product.is_some()
-            || self.plan_code.is_some()
-            || self.term.is_some()
-            || self.seats_total.is_some()
-            || self.expires_at.is_some()
+        let f = &self.fields;
+        self.plan_code.is_some()
+            || f.product.is_some()
+            || f.term.is_some()
+            || f.seats_total.is_some()
+            || f.expires_at.is_some()
     }
 }
 
@@ -289,16 +304,12 @@ pub async fn update(
     changes: LicenseChanges,
 ) -> AppResult<licenses::Model> {
     let (caller_id, _) = actor.require_user()?;
-    check_customer(&changes.customer)?;
+    check_customer(&changes.fields.customer)?;
     if changes.touches_terms() && !actor.is_admin() {
         return Err(AppError::Forbidden("only admins change a license's terms"));
     }
     let mut uow = UnitOfWork::begin(actor).await?;
-    let before = Licenses::find_by_id(id)
-        .one(&*uow)
-        .await?
-        .filter(|l| actor.can_see_developer(l.developer_id))
-        .ok_or(AppError::NotFound("license"))?;
+    let before = owned(&*uow, actor, id).await?;
     let plan_id = match &changes.plan_code {
         Some(code) => {
             plans_service::by_code(&*uow, code)
@@ -308,7 +319,8 @@ pub async fn update(
         }
         None => before.plan_id,
     };
-    if let Some(seats) = changes.seats_total {
+    let fields = changes.fields;
+    if let Some(seats) = fields.seats_total {
         let max = PlanEntitlements::find_by_id(plan_id)
             .one(&*uow)
             .await?
@@ -336,20 +348,20 @@ pub async fn update(
         .await?
         .ok_or(AppError::NotFound("license"))?;
     let mut edit = current.into_active_model();
-    if let Some(product) = changes.product {
+    if let Some(product) = fields.product {
         edit.product = Set(product);
     }
     edit.plan_id = Set(plan_id);
-    if let Some(term) = changes.term {
+    if let Some(term) = fields.term {
         edit.term = Set(term.as_str().to_owned());
     }
-    if let Some(expires) = changes.expires_at {
+    if let Some(expires) = fields.expires_at {
         edit.expires_at = Set(Some(expires.into()));
     }
-    if changes.notes.is_some() {
-        edit.notes = Set(changes.notes);
+    if fields.notes.is_some() {
+        edit.notes = Set(fields.notes);
     }
-    let c = changes.customer;
+    let c = fields.customer;
     if c.dba.is_some() {
         edit.dba = Set(c.dba);
     }
@@ -381,11 +393,7 @@ pub async fn regenerate_key(actor: &Actor, id: Uuid) -> AppResult<(licenses::Mod
     let (caller_id, _) = actor.require_user()?;
     let key = actor.app.license_keys.generate();
     let mut uow = UnitOfWork::begin(actor).await?;
-    let before = Licenses::find_by_id(id)
-        .one(&*uow)
-        .await?
-        .filter(|l| actor.can_see_developer(l.developer_id))
-        .ok_or(AppError::NotFound("license"))?;
+    let before = owned(&*uow, actor, id).await?;
     let mut edit = before.clone().into_active_model();
     edit.key_hash = Set(key.digest.clone());
     edit.key_prefix = Set(key.prefix.clone());

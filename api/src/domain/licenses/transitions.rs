@@ -2,10 +2,11 @@
 //! INVALID_TRANSITION naming both states. Revoked is terminal.
 
 use super::model::LicenseState::{self, *};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::vocabulary::{Transitions, check_move};
 
 /// (from, the states it may move to).
-const ALLOWED: &[(LicenseState, &[LicenseState])] = &[
+const ALLOWED: &Transitions<LicenseState> = &[
     (
         Trialing,
         &[
@@ -30,27 +31,14 @@ const ALLOWED: &[(LicenseState, &[LicenseState])] = &[
     (Revoked, &[]),
 ];
 
-pub fn can_move(from: LicenseState, to: LicenseState) -> bool {
-    ALLOWED
-        .iter()
-        .find(|(state, _)| *state == from)
-        .is_some_and(|(_, targets)| targets.contains(&to))
-}
-
 pub fn check(from: LicenseState, to: LicenseState) -> AppResult<()> {
-    if can_move(from, to) {
-        Ok(())
-    } else {
-        Err(AppError::InvalidTransition {
-            from: from.as_str().to_owned(),
-            to: to.as_str().to_owned(),
-        })
-    }
+    check_move(ALLOWED, from, to)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::AppError;
 
     /// The whole table, pair by pair: a change to the machine must change this expectation.
     #[test]
@@ -117,6 +105,10 @@ mod tests {
 
     #[test]
     fn revoked_is_terminal() {
-        assert!(LicenseState::ALL.iter().all(|to| !can_move(Revoked, *to)));
+        assert!(
+            LicenseState::ALL
+                .iter()
+                .all(|to| check(Revoked, *to).is_err())
+        );
     }
 }

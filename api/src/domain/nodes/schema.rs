@@ -82,12 +82,7 @@ impl From<CheckIn> for CheckInResult {
             valid: c.code == ValidationCode::Valid,
             code: c.code,
             detail: c.code.detail().to_owned(),
-            license: c.license.map(|l| LicenseStatus {
-                id: l.id,
-                plan_id: l.plan_id,
-                state: l.state,
-                expires_at: l.expires_at.map(|t| t.with_timezone(&Utc)),
-            }),
+            license: c.license.map(LicenseStatus::from),
             next_heartbeat_before: c
                 .node
                 .as_ref()

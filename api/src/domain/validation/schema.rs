@@ -1,4 +1,4 @@
-use super::service;
+use super::service::{self, ValidatedLicense};
 use super::verdict::ValidationCode;
 use crate::domain::licenses::model::LicenseState;
 use crate::domain::plans::loaders::EntitlementsByPlan;
@@ -6,14 +6,37 @@ use crate::domain::plans::schema::Entitlements;
 use crate::graphql::context::ContextExt;
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::licenses;
 use uuid::Uuid;
 
 /// What a license-key holder may learn about its license.
 pub struct LicenseStatus {
-    pub id: Uuid,
-    pub plan_id: Uuid,
-    pub state: String,
-    pub expires_at: Option<DateTime<Utc>>,
+    id: Uuid,
+    plan_id: Uuid,
+    state: String,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<ValidatedLicense> for LicenseStatus {
+    fn from(l: ValidatedLicense) -> Self {
+        Self {
+            id: l.id,
+            plan_id: l.plan_id,
+            state: l.state,
+            expires_at: l.expires_at,
+        }
+    }
+}
+
+impl From<licenses::Model> for LicenseStatus {
+    fn from(l: licenses::Model) -> Self {
+        Self {
+            id: l.id,
+            plan_id: l.plan_id,
+            state: l.state,
+            expires_at: l.expires_at.map(|t| t.with_timezone(&Utc)),
+        }
+    }
 }
 
 #[Object]
@@ -71,12 +94,7 @@ impl ValidationQuery {
             valid: found.code == ValidationCode::Valid,
             code: found.code,
             detail: found.code.detail().to_owned(),
-            license: found.license.map(|l| LicenseStatus {
-                id: l.id,
-                plan_id: l.plan_id,
-                state: l.state,
-                expires_at: l.expires_at,
-            }),
+            license: found.license.map(LicenseStatus::from),
         })
     }
 }

@@ -114,34 +114,27 @@ mod tests {
         let now = crate::clock::Clock::default().now();
         let past = Some(now - Duration::days(1));
         let future = Some(now + Duration::days(1));
-        assert_eq!(
-            license_code(LicenseState::Active, future, None, now),
-            ValidationCode::Valid
-        );
-        assert_eq!(
-            license_code(LicenseState::Trialing, past, None, now),
-            ValidationCode::Expired
-        );
-        assert_eq!(
-            license_code(LicenseState::Revoked, future, None, now),
-            ValidationCode::Revoked
-        );
-        assert_eq!(
-            license_code(LicenseState::Suspended, future, None, now),
-            ValidationCode::Suspended
-        );
-        assert_eq!(
-            license_code(LicenseState::PastDue, future, None, now),
-            ValidationCode::Overdue
-        );
-        assert_eq!(
-            license_code(LicenseState::Grace, future, future, now),
-            ValidationCode::Valid
-        );
-        assert_eq!(
-            license_code(LicenseState::Grace, future, past, now),
-            ValidationCode::Overdue
-        );
+        let cases = [
+            (LicenseState::Active, future, None, ValidationCode::Valid),
+            (LicenseState::Trialing, past, None, ValidationCode::Expired),
+            (LicenseState::Revoked, future, None, ValidationCode::Revoked),
+            (
+                LicenseState::Suspended,
+                future,
+                None,
+                ValidationCode::Suspended,
+            ),
+            (LicenseState::PastDue, future, None, ValidationCode::Overdue),
+            (LicenseState::Grace, future, future, ValidationCode::Valid),
+            (LicenseState::Grace, future, past, ValidationCode::Overdue),
+        ];
+        for (state, expires, grace_ends, code) in cases {
+            assert_eq!(
+                license_code(state, expires, grace_ends, now),
+                code,
+                "{state:?}"
+            );
+        }
     }
 
     #[test]
