@@ -1,4 +1,5 @@
-use super::service::{self, DeveloperFilter, SignupInput};
+use super::model::DeveloperFilter;
+use super::service::{self, SignupInput};
 use crate::auth::Role;
 use crate::domain::entitlements::schema::{self as entitlement_schema, Entitlement};
 use crate::domain::instances::loaders::InstancesByDeveloper;
@@ -84,27 +85,6 @@ pub struct AuthPayload {
     user: User,
 }
 
-#[derive(InputObject, Default)]
-pub struct DeveloperFilterInput {
-    /// Part of the email address, case-insensitive.
-    email_contains: Option<String>,
-    /// Developers holding a license on this plan.
-    plan_code: Option<String>,
-    created_after: Option<DateTime<Utc>>,
-    created_before: Option<DateTime<Utc>>,
-}
-
-impl From<DeveloperFilterInput> for DeveloperFilter {
-    fn from(f: DeveloperFilterInput) -> Self {
-        Self {
-            email_contains: f.email_contains,
-            plan_code: f.plan_code,
-            created_after: f.created_after,
-            created_before: f.created_before,
-        }
-    }
-}
-
 #[derive(Default)]
 pub struct AccountsQuery;
 
@@ -121,11 +101,11 @@ impl AccountsQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        filter: Option<DeveloperFilterInput>,
+        filter: Option<DeveloperFilter>,
     ) -> Result<PagedConnection<User>> {
         let actor = ctx.actor()?;
         let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
-        let filter = DeveloperFilter::from(filter.unwrap_or_default());
+        let filter = filter.unwrap_or_default();
         let rows = service::list_developers(actor, &filter, &page).await?;
         let count = service::count_developers(actor, &filter);
         connection(ctx, rows, |_, u| id_cursor(u.id), User, count).await

@@ -1,6 +1,7 @@
 //! Accounts: signup, login, the first admin, and the admin's view of developers.
 
 use super::input;
+use super::model::DeveloperFilter;
 use crate::auth::{Actor, Caller, IssuedToken, Role, password};
 use crate::domain::licenses::service as licenses_service;
 use crate::domain::plans::service as plans_service;
@@ -229,14 +230,6 @@ pub async fn ensure_admin(actor: &Actor) -> AppResult<Option<BootstrapAdmin>> {
         email: admin.email,
         password: secret,
     }))
-}
-
-#[derive(Default)]
-pub struct DeveloperFilter {
-    pub email_contains: Option<String>,
-    pub plan_code: Option<String>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
 }
 
 fn developers_matching(filter: &DeveloperFilter) -> Select<Users> {

@@ -1,8 +1,9 @@
-use super::service::{self, AuditFilter};
+use super::model::AuditFilter;
+use super::service;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
 use crate::paging::{PageArgs, id_cursor};
-use async_graphql::{Context, InputObject, Json, Object, Result};
+use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::audit_events;
 use uuid::Uuid;
@@ -48,19 +49,6 @@ impl AuditEvent {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct AuditFilterInput {
-    entity_type: Option<String>,
-    entity_id: Option<Uuid>,
-    actor_id: Option<Uuid>,
-    /// e.g. `license.` for all license events.
-    type_prefix: Option<String>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    /// Text to find in the metadata.
-    search: Option<String>,
-}
-
 #[derive(Default)]
 pub struct AuditQuery;
 
@@ -72,20 +60,11 @@ impl AuditQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        filter: Option<AuditFilterInput>,
+        filter: Option<AuditFilter>,
     ) -> Result<PagedConnection<AuditEvent>> {
         let actor = ctx.actor()?;
         let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
-        let f = filter.unwrap_or_default();
-        let filter = AuditFilter {
-            entity_type: f.entity_type,
-            entity_id: f.entity_id,
-            actor_id: f.actor_id,
-            type_prefix: f.type_prefix,
-            from: f.from,
-            to: f.to,
-            search: f.search,
-        };
+        let filter = filter.unwrap_or_default();
         let rows = service::page(actor, &filter, &page).await?;
         let count = service::count(actor, &filter);
         connection(ctx, rows, |_, e| id_cursor(e.id), AuditEvent, count).await

@@ -1,28 +1,14 @@
 //! Reading the audit trail: newest first, admins all of it, developers what they own.
 
+use super::model::AuditFilter;
 use crate::auth::{Actor, Caller, Role};
 use crate::error::{AppError, AppResult};
 use crate::paging::{self, Page, PageArgs};
-use chrono::{DateTime, Utc};
 use entity::{audit_events, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
 };
-use uuid::Uuid;
-
-#[derive(Default)]
-pub struct AuditFilter {
-    pub entity_type: Option<String>,
-    pub entity_id: Option<Uuid>,
-    pub actor_id: Option<Uuid>,
-    /// e.g. `license.` for every license event.
-    pub type_prefix: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    /// Text looked for in the event's metadata.
-    pub search: Option<String>,
-}
 
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")

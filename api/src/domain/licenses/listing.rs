@@ -1,40 +1,15 @@
 //! The `licenses` connection: filters, sorts, search and paging. Developers see their own.
 
-use super::model::{LicenseState, LicenseTerm, PaymentState};
+use super::model::{LicenseFilter, LicenseOrder, LicenseOrderField, OrderDirection};
 use crate::auth::{Actor, Caller, Role};
 use crate::error::{AppError, AppResult};
 use crate::paging::{self, Page, PageArgs};
-use chrono::{DateTime, Utc};
 use entity::{licenses, plans, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, DbBackend, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
     Select,
 };
-use uuid::Uuid;
-
-#[derive(Default)]
-pub struct LicenseFilter {
-    pub state: Option<LicenseState>,
-    pub payment_state: Option<PaymentState>,
-    pub plan_code: Option<String>,
-    pub product: Option<String>,
-    pub developer_id: Option<Uuid>,
-    pub term: Option<LicenseTerm>,
-    pub expiring_before: Option<DateTime<Utc>>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub created_before: Option<DateTime<Utc>>,
-    /// Matched against the key prefix, DBA name, product and plan.
-    pub search: Option<String>,
-}
-
-#[derive(Clone, Copy, Default)]
-pub enum LicenseSort {
-    #[default]
-    Created,
-    Expiry,
-    Utilization,
-}
 
 const UTILIZATION: &str = "CASE WHEN licenses.seats_total > 0 THEN licenses.seats_used * 1.0 / licenses.seats_total ELSE 0 END";
 
@@ -126,17 +101,19 @@ fn matching(
 pub async fn page(
     actor: &Actor,
     filter: &LicenseFilter,
-    sort: LicenseSort,
-    descending: bool,
+    sort: &LicenseOrder,
     page: &PageArgs,
 ) -> AppResult<Page<licenses::Model>> {
     let db = &actor.app.db;
-    let order = if descending { Order::Desc } else { Order::Asc };
+    let order = match sort.direction {
+        OrderDirection::Asc => Order::Asc,
+        OrderDirection::Desc => Order::Desc,
+    };
     let query = matching(db.get_database_backend(), actor, filter)?;
-    let query = match sort {
-        LicenseSort::Created => query.order_by(licenses::Column::Id, order.clone()),
-        LicenseSort::Expiry => query.order_by(licenses::Column::ExpiresAt, order.clone()),
-        LicenseSort::Utilization => query.order_by(Expr::cust(UTILIZATION), order.clone()),
+    let query = match sort.field {
+        LicenseOrderField::CreatedAt => query.order_by(licenses::Column::Id, order.clone()),
+        LicenseOrderField::ExpiresAt => query.order_by(licenses::Column::ExpiresAt, order.clone()),
+        LicenseOrderField::Utilization => query.order_by(Expr::cust(UTILIZATION), order.clone()),
     }
     .order_by(licenses::Column::Id, order);
     paging::fetch(db, query, page).await

@@ -1,6 +1,9 @@
-//! The license vocabulary, stored as lower-case text and checked by the database.
+//! The license vocabulary, stored as lower-case text and checked by the database, and what
+//! clients filter and sort licenses by.
 
 use crate::vocabulary::text_enum;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 text_enum!(
     /// Where a license stands in its life.
@@ -34,6 +37,49 @@ text_enum!(
         Yearly => "yearly",
     }
 );
+
+// What clients filter and sort `licenses` by (GraphQL inputs, so no doc comment here: it
+// would become the type's description).
+#[derive(async_graphql::InputObject, Default)]
+#[graphql(name = "LicenseFilterInput")]
+pub struct LicenseFilter {
+    pub state: Option<LicenseState>,
+    pub payment_state: Option<PaymentState>,
+    pub plan_code: Option<String>,
+    pub product: Option<String>,
+    pub developer_id: Option<Uuid>,
+    pub term: Option<LicenseTerm>,
+    /// Licenses whose expiry is before this time.
+    pub expiring_before: Option<DateTime<Utc>>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    /// Words matched against the key prefix, DBA name, product and plan (full-text on
+    /// PostgreSQL).
+    pub search: Option<String>,
+}
+
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LicenseOrderField {
+    #[default]
+    CreatedAt,
+    ExpiresAt,
+    Utilization,
+}
+
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderDirection {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(async_graphql::InputObject, Default)]
+pub struct LicenseOrder {
+    #[graphql(default)]
+    pub field: LicenseOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
 
 #[cfg(test)]
 mod tests {

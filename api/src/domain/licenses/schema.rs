@@ -1,7 +1,7 @@
 use super::lifecycle::{self, StateChange};
-use super::listing::{self, LicenseFilter, LicenseSort};
+use super::listing;
 use super::loaders::LicenseById;
-use super::model::{LicenseState, LicenseTerm, PaymentState};
+use super::model::{LicenseFilter, LicenseOrder, LicenseState, LicenseTerm, PaymentState};
 use super::service::{self, CustomerFields, LicenseChanges, LicenseFields, NewLicense};
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
@@ -18,7 +18,7 @@ use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related};
 use crate::paging::{PageArgs, position_cursor};
 use async_graphql::{Context, Object, Result, Subscription};
-use async_graphql::{Enum, InputObject, SimpleObject};
+use async_graphql::{InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::licenses;
 use futures_util::{Stream, StreamExt};
@@ -187,63 +187,6 @@ impl LicenseEvent {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct LicenseFilterInput {
-    state: Option<LicenseState>,
-    payment_state: Option<PaymentState>,
-    plan_code: Option<String>,
-    product: Option<String>,
-    developer_id: Option<Uuid>,
-    term: Option<LicenseTerm>,
-    /// Licenses whose expiry is before this time.
-    expiring_before: Option<DateTime<Utc>>,
-    created_after: Option<DateTime<Utc>>,
-    created_before: Option<DateTime<Utc>>,
-    /// Words matched against the key prefix, DBA name, product and plan (full-text on
-    /// PostgreSQL).
-    search: Option<String>,
-}
-
-impl From<LicenseFilterInput> for LicenseFilter {
-    fn from(f: LicenseFilterInput) -> Self {
-        Self {
-            state: f.state,
-            payment_state: f.payment_state,
-            plan_code: f.plan_code,
-            product: f.product,
-            developer_id: f.developer_id,
-            term: f.term,
-            expiring_before: f.expiring_before,
-            created_after: f.created_after,
-            created_before: f.created_before,
-            search: f.search,
-        }
-    }
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LicenseOrderField {
-    #[default]
-    CreatedAt,
-    ExpiresAt,
-    Utilization,
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OrderDirection {
-    #[default]
-    Asc,
-    Desc,
-}
-
-#[derive(InputObject, Default)]
-pub struct LicenseOrder {
-    #[graphql(default)]
-    field: LicenseOrderField,
-    #[graphql(default)]
-    direction: OrderDirection,
-}
-
 #[derive(Default)]
 pub struct LicensesQuery;
 
@@ -255,20 +198,14 @@ impl LicensesQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-        filter: Option<LicenseFilterInput>,
+        filter: Option<LicenseFilter>,
         order_by: Option<LicenseOrder>,
     ) -> Result<PagedConnection<License>> {
         let actor = ctx.actor()?;
         let page = PageArgs::by_position(first, after, actor.app.config.limits.max_page_size)?;
-        let filter = LicenseFilter::from(filter.unwrap_or_default());
+        let filter = filter.unwrap_or_default();
         let order = order_by.unwrap_or_default();
-        let sort = match order.field {
-            LicenseOrderField::CreatedAt => LicenseSort::Created,
-            LicenseOrderField::ExpiresAt => LicenseSort::Expiry,
-            LicenseOrderField::Utilization => LicenseSort::Utilization,
-        };
-        let descending = order.direction == OrderDirection::Desc;
-        let rows = listing::page(actor, &filter, sort, descending, &page).await?;
+        let rows = listing::page(actor, &filter, &order, &page).await?;
         let count = listing::count(actor, &filter);
         connection(ctx, rows, |at, _| position_cursor(at), License, count).await
     }
