@@ -1,7 +1,7 @@
 //! Reading an instance's logs: newest first by the time the instance gave them, paged by keyset
 //! on (logged_at, id), since client-given times do not follow id order.
 
-use super::service::LogLevel;
+use super::model::LogLevel;
 use crate::auth::Actor;
 use crate::domain::instances::access::visible_instance;
 use crate::error::{AppError, AppResult};

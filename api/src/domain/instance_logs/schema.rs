@@ -1,9 +1,10 @@
 use super::listing::{self, LogFilter};
-use super::service::{self as logs, LogEntry, LogLevel};
+use super::model::{LogEntry, LogLevel};
+use super::service as logs;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
 use crate::paging::{PageArgs, id_cursor};
-use async_graphql::{Context, InputObject, Json, Object, Result};
+use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::instance_logs;
 use uuid::Uuid;
@@ -36,28 +37,6 @@ impl InstanceLog {
     /// When it arrived.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.with_timezone(&Utc)
-    }
-}
-
-#[derive(InputObject)]
-pub struct InstanceLogInput {
-    level: LogLevel,
-    /// 1 to 10,000 characters.
-    message: String,
-    /// Any JSON value.
-    context: Option<Json<serde_json::Value>>,
-    /// When it happened; the time of arrival when absent.
-    logged_at: Option<DateTime<Utc>>,
-}
-
-impl From<InstanceLogInput> for LogEntry {
-    fn from(input: InstanceLogInput) -> Self {
-        LogEntry {
-            level: input.level,
-            message: input.message,
-            context: input.context.map(|c| c.0),
-            logged_at: input.logged_at,
-        }
     }
 }
 
@@ -111,9 +90,8 @@ impl InstanceLogsMutation {
     async fn append_instance_logs(
         &self,
         ctx: &Context<'_>,
-        entries: Vec<InstanceLogInput>,
+        entries: Vec<LogEntry>,
     ) -> Result<usize> {
-        let entries = entries.into_iter().map(LogEntry::from).collect();
         Ok(logs::append(ctx.actor()?, entries).await?)
     }
 }

@@ -1,46 +1,17 @@
 //! Instance logs: lines an instance writes about itself with its own token. They are data,
 //! not state changes, so a batch is one multi-row INSERT with no audit event or publication.
 
+use super::model::LogEntry;
 use crate::auth::{Actor, Caller};
 use crate::error::{AppError, AppResult};
 use crate::events::UnitOfWork;
-use crate::vocabulary::text_enum;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::SubsecRound;
 use entity::{instance_logs, prelude::*};
 use sea_orm::{EntityTrait, Set};
 use uuid::Uuid;
 
 pub const MAX_ENTRIES: usize = 500;
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
-
-text_enum!(
-    /// How severe a log line is: DEBUG < INFO < WARN < ERROR.
-    #[graphql(name = "InstanceLogLevel")]
-    pub enum LogLevel {
-        Debug => "debug",
-        Info => "info",
-        Warn => "warn",
-        Error => "error",
-    }
-);
-
-impl LogLevel {
-    /// This level and every more severe one.
-    pub fn and_above(self) -> impl Iterator<Item = &'static str> {
-        Self::ALL
-            .iter()
-            .filter(move |l| **l >= self)
-            .map(|l| l.as_str())
-    }
-}
-
-pub struct LogEntry {
-    pub level: LogLevel,
-    pub message: String,
-    pub context: Option<serde_json::Value>,
-    /// When the instance says it happened; the time of arrival when absent.
-    pub logged_at: Option<DateTime<Utc>>,
-}
 
 fn check(index: usize, entry: &LogEntry) -> AppResult<()> {
     let field = || format!("entries[{index}].message");
@@ -93,7 +64,7 @@ pub async fn append(actor: &Actor, entries: Vec<LogEntry>) -> AppResult<usize> {
         instance_id: Set(instance_id),
         level: Set(entry.level.as_str().to_owned()),
         message: Set(entry.message),
-        context: Set(entry.context.filter(|c| !c.is_null())),
+        context: Set(entry.context.map(|c| c.0).filter(|c| !c.is_null())),
         logged_at: Set(entry.logged_at.map_or(now, |t| t.trunc_subsecs(6)).into()),
         created_at: Set(now.into()),
     });
@@ -106,17 +77,7 @@ pub async fn append(actor: &Actor, entries: Vec<LogEntry>) -> AppResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn levels_round_trip_and_order_by_severity() {
-        for level in LogLevel::ALL {
-            assert_eq!(LogLevel::parse(level.as_str()), Some(*level));
-        }
-        assert_eq!(LogLevel::parse("fatal"), None);
-        let warn_up: Vec<_> = LogLevel::Warn.and_above().collect();
-        assert_eq!(warn_up, ["warn", "error"]);
-        assert_eq!(LogLevel::Debug.and_above().count(), 4);
-    }
+    use crate::domain::instance_logs::model::LogLevel;
 
     #[test]
     fn a_bad_entry_is_named_by_its_index() {
