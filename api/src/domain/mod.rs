@@ -1,7 +1,7 @@
 //! One folder per area. Each holds `schema.rs` (its GraphQL types, queries, mutations and
 //! subscriptions), `service.rs` or a few service files named for what they do (the rules and
 //! transactions; no GraphQL), `loaders.rs` (one dataloader per relation edge) and, where it has
-//! stored vocabularies, `model.rs`.
+//! them, `model.rs` (its stored vocabularies and the filters clients send).
 //! - `accounts`: developers, team members, admins; signup and login.
 //! - `plans`: the plan catalogue and what each plan grants.
 //! - `licenses`: keys, the state machine, issuing, editing, listing.

@@ -1,4 +1,10 @@
 //! The HTTP surface: GraphQL over POST, GET and WebSocket, GraphiQL, health probes.
+//! - `graphql.rs`: the GraphQL routes; builds each request's actor.
+//! - `auth.rs`: reading the credential (JWT, license key, instance token) once.
+//! - `ws_session.rs`, `ws_rules.rs`: one WebSocket connection and the protocol rules around it.
+//! - `documents.rs`: parsed documents kept by query text.
+//! - `access_log.rs`: one log line per request.
+//! - `graphiql.rs`, `health.rs`: the playground and the probes.
 
 mod access_log;
 mod auth;
