@@ -1,5 +1,4 @@
-use crate::events::spawn_gateway_process;
-use crate::helpers::{TestApp, error_code, on_postgres, spawn_app};
+use crate::helpers::{TestApp, error_code, on_postgres, spawn_app, spawn_gateway_process};
 use entity::{audit_events, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -246,24 +245,17 @@ async fn another_gateway_process_sees_an_override_within_a_second() {
     let signed = app.signup("spread@example.com", "pro").await;
     let token = signed["accessToken"].as_str().expect("token").to_owned();
     let developer = signed["developer"]["id"].as_str().expect("id").to_owned();
-    let (_child, other) = spawn_gateway_process(&app.database_url).await;
-    let ask_other = || {
-        let client = app.client.clone();
-        let url = format!("http://{other}/graphql");
-        let token = token.clone();
-        async move {
-            let body: Value = client
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({ "query": "{ entitlements { key limit } }" }))
-                .send()
-                .await
-                .expect("sent")
-                .json()
-                .await
-                .expect("json");
-            find(&body["data"]["entitlements"], "max_customers")["limit"].clone()
-        }
+    let (_child, other) = spawn_gateway_process(&app.database_url, &[]).await;
+    let ask_other = || async {
+        let body = app
+            .graphql_at(
+                &other,
+                "{ entitlements { key limit } }",
+                json!({}),
+                Some(&token),
+            )
+            .await;
+        find(&body["data"]["entitlements"], "max_customers")["limit"].clone()
     };
     // The other process now holds the plan's value in its cache (TTL 30 s by default).
     assert_eq!(ask_other().await, 10);

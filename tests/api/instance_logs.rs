@@ -1,5 +1,4 @@
-use crate::helpers::{TestApp, error_code, spawn_app};
-use api::domain::instances::token_format;
+use crate::helpers::{TestApp, error_code, spawn_app, token_format};
 use entity::{audit_events, instance_events, instance_logs, instance_tokens, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};

@@ -1,7 +1,5 @@
-use crate::helpers::{TestApp, error_code, spawn_app};
-use crate::statements::Fixture;
-use api::auth::Role;
-use entity::{database_pools, instances, plans, prelude::*};
+use crate::helpers::{TestApp, error_code, spawn_app, spawn_patient_app};
+use entity::{database_pools, instances, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -28,34 +26,6 @@ async fn pool(app: &TestApp, admin: &str, host: &str, region: &str, max: i32) ->
     .await
 }
 
-/// Developers on a plan, each with a token, made straight in the database for volume.
-async fn developers_on(app: &TestApp, plan_code: &str, count: usize) -> Vec<String> {
-    let db = &app.state.db;
-    let fixture = Fixture::new(db).await;
-    let plan = Plans::find()
-        .filter(plans::Column::Code.eq(plan_code))
-        .one(db)
-        .await
-        .expect("q")
-        .expect("plan");
-    let mut tokens = Vec::new();
-    for n in 0..count {
-        let id = Fixture::developer(db, &format!("tenant{n:03}-{plan_code}@example.com")).await;
-        fixture
-            .license_for(db, id, plan.id, 1, 0)
-            .await
-            .expect("license");
-        tokens.push(
-            app.state
-                .jwt
-                .issue(id, Role::Developer, chrono::Utc::now())
-                .expect("token")
-                .token,
-        );
-    }
-    tokens
-}
-
 #[tokio::test]
 async fn a_full_pool_makes_instances_wait_and_a_freed_slot_goes_to_the_oldest_waiter() {
     let app = Arc::new(spawn_app().await);
@@ -65,7 +35,7 @@ async fn a_full_pool_makes_instances_wait_and_a_freed_slot_goes_to_the_oldest_wa
         created["data"]["createDatabasePool"]["currentDatabases"], 0,
         "{created}"
     );
-    let tokens = developers_on(&app, "solo", 100).await;
+    let tokens = app.developers_on("solo", 100).await;
 
     let attempts = tokens.into_iter().enumerate().map(|(n, token)| {
         let app = app.clone();
@@ -404,10 +374,10 @@ async fn pools_are_resized_drained_and_watched() {
 
 #[tokio::test]
 async fn developers_with_instances_and_pools_cost_one_statement_per_level() {
-    let app = crate::statements::spawn_patient_app().await;
+    let app = spawn_patient_app().await;
     let admin = app.admin_token().await;
     pool(&app, &admin, "db-eu-9.internal", "eu", 150).await;
-    let tokens = developers_on(&app, "solo", 12).await;
+    let tokens = app.developers_on("solo", 12).await;
     for (n, token) in tokens.iter().enumerate() {
         create(&app, token, &format!("tenant-{n:02}"), "eu").await;
     }
@@ -432,10 +402,10 @@ async fn developers_with_instances_and_pools_cost_one_statement_per_level() {
 
 #[tokio::test]
 async fn developers_instances_usage_and_entitlements_cost_a_constant_number_of_statements() {
-    let app = crate::statements::spawn_patient_app().await;
+    let app = spawn_patient_app().await;
     let admin = app.admin_token().await;
     pool(&app, &admin, "db-eu-8.internal", "eu", 150).await;
-    let tokens = developers_on(&app, "solo", 12).await;
+    let tokens = app.developers_on("solo", 12).await;
     for (n, token) in tokens.iter().enumerate() {
         let created = create(&app, token, &format!("metered-{n:02}"), "eu").await;
         let instance = created["data"]["createInstance"]["id"].clone();

@@ -1,10 +1,9 @@
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::{TestApp, error_code, spawn_app, spawn_gateway_process};
 use chrono::{Duration, Utc};
 use entity::{licenses, plan_entitlements, prelude::*, runtime_nodes};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -405,8 +404,7 @@ async fn guesses_spread_over_two_gateways_are_counted_together() {
     let limit = [("VALIDATION_FAILURES_PER_MINUTE", "3")];
     let app = crate::helpers::spawn_app_with(&limit).await;
     let lic = licensed(&app, "spread@example.com", "solo").await;
-    let (_child, other) =
-        crate::events::spawn_gateway_process_with(&app.database_url, &limit, Stdio::null()).await;
+    let (_child, there) = spawn_gateway_process(&app.database_url, &limit).await;
     let validate_at = |address: String, key: String| {
         let app = &app;
         async move {
@@ -417,7 +415,6 @@ async fn guesses_spread_over_two_gateways_are_counted_together() {
         }
     };
     let here = app.address.clone();
-    let there = format!("http://{other}");
     // Two guesses at each gateway, each under its own prefix: only the IP adds up, to four,
     // past the limit of three that neither gateway reaches alone.
     for (n, gateway) in [&here, &here, &there, &there].into_iter().enumerate() {

@@ -1,8 +1,8 @@
 //! Validations that arrive together share one statement on PostgreSQL; every caller must still
 //! get its own answer, whatever else was in the batch.
 
+use crate::helpers::validation::{Validation, validate};
 use crate::helpers::{TestApp, on_postgres, spawn_app, spawn_app_with};
-use api::domain::licenses::validation::{Validation, validate};
 use chrono::Utc;
 use futures_util::future::join_all;
 use serde_json::{Value, json};

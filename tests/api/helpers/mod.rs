@@ -3,12 +3,29 @@
 //! - `server`: the gateway in this process on a loopback port (`spawn_app`), and `TestApp`,
 //!   its HTTP client: `graphql`, `signup`, `login`, `admin_token`.
 //! - `websocket`: graphql-transport-ws sockets and an open `Subscription`.
+//! - `process`: a second gateway as its own OS process, on the same database.
+//! - `fixtures`: what a test needs in place before it starts: rows written straight to the
+//!   database for volume, and developers with tokens.
 #![allow(dead_code)]
 
 mod database;
+mod fixtures;
+mod process;
 mod server;
 mod websocket;
 
 pub use database::{fresh_database, on_postgres};
-pub use server::{PASSWORD, SIGNUP, TestApp, error_code, spawn_app, spawn_app_with, test_config};
+pub use fixtures::Rows;
+pub use process::{spawn_gateway_process, spawn_gateway_process_with_piped_log};
+pub use server::{
+    PASSWORD, SIGNUP, TestApp, error_code, spawn_app, spawn_app_with, spawn_patient_app,
+    test_config,
+};
 pub use websocket::{Subscription, WsSocket, connect_graphql_ws};
+
+// The crate's own modules that feature files reach into, named here so that a path moved in
+// the crate is fixed in one place.
+pub use api::db;
+pub use api::domain::instances::token_format;
+pub use api::domain::licenses::validation;
+pub use api::graphql::export_sdl;

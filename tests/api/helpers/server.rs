@@ -40,6 +40,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// A server whose dataloaders wait long enough to gather a whole level even while the rest of
+/// the suite loads the machine: a batch split by a slow poll would count as an extra statement.
+pub async fn spawn_patient_app() -> TestApp {
+    spawn_app_with(&[("DATALOADER_DELAY_MICROS", "20000")]).await
+}
+
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let (database_url, db) = fresh_database().await;
     let mut app = api::build(test_config(&database_url, overrides))
