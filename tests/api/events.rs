@@ -11,8 +11,7 @@ const LICENSE_EVENTS: &str =
 async fn license_events_reach_admins_and_owners_only() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let bystander = app.signup("bystander@example.com", "solo").await;
-    let bystander_token = bystander["accessToken"].as_str().expect("token").to_owned();
+    let bystander_token = app.developer("bystander@example.com", "solo").await.token;
 
     let mut as_admin = Subscription::open(&app.ws_url(), Some(&admin), LICENSE_EVENTS).await;
     let mut as_bystander =

@@ -1,15 +1,16 @@
-use crate::helpers::{error_code, spawn_app};
+use crate::helpers::{TestApp, error_code, spawn_app};
 use entity::{audit_events, prelude::*};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 const CHANGE: &str = r#"mutation($id: UUID!, $state: LicenseState!, $payment: PaymentState) {
     changeLicenseState(id: $id, state: $state, paymentState: $payment) { state paymentState graceEndsAt }
 }"#;
 
-async fn shortcut(app: &crate::helpers::TestApp, name: &str, id: &str, token: &str) -> Value {
+async fn shortcut(app: &TestApp, name: &str, id: Uuid, token: &str) -> Value {
     app.graphql(
         &format!("mutation($id: UUID!) {{ {name}(id: $id) {{ state paymentState expiresAt }} }}"),
         json!({ "id": id }),
@@ -22,8 +23,7 @@ async fn shortcut(app: &crate::helpers::TestApp, name: &str, id: &str, token: &s
 async fn admins_move_licenses_through_the_state_machine_with_an_audit_trail() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let signup = app.signup("life@example.com", "solo").await;
-    let id = signup["license"]["id"].as_str().expect("id");
+    let id = app.developer("life@example.com", "solo").await.license_id;
 
     let paid = app
         .graphql(
@@ -73,7 +73,7 @@ async fn admins_move_licenses_through_the_state_machine_with_an_audit_trail() {
 
     let changes = AuditEvents::find()
         .filter(audit_events::Column::EventType.eq("license.state_changed"))
-        .filter(audit_events::Column::EntityId.eq(uuid::Uuid::parse_str(id).expect("uuid")))
+        .filter(audit_events::Column::EntityId.eq(id))
         .count(&app.state.db)
         .await
         .expect("count");
@@ -86,10 +86,9 @@ async fn admins_move_licenses_through_the_state_machine_with_an_audit_trail() {
 #[tokio::test]
 async fn developers_cannot_change_license_state() {
     let app = spawn_app().await;
-    let signup = app.signup("self@example.com", "solo").await;
-    let token = signup["accessToken"].as_str().expect("token");
-    let id = signup["license"]["id"].as_str().expect("id");
-    let body = shortcut(&app, "reinstateLicense", id, token).await;
+    let dev = app.developer("self@example.com", "solo").await;
+    let id = dev.license_id;
+    let body = shortcut(&app, "reinstateLicense", id, &dev.token).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"));
     let body = app
         .graphql(CHANGE, json!({ "id": id, "state": "ACTIVE" }), None)
@@ -103,14 +102,14 @@ async fn renewal_extends_from_expiry_or_from_now_when_expired() {
     let admin = app.admin_token().await;
     let signup = app.signup("renew@example.com", "solo").await;
     let id = signup["license"]["id"].as_str().expect("id");
-    let uuid = uuid::Uuid::parse_str(id).expect("uuid");
+    let uuid = Uuid::parse_str(id).expect("uuid");
     let trial_end: chrono::DateTime<chrono::Utc> = signup["license"]["trialEndsAt"]
         .as_str()
         .expect("trial end")
         .parse()
         .expect("time");
 
-    let renewed = shortcut(&app, "renewLicense", id, &admin).await;
+    let renewed = shortcut(&app, "renewLicense", uuid, &admin).await;
     let expires: chrono::DateTime<chrono::Utc> = renewed["data"]["renewLicense"]["expiresAt"]
         .as_str()
         .expect("expiry")
@@ -135,7 +134,7 @@ async fn renewal_extends_from_expiry_or_from_now_when_expired() {
         (chrono::Utc::now() - chrono::Duration::days(90)).into(),
     ));
     expired.update(&app.state.db).await.expect("update");
-    let renewed = shortcut(&app, "renewLicense", id, &admin).await;
+    let renewed = shortcut(&app, "renewLicense", uuid, &admin).await;
     let expires: chrono::DateTime<chrono::Utc> = renewed["data"]["renewLicense"]["expiresAt"]
         .as_str()
         .expect("expiry")
@@ -148,13 +147,13 @@ async fn renewal_extends_from_expiry_or_from_now_when_expired() {
 #[tokio::test]
 async fn licenses_are_visible_to_their_owner_and_admins_only() {
     let app = spawn_app().await;
-    let owner = app.signup("owner@example.com", "pro").await;
-    let other = app.signup("other@example.com", "pro").await;
-    let id = owner["license"]["id"].as_str().expect("id");
+    let owner = app.developer("owner@example.com", "pro").await;
+    let other = app.developer("other@example.com", "pro").await;
+    let id = owner.license_id;
     let query = "query($id: UUID!) { license(id: $id) { seatsTotal seatsAvailable utilizationPercent daysUntilExpiry expiring } }";
 
     let mine = app
-        .graphql(query, json!({ "id": id }), owner["accessToken"].as_str())
+        .graphql(query, json!({ "id": id }), Some(&owner.token))
         .await;
     let license = &mine["data"]["license"];
     assert_eq!(license["seatsTotal"], 3, "{mine}");
@@ -164,7 +163,7 @@ async fn licenses_are_visible_to_their_owner_and_admins_only() {
     assert_eq!(license["expiring"], false);
 
     let theirs = app
-        .graphql(query, json!({ "id": id }), other["accessToken"].as_str())
+        .graphql(query, json!({ "id": id }), Some(&other.token))
         .await;
     assert_eq!(error_code(&theirs), Some("NOT_FOUND"));
     let admin = app.admin_token().await;
@@ -178,14 +177,14 @@ const VALIDATE_CODE: &str = "query($k: String!) { validateLicense(key: $k) { cod
 async fn licenses_are_created_within_plans_edited_and_rekeyed() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let dev = app.signup("issuer@example.com", "pro").await; // pro: 3 seats
-    let token = dev["accessToken"].as_str().expect("token");
+    let dev = app.developer("issuer@example.com", "pro").await; // pro: 3 seats
+    let token = dev.token.as_str();
     let create = "mutation($input: CreateLicenseInput!) { createLicense(input: $input) { licenseKey license { id state seatsTotal product dba } } }";
 
     let by_admin = app
         .graphql(
             create,
-            json!({ "input": { "developerId": dev["developer"]["id"], "planCode": "pro", "product": "edge", "customer": { "dba": "Corner Shop" } } }),
+            json!({ "input": { "developerId": dev.id, "planCode": "pro", "product": "edge", "customer": { "dba": "Corner Shop" } } }),
             Some(&admin),
         )
         .await;

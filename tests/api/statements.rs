@@ -55,14 +55,8 @@ async fn nested_developers_licenses_plans_cost_one_statement_per_level() {
 #[tokio::test]
 async fn validating_a_license_is_one_statement() {
     let app = spawn_app().await;
-    let out = app.signup("hot@example.com", "pro").await;
-    let key = out["licenseKey"].as_str().expect("key");
-    app.graphql(
-        "mutation($k: String!) { activateRuntimeNode(licenseKey: $k, fingerprint: \"fp\") { id } }",
-        json!({ "k": key }),
-        None,
-    )
-    .await;
+    let key = app.developer("hot@example.com", "pro").await.license_key;
+    app.node(&key, "fp").await;
     let query = "query($k: String!) { validateLicense(key: $k, fingerprint: \"fp\", product: \"core\") { valid code license { state expiresAt } } }";
     let before = app.statements.get();
     let body = app.graphql(query, json!({ "k": key }), None).await;

@@ -26,19 +26,10 @@ async fn fleet(app: &TestApp) -> Fleet {
     let admin = app.admin_token().await;
     let mut licenses = Vec::new();
     for name in ["with-node", "suspended", "bare"] {
-        let out = app.signup(&format!("{name}@example.com"), "pro").await;
-        let key = out["licenseKey"].as_str().expect("key").to_owned();
-        let id = out["license"]["id"].as_str().expect("id").to_owned();
-        licenses.push((key, id));
+        let dev = app.developer(&format!("{name}@example.com"), "pro").await;
+        licenses.push((dev.license_key, dev.license_id.to_string()));
     }
-    let activated = app
-        .graphql(
-            r#"mutation($key: String!) { activateRuntimeNode(licenseKey: $key, fingerprint: "fp-a") { id } }"#,
-            json!({ "key": licenses[0].0 }),
-            None,
-        )
-        .await;
-    assert!(activated["errors"].is_null(), "{activated}");
+    app.node(&licenses[0].0, "fp-a").await;
     let suspended = app
         .graphql(
             "mutation($id: UUID!) { suspendLicense(id: $id) { state } }",

@@ -5,7 +5,144 @@ use entity::{licenses, plans, prelude::*, users};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
 };
+use serde_json::{Value, json};
 use uuid::Uuid;
+
+/// A developer signed up on a plan, with the trial license that came with it.
+pub struct Developer {
+    pub id: Uuid,
+    pub token: String,
+    pub license_id: Uuid,
+    pub license_key: String,
+}
+
+const ACTIVATE: &str = r#"mutation($key: String!, $fp: String!) {
+    activateRuntimeNode(licenseKey: $key, fingerprint: $fp, appUrl: "https://app.example.com", version: "1.0.0", name: "edge") {
+        id fingerprint status alive heartbeatDeadlineAt
+    }
+}"#;
+
+const OVERRIDE: &str = r#"mutation($d: UUID!, $k: String!, $v: JSON) {
+    setEntitlementOverride(developerId: $d, key: $k, value: $v) { key limit source }
+}"#;
+
+impl TestApp {
+    /// Signs `email` up on `plan`.
+    pub async fn developer(&self, email: &str, plan: &str) -> Developer {
+        let out = self.signup(email, plan).await;
+        let text = |v: &Value| v.as_str().unwrap_or_else(|| panic!("in {out}")).to_owned();
+        let id = |v: &Value| Uuid::parse_str(&text(v)).expect("uuid");
+        Developer {
+            id: id(&out["developer"]["id"]),
+            token: text(&out["accessToken"]),
+            license_id: id(&out["license"]["id"]),
+            license_key: text(&out["licenseKey"]),
+        }
+    }
+
+    /// A database pool in `region` with the default room, made by the admin. Answers its id.
+    pub async fn pool(&self, host: &str, region: &str) -> String {
+        let admin = self.admin_token().await;
+        let body = self
+            .graphql(
+                "mutation($h: String!, $r: String!) { createDatabasePool(host: $h, region: $r) { id } }",
+                json!({ "h": host, "r": region }),
+                Some(&admin),
+            )
+            .await;
+        body["data"]["createDatabasePool"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("pool created: {body}"))
+            .to_owned()
+    }
+
+    /// An instance named "Shop" for the developer holding `token`. Answers its id.
+    pub async fn instance(&self, token: &str, subdomain: &str, region: &str) -> String {
+        let body = self
+            .graphql(
+                r#"mutation($s: String!, $r: String!) { createInstance(name: "Shop", subdomain: $s, region: $r) { id } }"#,
+                json!({ "s": subdomain, "r": region }),
+                Some(token),
+            )
+            .await;
+        body["data"]["createInstance"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("instance created: {body}"))
+            .to_owned()
+    }
+
+    /// A developer on `plan` with one instance in `eu`, placed in a pool of its own. Answers
+    /// the developer and the instance's id.
+    pub async fn developer_with_instance(&self, email: &str, plan: &str) -> (Developer, String) {
+        let developer = self.developer(email, plan).await;
+        let unique = developer.id.to_string()[24..].to_owned();
+        self.pool(&format!("db-{unique}.internal"), "eu").await;
+        let instance = self
+            .instance(&developer.token, &format!("shop-{unique}"), "eu")
+            .await;
+        (developer, instance)
+    }
+
+    /// Asks to activate a runtime node (version 1.0.0) for a license key; answers the reply.
+    pub async fn activate_node(&self, license_key: &str, fingerprint: &str) -> Value {
+        self.graphql(
+            ACTIVATE,
+            json!({ "key": license_key, "fp": fingerprint }),
+            None,
+        )
+        .await
+    }
+
+    /// An active runtime node for a license key. Answers its id.
+    pub async fn node(&self, license_key: &str, fingerprint: &str) -> String {
+        let body = self.activate_node(license_key, fingerprint).await;
+        body["data"]["activateRuntimeNode"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("node activated: {body}"))
+            .to_owned()
+    }
+
+    /// Overrides one of a developer's entitlements, as the admin.
+    pub async fn set_override(&self, developer: Uuid, key: &str, value: Value) {
+        let admin = self.admin_token().await;
+        let body = self
+            .graphql(
+                OVERRIDE,
+                json!({ "d": developer, "k": key, "v": value }),
+                Some(&admin),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+
+    /// `count` developers on the plan `plan_code`, each with a license and a token, made
+    /// straight in the database for volume. Answers their tokens.
+    pub async fn developers_on(&self, plan_code: &str, count: usize) -> Vec<String> {
+        let db = &self.state.db;
+        let rows = Rows::new(db).await;
+        let plan = Plans::find()
+            .filter(plans::Column::Code.eq(plan_code))
+            .one(db)
+            .await
+            .expect("q")
+            .expect("plan");
+        let mut tokens = Vec::new();
+        for n in 0..count {
+            let id = Rows::developer(db, &format!("tenant{n:03}-{plan_code}@example.com")).await;
+            rows.license_for(db, id, plan.id, 1, 0)
+                .await
+                .expect("license");
+            tokens.push(
+                self.state
+                    .jwt
+                    .issue(id, Role::Developer, Utc::now())
+                    .expect("token")
+                    .token,
+            );
+        }
+        tokens
+    }
+}
 
 /// Rows written straight to the database, for tests that need volume, not a signup flow.
 pub struct Rows {
@@ -120,35 +257,5 @@ impl Rows {
         }
         .insert(conn)
         .await
-    }
-}
-
-impl TestApp {
-    /// `count` developers on the plan `plan_code`, each with a license and a token, made
-    /// straight in the database for volume. Answers their tokens.
-    pub async fn developers_on(&self, plan_code: &str, count: usize) -> Vec<String> {
-        let db = &self.state.db;
-        let rows = Rows::new(db).await;
-        let plan = Plans::find()
-            .filter(plans::Column::Code.eq(plan_code))
-            .one(db)
-            .await
-            .expect("q")
-            .expect("plan");
-        let mut tokens = Vec::new();
-        for n in 0..count {
-            let id = Rows::developer(db, &format!("tenant{n:03}-{plan_code}@example.com")).await;
-            rows.license_for(db, id, plan.id, 1, 0)
-                .await
-                .expect("license");
-            tokens.push(
-                self.state
-                    .jwt
-                    .issue(id, Role::Developer, Utc::now())
-                    .expect("token")
-                    .token,
-            );
-        }
-        tokens
     }
 }

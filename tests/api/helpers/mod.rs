@@ -4,8 +4,9 @@
 //!   its HTTP client: `graphql`, `signup`, `login`, `admin_token`.
 //! - `websocket`: graphql-transport-ws sockets and an open `Subscription`.
 //! - `process`: a second gateway as its own OS process, on the same database.
-//! - `fixtures`: what a test needs in place before it starts: rows written straight to the
-//!   database for volume, and developers with tokens.
+//! - `fixtures`: what a test needs in place before it starts, each a small builder answering
+//!   ids, tokens and keys: a developer on a plan with its license key, a pool, an instance, a
+//!   runtime node, an entitlement override; and rows written straight to the database for volume.
 #![allow(dead_code)]
 
 mod database;
