@@ -4,6 +4,7 @@
 //!   its HTTP client: `graphql`, `signup`, `login`, `admin_token`.
 //! - `websocket`: graphql-transport-ws sockets and an open `Subscription`.
 //! - `process`: a second gateway as its own OS process, on the same database.
+//! - `logging`: `TEST_LOG=1` shows the servers' logs on stderr (`RUST_LOG` filters them).
 //! - `fixtures`: what a test needs in place before it starts, each a small builder answering
 //!   ids, tokens and keys: a developer on a plan with its license key, a pool, an instance, a
 //!   runtime node, an entitlement override; and rows written straight to the database for volume.
@@ -11,6 +12,7 @@
 
 mod database;
 mod fixtures;
+mod logging;
 mod process;
 mod server;
 mod websocket;

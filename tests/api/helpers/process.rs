@@ -1,3 +1,4 @@
+use super::logging;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -5,12 +6,17 @@ use tokio::process::Child;
 
 /// A second gateway, as its own OS process, on the database at `database_url`, with some
 /// settings of its own. Answers the process (killed when dropped) and its address,
-/// `http://host:port`.
+/// `http://host:port`. Its log goes to the test's stderr with `TEST_LOG` set, else nowhere.
 pub async fn spawn_gateway_process(
     database_url: &str,
     settings: &[(&str, &str)],
 ) -> (Child, String) {
-    spawn(database_url, settings, Stdio::null()).await
+    let log = if logging::wanted() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
+    spawn(database_url, settings, log).await
 }
 
 /// The same, with its log (stderr) piped for the test to read from `child.stderr`.

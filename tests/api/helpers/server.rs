@@ -1,4 +1,5 @@
 use super::database::{TestDb, fresh_database};
+use super::logging;
 use api::config::Config;
 use api::db::StatementCounter;
 use api::domain::accounts::service::BootstrapAdmin;
@@ -47,6 +48,7 @@ pub async fn spawn_patient_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    logging::init();
     let (database_url, db) = fresh_database().await;
     let mut app = api::build(test_config(&database_url, overrides))
         .await
