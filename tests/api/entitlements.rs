@@ -1,4 +1,4 @@
-use crate::helpers::{TestApp, error_code, on_postgres, spawn_app, spawn_gateway_process};
+use crate::helpers::{TestApp, error_code, spawn_app, spawn_gateway_process};
 use entity::{audit_events, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -192,11 +192,11 @@ async fn feature_access_follows_plan_and_overrides_for_every_kind_of_caller() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
 async fn another_gateway_process_sees_an_override_within_a_second() {
-    if !on_postgres() {
-        eprintln!("skipped: cross-process invalidation needs TEST_DATABASE_URL (PostgreSQL)");
-        return;
-    }
     let app = spawn_app().await;
     let dev = app.developer("spread@example.com", "pro").await;
     let (_child, other) = spawn_gateway_process(&app.database_url, &[]).await;

@@ -1,6 +1,4 @@
-use crate::helpers::{
-    PASSWORD, SIGNUP, Subscription, on_postgres, spawn_app, spawn_gateway_process,
-};
+use crate::helpers::{PASSWORD, SIGNUP, Subscription, spawn_app, spawn_gateway_process};
 use serde_json::json;
 use std::time::Duration;
 
@@ -52,11 +50,11 @@ async fn anonymous_subscribers_are_refused() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
 async fn a_change_made_on_one_gateway_reaches_subscribers_of_another() {
-    if !on_postgres() {
-        eprintln!("skipped: cross-process events need TEST_DATABASE_URL (PostgreSQL)");
-        return;
-    }
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let (_child, other) = spawn_gateway_process(&app.database_url, &[]).await;

@@ -1,4 +1,4 @@
-use crate::helpers::{TestApp, error_code, spawn_app, spawn_gateway_process};
+use crate::helpers::{Developer, TestApp, error_code, spawn_app, spawn_gateway_process};
 use chrono::{Duration, Utc};
 use entity::{licenses, plan_entitlements, prelude::*, runtime_nodes};
 use sea_orm::sea_query::Expr;
@@ -31,18 +31,29 @@ async fn validate(
     body["data"]["validateLicense"].clone()
 }
 
-async fn set_max_nodes(app: &TestApp, license_id: Uuid, max: i32) {
+/// Sets one of the entitlements of the plan the license is on.
+async fn set_plan(app: &TestApp, license_id: Uuid, column: plan_entitlements::Column, value: i32) {
     let license = Licenses::find_by_id(license_id)
         .one(&app.state.db)
         .await
         .expect("q")
         .expect("row");
     PlanEntitlements::update_many()
-        .col_expr(plan_entitlements::Column::MaxRuntimeNodes, Expr::value(max))
+        .col_expr(column, Expr::value(value))
         .filter(plan_entitlements::Column::PlanId.eq(license.plan_id))
         .exec(&app.state.db)
         .await
         .expect("update");
+}
+
+async fn set_max_nodes(app: &TestApp, license_id: Uuid, max: i32) {
+    set_plan(
+        app,
+        license_id,
+        plan_entitlements::Column::MaxRuntimeNodes,
+        max,
+    )
+    .await;
 }
 
 async fn move_deadline(app: &TestApp, license_id: Uuid, by: Duration) {
@@ -392,11 +403,11 @@ async fn key_guessers_are_refused_before_any_lookup() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
 async fn guesses_spread_over_two_gateways_are_counted_together() {
-    if !crate::helpers::on_postgres() {
-        eprintln!("skipped: two gateway processes need TEST_DATABASE_URL (PostgreSQL)");
-        return;
-    }
     let limit = [("VALIDATION_FAILURES_PER_MINUTE", "3")];
     let app = crate::helpers::spawn_app_with(&limit).await;
     let dev = app.developer("spread@example.com", "solo").await;
@@ -435,37 +446,34 @@ async fn guesses_spread_over_two_gateways_are_counted_together() {
     }
 }
 
+/// A heartbeat that names the fingerprint with stray spaces and no version.
+const LIVE_CHECK_IN: &str = r#"mutation($key: String!) { checkIn(licenseKey: $key, fingerprint: " fp-1 ") {
+    code nextHeartbeatBefore node { version } license { state } } }"#;
+
+/// A developer whose license has node `fp-1` (version 1.0.0) on a plan with a 120 s heartbeat
+/// window.
+async fn live_node_on_a_two_minute_window(app: &TestApp, email: &str) -> Developer {
+    let dev = app.developer(email, "solo").await;
+    app.activate_node(&dev.license_key, "fp-1").await; // version 1.0.0
+    set_plan(
+        app,
+        dev.license_id,
+        plan_entitlements::Column::HeartbeatWindowSeconds,
+        120,
+    )
+    .await;
+    dev
+}
+
 #[tokio::test]
-async fn a_live_node_checks_in_with_one_statement_on_postgres() {
+async fn a_heartbeat_follows_the_plans_window_and_is_recorded_even_while_suspended() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let dev = app.developer("quick@example.com", "solo").await;
-    app.activate_node(&dev.license_key, "fp-1").await; // version 1.0.0
-    let license = Licenses::find_by_id(dev.license_id)
-        .one(&app.state.db)
-        .await
-        .expect("q")
-        .expect("row");
-    PlanEntitlements::update_many()
-        .col_expr(
-            plan_entitlements::Column::HeartbeatWindowSeconds,
-            Expr::value(120),
-        )
-        .filter(plan_entitlements::Column::PlanId.eq(license.plan_id))
-        .exec(&app.state.db)
-        .await
-        .expect("update");
+    let dev = live_node_on_a_two_minute_window(&app, "quick@example.com").await;
 
-    let before = app.statements.get();
     let beat = app
-        .graphql(
-            r#"mutation($key: String!) { checkIn(licenseKey: $key, fingerprint: " fp-1 ") {
-                code nextHeartbeatBefore node { version } license { state } } }"#,
-            json!({ "key": dev.license_key }),
-            None,
-        )
+        .graphql(LIVE_CHECK_IN, json!({ "key": dev.license_key }), None)
         .await;
-    let sent = app.statements.get() - before;
     let answer = &beat["data"]["checkIn"];
     assert_eq!(answer["code"], "VALID", "{beat}");
     assert_eq!(
@@ -482,9 +490,6 @@ async fn a_live_node_checks_in_with_one_statement_on_postgres() {
         (100..=120).contains(&ahead),
         "the plan's 120 s window: {ahead}"
     );
-    if crate::helpers::on_postgres() {
-        assert_eq!(sent, 1, "a live heartbeat is one statement");
-    }
 
     // A suspended license still records the heartbeat, and says so.
     app.graphql(
@@ -503,4 +508,21 @@ async fn a_live_node_checks_in_with_one_statement_on_postgres() {
     assert_eq!(beat["data"]["checkIn"]["code"], "SUSPENDED", "{beat}");
     assert_eq!(beat["data"]["checkIn"]["node"]["version"], "1.0.1");
     assert_eq!(beat["data"]["checkIn"]["license"]["state"], "SUSPENDED");
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
+async fn a_live_node_checks_in_with_one_statement() {
+    let app = spawn_app().await;
+    let dev = live_node_on_a_two_minute_window(&app, "quick@example.com").await;
+    let before = app.statements.get();
+    let beat = app
+        .graphql(LIVE_CHECK_IN, json!({ "key": dev.license_key }), None)
+        .await;
+    let sent = app.statements.get() - before;
+    assert_eq!(beat["data"]["checkIn"]["code"], "VALID", "{beat}");
+    assert_eq!(sent, 1, "a live heartbeat is one statement");
 }

@@ -186,10 +186,11 @@ async fn validations_queued_together_share_one_statement_on_postgres() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
 async fn a_batch_never_carries_more_than_its_maximum() {
-    if !on_postgres() {
-        return; // batching is PostgreSQL's; SQLite is covered above
-    }
     let app = spawn_app_with(&[("VALIDATION_BATCH_MAX", "16")]).await;
     let fleet = fleet(&app).await;
     let cases = cases(&fleet);

@@ -18,7 +18,7 @@ mod server;
 mod websocket;
 
 pub use database::{fresh_database, on_postgres};
-pub use fixtures::Rows;
+pub use fixtures::{Developer, Rows};
 pub use process::{spawn_gateway_process, spawn_gateway_process_with_piped_log};
 pub use server::{
     PASSWORD, SIGNUP, TestApp, error_code, spawn_app, spawn_app_with, spawn_patient_app,
