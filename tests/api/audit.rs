@@ -22,8 +22,7 @@ async fn the_audit_trail_records_who_what_and_where_and_shows_developers_their_o
     let app = spawn_app().await;
     // Sign up with a user agent, to see it recorded.
     let signup: Value = app
-        .client
-        .post(format!("{}/graphql", app.address))
+        .post("/graphql")
         .header("user-agent", "audit-probe/1.0")
         .json(&json!({ "query": SIGNUP, "variables": { "input": {
             "email": "trail@example.com", "name": "T", "password": PASSWORD, "planCode": "pro" } } }))

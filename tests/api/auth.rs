@@ -121,8 +121,7 @@ async fn every_bad_token_is_unauthenticated_and_good_ones_pass() {
     }
     for (case, token) in bad {
         let response = app
-            .client
-            .post(format!("{}/graphql", app.address))
+            .post("/graphql")
             .bearer_auth(&token)
             .json(&json!({ "query": "{ plans { code } }" }))
             .send()

@@ -379,9 +379,7 @@ async fn developers_with_instances_and_pools_cost_one_statement_per_level() {
         create(&app, token, &format!("tenant-{n:02}"), "eu").await;
     }
     let query = "{ developers(first: 50, filter: { emailContains: \"tenant\" }) { edges { node { email instances { subdomain pool { host } } } } } }";
-    let before = app.statements.get();
-    let body = app.graphql(query, json!({}), Some(&admin)).await;
-    let spent = app.statements.get() - before;
+    let (body, spent) = app.graphql_counted(query, json!({}), Some(&admin)).await;
     let edges = body["data"]["developers"]["edges"]
         .as_array()
         .expect("edges");
@@ -422,9 +420,7 @@ async fn developers_instances_usage_and_entitlements_cost_a_constant_number_of_s
     } } } }"#;
     // Cold: nothing cached in this process for these developers.
     app.state.entitlements.clear();
-    let before = app.statements.get();
-    let body = app.graphql(query, json!({}), Some(&admin)).await;
-    let spent = app.statements.get() - before;
+    let (body, spent) = app.graphql_counted(query, json!({}), Some(&admin)).await;
     let edges = body["data"]["developers"]["edges"]
         .as_array()
         .unwrap_or_else(|| panic!("{body}"));
@@ -454,8 +450,6 @@ async fn developers_instances_usage_and_entitlements_cost_a_constant_number_of_s
     // developers 1, instances 1, pools 1, usage 1, entitlements 3 (licenses, plans,
     // overrides), usage now 3 (metrics, live instances, roll-ups).
     assert!(spent <= 10, "{spent} statements for the nested query");
-    let before = app.statements.get();
-    app.graphql(query, json!({}), Some(&admin)).await;
-    let warm = app.statements.get() - before;
+    let (_, warm) = app.graphql_counted(query, json!({}), Some(&admin)).await;
     assert!(warm <= 7, "{warm} statements with entitlements cached");
 }

@@ -1,4 +1,4 @@
-use crate::helpers::{Developer, TestApp, error_code, spawn_app, spawn_gateway_process};
+use crate::helpers::{Developer, TestApp, error_code, spawn_app, spawn_gateway_process, time};
 use chrono::{Duration, Utc};
 use entity::{licenses, plan_entitlements, prelude::*, runtime_nodes};
 use sea_orm::sea_query::Expr;
@@ -18,6 +18,11 @@ const CHECK_IN: &str = r#"mutation($key: String!, $fp: String!) {
         valid code nextHeartbeatBefore node { id version alive } license { state }
     }
 }"#;
+
+async fn check_in(app: &TestApp, key: &str, fingerprint: &str) -> Value {
+    app.graphql(CHECK_IN, json!({ "key": key, "fp": fingerprint }), None)
+        .await
+}
 
 async fn validate(
     app: &TestApp,
@@ -148,8 +153,9 @@ async fn validation_answers_every_code() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let dev = app.developer("codes@example.com", "pro").await;
+    let key = dev.license_key.as_str();
 
-    let plain = validate(&app, &dev.license_key, None, None).await;
+    let plain = validate(&app, key, None, None).await;
     assert_eq!(plain["code"], "VALID", "{plain}");
     assert_eq!(plain["valid"], true);
     assert_eq!(plain["license"]["entitlements"]["maxRuntimeNodes"], 2);
@@ -161,7 +167,7 @@ async fn validation_answers_every_code() {
         None,
     )
     .await;
-    let mut tampered = dev.license_key.clone();
+    let mut tampered = key.to_owned();
     tampered.replace_range(0..1, if tampered.starts_with('A') { "B" } else { "A" });
     let wrong = validate(&app, &tampered, None, None).await;
     assert_eq!(unknown, wrong, "unknown and wrong keys answer alike");
@@ -169,38 +175,38 @@ async fn validation_answers_every_code() {
     assert!(unknown["license"].is_null());
 
     assert_eq!(
-        validate(&app, &dev.license_key, None, Some("other")).await["code"],
+        validate(&app, key, None, Some("other")).await["code"],
         "PRODUCT_SCOPE_MISMATCH"
     );
     assert_eq!(
-        validate(&app, &dev.license_key, None, Some("core")).await["code"],
+        validate(&app, key, None, Some("core")).await["code"],
         "VALID"
     );
     assert_eq!(
-        validate(&app, &dev.license_key, Some("fp-1"), None).await["code"],
+        validate(&app, key, Some("fp-1"), None).await["code"],
         "NO_MACHINE"
     );
-    app.activate_node(&dev.license_key, "fp-1").await;
+    app.activate_node(key, "fp-1").await;
     assert_eq!(
-        validate(&app, &dev.license_key, Some("fp-1"), None).await["code"],
+        validate(&app, key, Some("fp-1"), None).await["code"],
         "VALID"
     );
     assert_eq!(
-        validate(&app, &dev.license_key, Some("fp-2"), None).await["code"],
+        validate(&app, key, Some("fp-2"), None).await["code"],
         "FINGERPRINT_SCOPE_MISMATCH"
     );
 
-    app.activate_node(&dev.license_key, "fp-2").await;
+    app.activate_node(key, "fp-2").await;
     set_max_nodes(&app, dev.license_id, 1).await;
     assert_eq!(
-        validate(&app, &dev.license_key, Some("fp-1"), None).await["code"],
+        validate(&app, key, Some("fp-1"), None).await["code"],
         "TOO_MANY_MACHINES"
     );
     set_max_nodes(&app, dev.license_id, 2).await;
 
     move_deadline(&app, dev.license_id, -Duration::minutes(1)).await;
     assert_eq!(
-        validate(&app, &dev.license_key, Some("fp-1"), None).await["code"],
+        validate(&app, key, Some("fp-1"), None).await["code"],
         "HEARTBEAT_DEAD"
     );
 
@@ -209,16 +215,10 @@ async fn validation_answers_every_code() {
     let change = "mutation($id: UUID!, $state: LicenseState!, $payment: PaymentState) { changeLicenseState(id: $id, state: $state, paymentState: $payment) { state } }";
     app.graphql(change, state("PAST_DUE", Some("PAST_DUE")), Some(&admin))
         .await;
-    assert_eq!(
-        validate(&app, &dev.license_key, None, None).await["code"],
-        "OVERDUE"
-    );
+    assert_eq!(validate(&app, key, None, None).await["code"], "OVERDUE");
     app.graphql(change, state("SUSPENDED", None), Some(&admin))
         .await;
-    assert_eq!(
-        validate(&app, &dev.license_key, None, None).await["code"],
-        "SUSPENDED"
-    );
+    assert_eq!(validate(&app, key, None, None).await["code"], "SUSPENDED");
     app.graphql(change, state("ACTIVE", Some("ACTIVE")), Some(&admin))
         .await;
     Licenses::update_many()
@@ -230,16 +230,10 @@ async fn validation_answers_every_code() {
         .exec(&app.state.db)
         .await
         .expect("expire");
-    assert_eq!(
-        validate(&app, &dev.license_key, None, None).await["code"],
-        "EXPIRED"
-    );
+    assert_eq!(validate(&app, key, None, None).await["code"], "EXPIRED");
     app.graphql(change, state("REVOKED", None), Some(&admin))
         .await;
-    assert_eq!(
-        validate(&app, &dev.license_key, None, None).await["code"],
-        "REVOKED"
-    );
+    assert_eq!(validate(&app, key, None, None).await["code"], "REVOKED");
 }
 
 #[tokio::test]
@@ -248,21 +242,11 @@ async fn heartbeats_keep_nodes_alive_and_dead_nodes_come_back_only_in_time() {
     let dev = app.developer("beat@example.com", "solo").await;
     app.activate_node(&dev.license_key, "fp-1").await;
 
-    let beat = app
-        .graphql(
-            CHECK_IN,
-            json!({ "key": dev.license_key, "fp": "fp-1" }),
-            None,
-        )
-        .await;
+    let beat = check_in(&app, &dev.license_key, "fp-1").await;
     let answer = &beat["data"]["checkIn"];
     assert_eq!(answer["code"], "VALID", "{beat}");
     assert_eq!(answer["node"]["version"], "1.0.1");
-    let next: chrono::DateTime<Utc> = answer["nextHeartbeatBefore"]
-        .as_str()
-        .expect("deadline")
-        .parse()
-        .expect("time");
+    let next = time(&answer["nextHeartbeatBefore"]);
     assert!(
         (next - Utc::now()).num_seconds() > 500,
         "ten-minute default window"
@@ -270,34 +254,16 @@ async fn heartbeats_keep_nodes_alive_and_dead_nodes_come_back_only_in_time() {
 
     // Dead, but within the resurrection window: the heartbeat brings it back.
     move_deadline(&app, dev.license_id, -Duration::minutes(5)).await;
-    let back = app
-        .graphql(
-            CHECK_IN,
-            json!({ "key": dev.license_key, "fp": "fp-1" }),
-            None,
-        )
-        .await;
+    let back = check_in(&app, &dev.license_key, "fp-1").await;
     assert_eq!(back["data"]["checkIn"]["code"], "VALID", "{back}");
     assert_eq!(back["data"]["checkIn"]["node"]["alive"], true);
 
     // Dead past the resurrection window: refused, and it must activate again.
     move_deadline(&app, dev.license_id, -Duration::hours(2)).await;
-    let dead = app
-        .graphql(
-            CHECK_IN,
-            json!({ "key": dev.license_key, "fp": "fp-1" }),
-            None,
-        )
-        .await;
+    let dead = check_in(&app, &dev.license_key, "fp-1").await;
     assert_eq!(dead["data"]["checkIn"]["code"], "HEARTBEAT_DEAD", "{dead}");
     assert!(dead["data"]["checkIn"]["nextHeartbeatBefore"].is_null());
-    let again = app
-        .graphql(
-            CHECK_IN,
-            json!({ "key": dev.license_key, "fp": "fp-1" }),
-            None,
-        )
-        .await;
+    let again = check_in(&app, &dev.license_key, "fp-1").await;
     assert_eq!(again["data"]["checkIn"]["code"], "NO_MACHINE", "{again}");
     let fresh = app.activate_node(&dev.license_key, "fp-1").await;
     assert_eq!(
@@ -305,9 +271,7 @@ async fn heartbeats_keep_nodes_alive_and_dead_nodes_come_back_only_in_time() {
         "{fresh}"
     );
 
-    let unknown = app
-        .graphql(CHECK_IN, json!({ "key": "nope", "fp": "fp-1" }), None)
-        .await;
+    let unknown = check_in(&app, "nope", "fp-1").await;
     assert_eq!(unknown["data"]["checkIn"]["code"], "NOT_FOUND");
 }
 
@@ -480,11 +444,7 @@ async fn a_heartbeat_follows_the_plans_window_and_is_recorded_even_while_suspend
         answer["node"]["version"], "1.0.0",
         "no version: the old one stays"
     );
-    let next: chrono::DateTime<Utc> = answer["nextHeartbeatBefore"]
-        .as_str()
-        .expect("deadline")
-        .parse()
-        .expect("time");
+    let next = time(&answer["nextHeartbeatBefore"]);
     let ahead = (next - Utc::now()).num_seconds();
     assert!(
         (100..=120).contains(&ahead),
@@ -498,13 +458,7 @@ async fn a_heartbeat_follows_the_plans_window_and_is_recorded_even_while_suspend
         Some(&admin),
     )
     .await;
-    let beat = app
-        .graphql(
-            CHECK_IN,
-            json!({ "key": dev.license_key, "fp": "fp-1" }),
-            None,
-        )
-        .await;
+    let beat = check_in(&app, &dev.license_key, "fp-1").await;
     assert_eq!(beat["data"]["checkIn"]["code"], "SUSPENDED", "{beat}");
     assert_eq!(beat["data"]["checkIn"]["node"]["version"], "1.0.1");
     assert_eq!(beat["data"]["checkIn"]["license"]["state"], "SUSPENDED");
@@ -518,11 +472,9 @@ async fn a_heartbeat_follows_the_plans_window_and_is_recorded_even_while_suspend
 async fn a_live_node_checks_in_with_one_statement() {
     let app = spawn_app().await;
     let dev = live_node_on_a_two_minute_window(&app, "quick@example.com").await;
-    let before = app.statements.get();
-    let beat = app
-        .graphql(LIVE_CHECK_IN, json!({ "key": dev.license_key }), None)
+    let (beat, sent) = app
+        .graphql_counted(LIVE_CHECK_IN, json!({ "key": dev.license_key }), None)
         .await;
-    let sent = app.statements.get() - before;
     assert_eq!(beat["data"]["checkIn"]["code"], "VALID", "{beat}");
     assert_eq!(sent, 1, "a live heartbeat is one statement");
 }

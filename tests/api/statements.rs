@@ -22,9 +22,7 @@ async fn nested_developers_licenses_plans_cost_one_statement_per_level() {
     let admin = app.admin_token().await;
     let query = "{ developers(first: 50, filter: { emailContains: \"bulk\" }) { edges { node { email licenses { plan { code } } } } } }";
 
-    let before = app.statements.get();
-    let body = app.graphql(query, json!({}), Some(&admin)).await;
-    let spent = app.statements.get() - before;
+    let (body, spent) = app.graphql_counted(query, json!({}), Some(&admin)).await;
 
     let edges = body["data"]["developers"]["edges"]
         .as_array()
@@ -58,9 +56,7 @@ async fn validating_a_license_is_one_statement() {
     let key = app.developer("hot@example.com", "pro").await.license_key;
     app.node(&key, "fp").await;
     let query = "query($k: String!) { validateLicense(key: $k, fingerprint: \"fp\", product: \"core\") { valid code license { state expiresAt } } }";
-    let before = app.statements.get();
-    let body = app.graphql(query, json!({ "k": key }), None).await;
-    let spent = app.statements.get() - before;
+    let (body, spent) = app.graphql_counted(query, json!({ "k": key }), None).await;
     assert_eq!(body["data"]["validateLicense"]["code"], "VALID", "{body}");
     assert_eq!(spent, 1, "one indexed lookup answers a validation");
 }
@@ -108,9 +104,7 @@ async fn licenses_query_cost(count: usize) -> u64 {
     }
     let admin = app.admin_token().await;
     let query = "{ licenses(first: 50) { edges { node { runtimeNodes { id } assignments { user { email } } plan { code } developer { email } } } } }";
-    let before = app.statements.get();
-    let body = app.graphql(query, json!({}), Some(&admin)).await;
-    let spent = app.statements.get() - before;
+    let (body, spent) = app.graphql_counted(query, json!({}), Some(&admin)).await;
     let edges = body["data"]["licenses"]["edges"].as_array().expect("edges");
     assert_eq!(edges.len(), count.min(50), "{body}");
     assert!(

@@ -3,8 +3,14 @@ use uuid::Uuid;
 
 /// Where the test's database lives; dropped (on PostgreSQL) when the test ends.
 pub enum TestDb {
-    Sqlite(tempfile::TempDir),
-    Postgres { server_url: String, name: String },
+    /// Kept for its `Drop`, which removes the directory and the database file in it.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        server_url: String,
+        name: String,
+    },
 }
 
 impl Drop for TestDb {
@@ -60,7 +66,7 @@ pub async fn fresh_database() -> (String, TestDb) {
         None => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
-            (url, TestDb::Sqlite(dir))
+            (url, TestDb::Sqlite { _dir: dir })
         }
     }
 }

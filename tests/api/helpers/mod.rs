@@ -1,14 +1,17 @@
 //! What every feature file builds on, one concern a file:
-//! - `database`: a fresh, empty database per test, dropped with its `TestDb` guard.
-//! - `server`: the gateway in this process on a loopback port (`spawn_app`), and `TestApp`,
-//!   its HTTP client: `graphql`, `signup`, `login`, `admin_token`.
-//! - `websocket`: graphql-transport-ws sockets and an open `Subscription`.
+//! - `database`: a fresh, empty database per test (a temp SQLite file, or a new PostgreSQL
+//!   database with `TEST_DATABASE_URL`), dropped with its `TestDb` guard.
+//! - `server`: the gateway in this process on a loopback port (`spawn_app`, `spawn_app_with`,
+//!   `spawn_patient_app`) and `TestApp`, its client: `graphql`, `graphql_counted`, `get`,
+//!   `post`, `signup`, `login`, `admin_token`; `error_code` and `time` read answers.
+//! - `websocket`: graphql-transport-ws sockets (`connect_graphql_ws`, `initialised_ws`,
+//!   `send_json`) and an open `Subscription`.
 //! - `process`: a second gateway as its own OS process, on the same database.
 //! - `logging`: `TEST_LOG=1` shows the servers' logs on stderr (`RUST_LOG` filters them).
 //! - `fixtures`: what a test needs in place before it starts, each a small builder answering
 //!   ids, tokens and keys: a developer on a plan with its license key, a pool, an instance, a
-//!   runtime node, an entitlement override; and rows written straight to the database for volume.
-#![allow(dead_code)]
+//!   runtime node, an entitlement override; and `Rows` written straight to the database for
+//!   volume.
 
 mod database;
 mod fixtures;
@@ -22,9 +25,9 @@ pub use fixtures::{Developer, Rows};
 pub use process::{spawn_gateway_process, spawn_gateway_process_with_piped_log};
 pub use server::{
     PASSWORD, SIGNUP, TestApp, error_code, spawn_app, spawn_app_with, spawn_patient_app,
-    test_config,
+    test_config, time,
 };
-pub use websocket::{Subscription, WsSocket, connect_graphql_ws};
+pub use websocket::{Subscription, WsSocket, connect_graphql_ws, initialised_ws, send_json};
 
 // The crate's own modules that feature files reach into, named here so that a path moved in
 // the crate is fixed in one place.

@@ -77,10 +77,30 @@ pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
 
+/// A `DateTime` field of an answer, such as `license.expiresAt`.
+pub fn time(field: &Value) -> chrono::DateTime<chrono::Utc> {
+    field
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("a time: {field}"))
+}
+
 impl TestApp {
     pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
         self.graphql_at(&self.address, query, variables, token)
             .await
+    }
+
+    /// The answer to a GraphQL request and the SQL statements the server sent for it.
+    pub async fn graphql_counted(
+        &self,
+        query: &str,
+        variables: Value,
+        token: Option<&str>,
+    ) -> (Value, u64) {
+        let before = self.statements.get();
+        let body = self.graphql(query, variables, token).await;
+        (body, self.statements.get() - before)
     }
 
     /// The same, sent to the gateway at `address` (`http://host:port`), such as a second one.
@@ -105,6 +125,17 @@ impl TestApp {
             .json()
             .await
             .expect("JSON answer")
+    }
+
+    /// A GET of `path` (such as `/readyz`) on this server, to finish and send.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(format!("{}{path}", self.address))
+    }
+
+    /// A POST to `path` on this server, to finish and send: for requests `graphql` cannot
+    /// make, with headers or bodies of their own.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(format!("{}{path}", self.address))
     }
 
     /// Signs up a developer on a plan and returns the `signup` payload.

@@ -27,6 +27,28 @@ pub async fn connect_graphql_ws(ws_url: &str) -> WsSocket {
     socket
 }
 
+/// A WebSocket to `ws_url` past the graphql-transport-ws handshake: `connection_init`, with
+/// the token if there is one, answered by `connection_ack`.
+pub async fn initialised_ws(ws_url: &str, token: Option<&str>) -> WsSocket {
+    let mut socket = connect_graphql_ws(ws_url).await;
+    let payload = match token {
+        Some(t) => json!({ "Authorization": format!("Bearer {t}") }),
+        None => json!({}),
+    };
+    send_json(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
+    let ack = tokio::time::timeout(Duration::from_secs(5), next_json(&mut socket))
+        .await
+        .ok()
+        .flatten()
+        .expect("connection_ack");
+    assert_eq!(ack["type"], "connection_ack", "unexpected: {ack}");
+    socket
+}
+
 /// A graphql-transport-ws client with one subscription open.
 pub struct Subscription {
     socket: WsSocket,
@@ -36,19 +58,8 @@ impl Subscription {
     /// Connects, authenticates in `connection_init`, and subscribes. Returns once the server
     /// has had a moment to register the subscription.
     pub async fn open(ws_url: &str, token: Option<&str>, query: &str) -> Self {
-        let mut socket = connect_graphql_ws(ws_url).await;
-        let payload = match token {
-            Some(t) => json!({ "Authorization": format!("Bearer {t}") }),
-            None => json!({}),
-        };
-        send(
-            &mut socket,
-            json!({ "type": "connection_init", "payload": payload }),
-        )
-        .await;
-        let ack = next_json(&mut socket).await.expect("connection_ack");
-        assert_eq!(ack["type"], "connection_ack", "unexpected: {ack}");
-        send(
+        let mut socket = initialised_ws(ws_url, token).await;
+        send_json(
             &mut socket,
             json!({ "id": "1", "type": "subscribe", "payload": { "query": query } }),
         )
@@ -64,7 +75,7 @@ impl Subscription {
                 let message = next_json(&mut self.socket).await?;
                 match message["type"].as_str() {
                     Some("next") | Some("error") => return Some(message),
-                    Some("ping") => send(&mut self.socket, json!({ "type": "pong" })).await,
+                    Some("ping") => send_json(&mut self.socket, json!({ "type": "pong" })).await,
                     _ => {}
                 }
             }
@@ -75,7 +86,8 @@ impl Subscription {
     }
 }
 
-async fn send<S>(socket: &mut S, value: Value)
+/// Sends one JSON message as a text frame.
+pub async fn send_json<S>(socket: &mut S, value: Value)
 where
     S: SinkExt<Message> + Unpin,
     S::Error: std::fmt::Debug,
