@@ -1,4 +1,4 @@
-use crate::helpers::{TestApp, error_code, spawn_app, token_format};
+use crate::helpers::{Developer, TestApp, error_code, spawn_app, token_format};
 use entity::{audit_events, instance_events, instance_logs, instance_tokens, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -44,6 +44,16 @@ async fn token_for(app: &TestApp, caller: &str, instance_id: &str) -> (String, S
         .unwrap_or_else(|| panic!("token created: {body}"));
     let id = created["instanceToken"]["id"].as_str().expect("id");
     (token.to_owned(), id.to_owned())
+}
+
+/// Where most tests here start: a developer with an instance and a token for that instance.
+/// Answers (developer, instance id, raw token, token id).
+async fn logger(app: &TestApp) -> (Developer, String, String, String) {
+    let (owner, instance) = app
+        .developer_with_instance("logger@example.com", "solo")
+        .await;
+    let (token, token_id) = token_for(app, &owner.token, &instance).await;
+    (owner, instance, token, token_id)
 }
 
 async fn logs(app: &TestApp, token: &str, instance_id: &str, args: Value) -> Value {
@@ -128,10 +138,7 @@ async fn an_instance_token_is_shown_once_and_only_its_digest_is_stored() {
 async fn the_token_never_reaches_the_audit_trail() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let (owner, instance) = app
-        .developer_with_instance("logger@example.com", "solo")
-        .await;
-    let (token, token_id) = token_for(&app, &owner.token, &instance).await;
+    let (_, _, token, token_id) = logger(&app).await;
     let audits = || async {
         AuditEvents::find()
             .count(&app.state.db)
@@ -184,10 +191,7 @@ async fn the_token_never_reaches_the_audit_trail() {
 async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let (owner, instance) = app
-        .developer_with_instance("logger@example.com", "solo")
-        .await;
-    let (token, _) = token_for(&app, &owner.token, &instance).await;
+    let (owner, instance, token, _) = logger(&app).await;
     let at = |s: u32| format!("2026-01-01T00:00:0{s}Z");
     let entries = json!([
         { "level": "DEBUG", "message": "m0", "loggedAt": at(0) },
@@ -299,10 +303,7 @@ async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
 #[tokio::test]
 async fn a_batch_is_one_insert_and_a_bad_entry_is_refused_by_its_index() {
     let app = spawn_app().await;
-    let (owner, instance) = app
-        .developer_with_instance("logger@example.com", "solo")
-        .await;
-    let (token, _) = token_for(&app, &owner.token, &instance).await;
+    let (_, instance, token, _) = logger(&app).await;
     let stored = || async {
         InstanceLogs::find()
             .filter(instance_logs::Column::InstanceId.eq(uuid(&instance)))
@@ -354,11 +355,9 @@ async fn a_batch_is_one_insert_and_a_bad_entry_is_refused_by_its_index() {
     let batch: Vec<Value> = (0..500)
         .map(|n| json!({ "level": "DEBUG", "message": format!("line {n}") }))
         .collect();
-    let before = app.statements.get();
-    let accepted = app
-        .graphql(APPEND, json!({ "e": batch }), Some(&token))
+    let (accepted, spent) = app
+        .graphql_counted(APPEND, json!({ "e": batch }), Some(&token))
         .await;
-    let spent = app.statements.get() - before;
     assert_eq!(accepted["data"]["appendInstanceLogs"], 500, "{accepted}");
     assert!(
         spent <= 5,
@@ -383,10 +382,7 @@ async fn a_batch_is_one_insert_and_a_bad_entry_is_refused_by_its_index() {
 async fn appending_needs_an_instance_token_and_a_token_can_do_nothing_else() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let (owner, instance) = app
-        .developer_with_instance("logger@example.com", "solo")
-        .await;
-    let (token, _) = token_for(&app, &owner.token, &instance).await;
+    let (owner, instance, token, _) = logger(&app).await;
     let line = json!({ "e": [{ "level": "INFO", "message": "hi" }] });
 
     let by_developer = app.graphql(APPEND, line.clone(), Some(&owner.token)).await;
@@ -424,10 +420,7 @@ async fn appending_needs_an_instance_token_and_a_token_can_do_nothing_else() {
 #[tokio::test]
 async fn a_revoked_or_unknown_token_is_unauthenticated() {
     let app = spawn_app().await;
-    let (owner, instance) = app
-        .developer_with_instance("logger@example.com", "solo")
-        .await;
-    let (token, token_id) = token_for(&app, &owner.token, &instance).await;
+    let (owner, instance, token, token_id) = logger(&app).await;
     let (second, _) = token_for(&app, &owner.token, &instance).await;
     let line = json!({ "e": [{ "level": "INFO", "message": "hi" }] });
     assert_eq!(
@@ -443,8 +436,7 @@ async fn a_revoked_or_unknown_token_is_unauthenticated() {
         "{revoked}"
     );
     let refused = app
-        .client
-        .post(format!("{}/graphql", app.address))
+        .post("/graphql")
         .bearer_auth(&token)
         .json(&json!({ "query": APPEND, "variables": line }))
         .send()
@@ -488,10 +480,7 @@ async fn a_revoked_or_unknown_token_is_unauthenticated() {
 #[tokio::test]
 async fn another_developer_and_another_instance_are_told_nothing() {
     let app = spawn_app().await;
-    let (owner, instance) = app
-        .developer_with_instance("logger@example.com", "solo")
-        .await;
-    let (token, token_id) = token_for(&app, &owner.token, &instance).await;
+    let (_, instance, token, token_id) = logger(&app).await;
     let (rival, rival_instance) = app
         .developer_with_instance("rival@example.com", "solo")
         .await;

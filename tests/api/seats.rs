@@ -26,6 +26,15 @@ async fn assign(app: &TestApp, token: &str, license: Uuid, email: &str) -> Value
     .await
 }
 
+async fn revoke(app: &TestApp, token: &str, assignment: &Value) -> Value {
+    app.graphql(
+        "mutation($id: UUID!) { revokeSeat(assignmentId: $id) { status } }",
+        json!({ "id": assignment }),
+        Some(token),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn seats_fill_up_exactly_and_free_again() {
     let app = spawn_app().await;
@@ -81,24 +90,12 @@ async fn seats_fill_up_exactly_and_free_again() {
         "{again}"
     );
 
-    let revoked = app
-        .graphql(
-            "mutation($id: UUID!) { revokeSeat(assignmentId: $id) { status } }",
-            json!({ "id": assignments[1]["id"] }),
-            Some(token),
-        )
-        .await;
+    let revoked = revoke(&app, token, &assignments[1]["id"]).await;
     assert_eq!(
         revoked["data"]["revokeSeat"]["status"], "REVOKED",
         "{revoked}"
     );
-    let twice = app
-        .graphql(
-            "mutation($id: UUID!) { revokeSeat(assignmentId: $id) { status } }",
-            json!({ "id": assignments[1]["id"] }),
-            Some(token),
-        )
-        .await;
+    let twice = revoke(&app, token, &assignments[1]["id"]).await;
     assert_eq!(twice["errors"][0]["extensions"]["reason"], "NOT_ASSIGNED");
     assert_eq!(seats_used(&app, license).await, 1);
     assert_eq!(
