@@ -1,10 +1,8 @@
 //! The access log, read from a real gateway process: one line per request, naming the
 //! operation and its error codes, and never a credential or a key.
 
-use crate::events::spawn_gateway_process_with;
-use crate::helpers::{PASSWORD, fresh_database};
+use crate::helpers::{PASSWORD, fresh_database, spawn_gateway_process_with_piped_log};
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -13,16 +11,15 @@ const GUESSED_KEY: &str = "LOGME-AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF-GGGGG";
 #[tokio::test]
 async fn each_request_is_one_line_with_its_operation_and_codes_and_no_secret() {
     let (database_url, _db) = fresh_database().await;
-    let (mut child, address) = spawn_gateway_process_with(
+    let (mut child, address) = spawn_gateway_process_with_piped_log(
         &database_url,
         &[("RUST_LOG", "warn,gateway::access=info")],
-        Stdio::piped(),
     )
     .await;
     let stderr = child.stderr.take().expect("stderr");
     let client = reqwest::Client::new();
     let post = |body: Value| {
-        let request = client.post(format!("http://{address}/graphql")).json(&body);
+        let request = client.post(format!("{address}/graphql")).json(&body);
         async move {
             request
                 .send()

@@ -145,8 +145,8 @@ async fn login_refuses_wrong_password_and_unknown_email_alike() {
 #[tokio::test]
 async fn developers_is_for_admins_only() {
     let app = spawn_app().await;
-    let dev = app.signup("dev@example.com", "solo").await;
-    let token = dev["accessToken"].as_str().expect("token");
+    let dev = app.developer("dev@example.com", "solo").await;
+    let (token, id) = (dev.token.as_str(), dev.id);
     let query = "{ developers(first: 5) { totalCount edges { node { email } } } }";
 
     let as_developer = app.graphql(query, json!({}), Some(token)).await;
@@ -154,7 +154,6 @@ async fn developers_is_for_admins_only() {
     let anonymous = app.graphql(query, json!({}), None).await;
     assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"));
 
-    let id = dev["developer"]["id"].as_str().expect("id");
     let one = app
         .graphql(
             "query($id: UUID!) { developer(id: $id) { email } }",

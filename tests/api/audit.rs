@@ -22,8 +22,7 @@ async fn the_audit_trail_records_who_what_and_where_and_shows_developers_their_o
     let app = spawn_app().await;
     // Sign up with a user agent, to see it recorded.
     let signup: Value = app
-        .client
-        .post(format!("{}/graphql", app.address))
+        .post("/graphql")
         .header("user-agent", "audit-probe/1.0")
         .json(&json!({ "query": SIGNUP, "variables": { "input": {
             "email": "trail@example.com", "name": "T", "password": PASSWORD, "planCode": "pro" } } }))
@@ -36,7 +35,7 @@ async fn the_audit_trail_records_who_what_and_where_and_shows_developers_their_o
     let mine = &signup["data"]["signup"];
     let token = mine["accessToken"].as_str().expect("token");
     let license = mine["license"]["id"].as_str().expect("id");
-    let other = app.signup("elsewhere@example.com", "solo").await;
+    let other = app.developer("elsewhere@example.com", "solo").await;
     let admin = app.admin_token().await;
 
     app.graphql(
@@ -109,7 +108,7 @@ async fn the_audit_trail_records_who_what_and_where_and_shows_developers_their_o
     let theirs = app
         .graphql(
             AUDIT,
-            json!({ "filter": { "entityId": other["license"]["id"] } }),
+            json!({ "filter": { "entityId": other.license_id } }),
             Some(token),
         )
         .await;

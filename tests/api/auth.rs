@@ -36,8 +36,11 @@ fn sign(kid: &str, secret: &str, claims: &Value) -> String {
 #[tokio::test]
 async fn every_bad_token_is_unauthenticated_and_good_ones_pass() {
     let app = spawn_app_with(&[("JWT_PREVIOUS_KEYS", &format!("old={OLD_SECRET}"))]).await;
-    let dev = app.signup("tok@example.com", "solo").await;
-    let sub = dev["developer"]["id"].as_str().expect("id");
+    let sub = &app
+        .developer("tok@example.com", "solo")
+        .await
+        .id
+        .to_string();
     let now = chrono::Utc::now().timestamp();
 
     let good = sign("primary", DEV_SECRET, &claims(sub, json!({})));
@@ -121,8 +124,7 @@ async fn every_bad_token_is_unauthenticated_and_good_ones_pass() {
     }
     for (case, token) in bad {
         let response = app
-            .client
-            .post(format!("{}/graphql", app.address))
+            .post("/graphql")
             .bearer_auth(&token)
             .json(&json!({ "query": "{ plans { code } }" }))
             .send()

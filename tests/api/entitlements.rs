@@ -1,5 +1,4 @@
-use crate::events::spawn_gateway_process;
-use crate::helpers::{TestApp, error_code, on_postgres, spawn_app};
+use crate::helpers::{TestApp, error_code, spawn_app, spawn_gateway_process};
 use entity::{audit_events, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -33,9 +32,8 @@ async fn entitlements(app: &TestApp, token: &str, developer: Option<&str>) -> Va
 async fn overrides_sit_on_the_plan_until_removed_and_every_change_is_audited() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let signed = app.signup("grant@example.com", "pro").await;
-    let token = signed["accessToken"].as_str().expect("token");
-    let developer = signed["developer"]["id"].as_str().expect("id");
+    let dev = app.developer("grant@example.com", "pro").await;
+    let (token, developer) = (dev.token.as_str(), dev.id);
 
     let own = entitlements(&app, token, None).await;
     let customers = find(&own, "max_customers");
@@ -48,25 +46,12 @@ async fn overrides_sit_on_the_plan_until_removed_and_every_change_is_audited() {
     assert_eq!(find(&own, "feature.sso")["enabled"], false);
     assert_eq!(find(&own, "support_level")["value"], "email");
 
-    let set = app
-        .graphql(
-            OVERRIDE,
-            json!({ "d": developer, "k": "max_customers", "v": 25 }),
-            Some(&admin),
-        )
+    app.set_override(developer, "max_customers", json!(25))
         .await;
-    assert!(set["errors"].is_null(), "{set}");
     let after = entitlements(&app, token, None).await;
     assert_eq!(find(&after, "max_customers")["limit"], 25);
     assert_eq!(find(&after, "max_customers")["source"], "OVERRIDE");
-    let unlimited = app
-        .graphql(
-            OVERRIDE,
-            json!({ "d": developer, "k": "max_seats", "v": null }),
-            Some(&admin),
-        )
-        .await;
-    assert!(unlimited["errors"].is_null(), "{unlimited}");
+    app.set_override(developer, "max_seats", Value::Null).await;
     assert_eq!(
         find(&entitlements(&app, token, None).await, "max_seats")["limit"],
         Value::Null
@@ -96,10 +81,9 @@ async fn overrides_sit_on_the_plan_until_removed_and_every_change_is_audited() {
 async fn only_admins_set_overrides_and_values_must_fit_their_key() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let signed = app.signup("self@example.com", "pro").await;
-    let token = signed["accessToken"].as_str().expect("token");
-    let developer = signed["developer"]["id"].as_str().expect("id");
-    let other = app.signup("other@example.com", "pro").await;
+    let dev = app.developer("self@example.com", "pro").await;
+    let (token, developer) = (dev.token.as_str(), dev.id);
+    let other = app.developer("other@example.com", "pro").await;
 
     let body = app
         .graphql(
@@ -135,11 +119,7 @@ async fn only_admins_set_overrides_and_values_must_fit_their_key() {
         .await;
     assert_eq!(error_code(&past), Some("VALIDATION"), "{past}");
     let nosy = app
-        .graphql(
-            ENTITLEMENTS,
-            json!({ "d": other["developer"]["id"] }),
-            Some(token),
-        )
+        .graphql(ENTITLEMENTS, json!({ "d": other.id }), Some(token))
         .await;
     assert_eq!(error_code(&nosy), Some("NOT_FOUND"), "{nosy}");
 }
@@ -147,16 +127,9 @@ async fn only_admins_set_overrides_and_values_must_fit_their_key() {
 #[tokio::test]
 async fn an_override_raises_the_instance_limit() {
     let app = spawn_app().await;
-    let admin = app.admin_token().await;
-    let signed = app.signup("grow@example.com", "free").await; // free: one instance
-    let token = signed["accessToken"].as_str().expect("token");
-    let developer = signed["developer"]["id"].as_str().expect("id");
-    app.graphql(
-        r#"mutation { createDatabasePool(host: "db-grow.internal", region: "eu") { id } }"#,
-        json!({}),
-        Some(&admin),
-    )
-    .await;
+    let dev = app.developer("grow@example.com", "free").await; // free: one instance
+    let (token, developer) = (dev.token.as_str(), dev.id);
+    app.pool("db-grow.internal", "eu").await;
     let create = |sub: &'static str| {
         app.graphql(
             r#"mutation($s: String!) { createInstance(name: "S", subdomain: $s, region: "eu") { id } }"#,
@@ -170,14 +143,7 @@ async fn an_override_raises_the_instance_limit() {
         Some("QUOTA_EXCEEDED")
     );
     for key in ["max_customers", "max_workspaces"] {
-        let body = app
-            .graphql(
-                OVERRIDE,
-                json!({ "d": developer, "k": key, "v": 2 }),
-                Some(&admin),
-            )
-            .await;
-        assert!(body["errors"].is_null(), "{body}");
+        app.set_override(developer, key, json!(2)).await;
     }
     let second = create("grow-two").await;
     assert!(second["errors"].is_null(), "{second}");
@@ -186,11 +152,8 @@ async fn an_override_raises_the_instance_limit() {
 #[tokio::test]
 async fn feature_access_follows_plan_and_overrides_for_every_kind_of_caller() {
     let app = spawn_app().await;
-    let admin = app.admin_token().await;
-    let signed = app.signup("flags@example.com", "pro").await;
-    let token = signed["accessToken"].as_str().expect("token");
-    let key = signed["licenseKey"].as_str().expect("key");
-    let developer = signed["developer"]["id"].as_str().expect("id");
+    let dev = app.developer("flags@example.com", "pro").await;
+    let (token, key) = (dev.token.as_str(), dev.license_key.as_str());
     let check = |credential: String| {
         let app = &app;
         async move {
@@ -208,14 +171,7 @@ async fn feature_access_follows_plan_and_overrides_for_every_kind_of_caller() {
         check(token.to_owned()).await,
         json!({ "feature": "sso", "enabled": false, "source": "PLAN" })
     );
-    let body = app
-        .graphql(
-            OVERRIDE,
-            json!({ "d": developer, "k": "feature.sso", "v": true }),
-            Some(&admin),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "{body}");
+    app.set_override(dev.id, "feature.sso", json!(true)).await;
     assert_eq!(
         check(token.to_owned()).await,
         json!({ "feature": "sso", "enabled": true, "source": "OVERRIDE" })
@@ -236,47 +192,30 @@ async fn feature_access_follows_plan_and_overrides_for_every_kind_of_caller() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
 async fn another_gateway_process_sees_an_override_within_a_second() {
-    if !on_postgres() {
-        eprintln!("skipped: cross-process invalidation needs TEST_DATABASE_URL (PostgreSQL)");
-        return;
-    }
     let app = spawn_app().await;
-    let admin = app.admin_token().await;
-    let signed = app.signup("spread@example.com", "pro").await;
-    let token = signed["accessToken"].as_str().expect("token").to_owned();
-    let developer = signed["developer"]["id"].as_str().expect("id").to_owned();
-    let (_child, other) = spawn_gateway_process(&app.database_url).await;
-    let ask_other = || {
-        let client = app.client.clone();
-        let url = format!("http://{other}/graphql");
-        let token = token.clone();
-        async move {
-            let body: Value = client
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({ "query": "{ entitlements { key limit } }" }))
-                .send()
-                .await
-                .expect("sent")
-                .json()
-                .await
-                .expect("json");
-            find(&body["data"]["entitlements"], "max_customers")["limit"].clone()
-        }
+    let dev = app.developer("spread@example.com", "pro").await;
+    let (_child, other) = spawn_gateway_process(&app.database_url, &[]).await;
+    let ask_other = || async {
+        let body = app
+            .graphql_at(
+                &other,
+                "{ entitlements { key limit } }",
+                json!({}),
+                Some(&dev.token),
+            )
+            .await;
+        find(&body["data"]["entitlements"], "max_customers")["limit"].clone()
     };
     // The other process now holds the plan's value in its cache (TTL 30 s by default).
     assert_eq!(ask_other().await, 10);
     assert_eq!(ask_other().await, 10);
 
-    let set = app
-        .graphql(
-            OVERRIDE,
-            json!({ "d": developer, "k": "max_customers", "v": 40 }),
-            Some(&admin),
-        )
-        .await;
-    assert!(set["errors"].is_null(), "{set}");
+    app.set_override(dev.id, "max_customers", json!(40)).await;
     let changed = Instant::now();
     loop {
         if ask_other().await == 40 {

@@ -1,8 +1,6 @@
-use crate::helpers::{Subscription, on_postgres, spawn_app};
-use serde_json::{Value, json};
-use std::process::Stdio;
+use crate::helpers::{PASSWORD, SIGNUP, Subscription, spawn_app, spawn_gateway_process};
+use serde_json::json;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const LICENSE_EVENTS: &str =
     "subscription { licenseEvents { type licenseId developerId license { state plan { code } } } }";
@@ -11,8 +9,7 @@ const LICENSE_EVENTS: &str =
 async fn license_events_reach_admins_and_owners_only() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let bystander = app.signup("bystander@example.com", "solo").await;
-    let bystander_token = bystander["accessToken"].as_str().expect("token").to_owned();
+    let bystander_token = app.developer("bystander@example.com", "solo").await.token;
 
     let mut as_admin = Subscription::open(&app.ws_url(), Some(&admin), LICENSE_EVENTS).await;
     let mut as_bystander =
@@ -52,70 +49,25 @@ async fn anonymous_subscribers_are_refused() {
     assert_eq!(code, Some("UNAUTHENTICATED"), "{message}");
 }
 
-/// A second gateway, as its own OS process, on the same database.
-pub async fn spawn_gateway_process(database_url: &str) -> (tokio::process::Child, String) {
-    spawn_gateway_process_with(database_url, &[], Stdio::null()).await
-}
-
-/// A gateway process with some settings of its own; its log goes to `stderr`.
-pub async fn spawn_gateway_process_with(
-    database_url: &str,
-    settings: &[(&str, &str)],
-    stderr: Stdio,
-) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
-        .arg("serve")
-        .envs(settings.iter().copied())
-        .env("DATABASE_URL", database_url)
-        .env("HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .env("APP_ENV", "development")
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("gateway binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.strip_prefix("listening on http://") {
-                return rest.split_whitespace().next().map(str::to_owned);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .expect("the second gateway reports its address");
-    (child, address)
-}
-
 #[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
 async fn a_change_made_on_one_gateway_reaches_subscribers_of_another() {
-    if !on_postgres() {
-        eprintln!("skipped: cross-process events need TEST_DATABASE_URL (PostgreSQL)");
-        return;
-    }
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let (_child, other) = spawn_gateway_process(&app.database_url).await;
+    let (_child, other) = spawn_gateway_process(&app.database_url, &[]).await;
 
     let mut subscriber = Subscription::open(&app.ws_url(), Some(&admin), LICENSE_EVENTS).await;
-    let body: Value = app
-        .client
-        .post(format!("http://{other}/graphql"))
-        .json(&json!({
-            "query": crate::helpers::SIGNUP,
-            "variables": { "input": { "email": "elsewhere@example.com", "name": "E", "password": crate::helpers::PASSWORD, "planCode": "solo" } }
-        }))
-        .send()
-        .await
-        .expect("sent to the other gateway")
-        .json()
-        .await
-        .expect("json");
+    let body = app
+        .graphql_at(
+            &other,
+            SIGNUP,
+            json!({ "input": { "email": "elsewhere@example.com", "name": "E", "password": PASSWORD, "planCode": "solo" } }),
+            None,
+        )
+        .await;
     let license_id = body["data"]["signup"]["license"]["id"].clone();
     assert!(license_id.is_string(), "{body}");
 

@@ -4,19 +4,9 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn health_and_readiness_report_the_backend() {
     let app = spawn_app().await;
-    let alive = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .expect("sent");
+    let alive = app.get("/healthz").send().await.expect("sent");
     assert_eq!(alive.status(), 200);
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .expect("sent");
+    let ready = app.get("/readyz").send().await.expect("sent");
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.expect("json");
     let expected = if crate::helpers::on_postgres() {
@@ -31,19 +21,14 @@ async fn health_and_readiness_report_the_backend() {
 async fn readiness_is_503_when_the_database_is_gone() {
     let app = spawn_app().await;
     app.state.db.clone().close().await.expect("close pool");
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .expect("sent");
+    let ready = app.get("/readyz").send().await.expect("sent");
     assert_eq!(ready.status(), 503);
 }
 
 #[tokio::test]
 async fn graphiql_is_served_at_the_root() {
     let app = spawn_app().await;
-    let page = app.client.get(&app.address).send().await.expect("sent");
+    let page = app.get("/").send().await.expect("sent");
     assert_eq!(page.status(), 200);
     let html = page.text().await.expect("text");
     assert!(html.contains("graphiql") && html.contains("/graphql"));
@@ -59,8 +44,7 @@ async fn posts_without_a_json_content_type_are_refused() {
         "multipart/form-data; boundary=x",
     ] {
         let response = app
-            .client
-            .post(format!("{}/graphql", app.address))
+            .post("/graphql")
             .header("content-type", content_type)
             .body(r#"{"query":"mutation { login(email: \"a@b.co\", password: \"x\") { accessToken } }"}"#)
             .send()
@@ -73,10 +57,8 @@ async fn posts_without_a_json_content_type_are_refused() {
 #[tokio::test]
 async fn get_serves_queries_but_never_mutations() {
     let app = spawn_app().await;
-    let url = format!("{}/graphql", app.address);
     let query = app
-        .client
-        .get(&url)
+        .get("/graphql")
         .query(&[("query", "{ plans { code } }")])
         .send()
         .await
@@ -86,8 +68,7 @@ async fn get_serves_queries_but_never_mutations() {
     assert!(body["data"]["plans"].is_array());
 
     let mutation = app
-        .client
-        .get(&url)
+        .get("/graphql")
         .query(&[(
             "query",
             "mutation { login(email: \"a@b.co\", password: \"xxxxxxxxxx1\") { accessToken } }",
@@ -104,8 +85,7 @@ async fn oversized_bodies_are_refused() {
     let app = spawn_app_with(&[("HTTP_BODY_LIMIT_BYTES", "2048")]).await;
     let padding = "x".repeat(4096);
     let response = app
-        .client
-        .post(format!("{}/graphql", app.address))
+        .post("/graphql")
         .json(&json!({ "query": format!("{{ plans {{ code }} }} # {padding}") }))
         .send()
         .await

@@ -1,5 +1,4 @@
-use crate::helpers::{TestApp, error_code, spawn_app};
-use api::domain::instance_tokens::format as token_format;
+use crate::helpers::{Developer, TestApp, error_code, spawn_app, token_format};
 use entity::{audit_events, instance_events, instance_logs, instance_tokens, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -30,43 +29,6 @@ const LOGS: &str = r#"query($i: UUID!, $level: InstanceLogLevel, $min: InstanceL
     }
 }"#;
 
-/// A developer with one running-or-provisioning instance.
-struct Owner {
-    jwt: String,
-    instance_id: String,
-}
-
-async fn owner_with_instance(app: &TestApp, email: &str, subdomain: &str) -> Owner {
-    let dev = app.signup(email, "solo").await;
-    let jwt = dev["accessToken"].as_str().expect("token").to_owned();
-    let created = app
-        .graphql(
-            "mutation($s: String!) { createInstance(name: \"Shop\", subdomain: $s, region: \"eu\") { id } }",
-            json!({ "s": subdomain }),
-            Some(&jwt),
-        )
-        .await;
-    let instance_id = created["data"]["createInstance"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("instance created: {created}"))
-        .to_owned();
-    Owner { jwt, instance_id }
-}
-
-async fn setup(app: &TestApp) -> (String, Owner) {
-    let admin = app.admin_token().await;
-    let pool = app
-        .graphql(
-            "mutation { createDatabasePool(host: \"db-logs.internal\", region: \"eu\") { id } }",
-            json!({}),
-            Some(&admin),
-        )
-        .await;
-    assert!(pool["errors"].is_null(), "{pool}");
-    let owner = owner_with_instance(app, "logger@example.com", "log-shop").await;
-    (admin, owner)
-}
-
 /// Creates a token and answers (raw token, token id).
 async fn token_for(app: &TestApp, caller: &str, instance_id: &str) -> (String, String) {
     let body = app
@@ -82,6 +44,16 @@ async fn token_for(app: &TestApp, caller: &str, instance_id: &str) -> (String, S
         .unwrap_or_else(|| panic!("token created: {body}"));
     let id = created["instanceToken"]["id"].as_str().expect("id");
     (token.to_owned(), id.to_owned())
+}
+
+/// Where most tests here start: a developer with an instance and a token for that instance.
+/// Answers (developer, instance id, raw token, token id).
+async fn logger(app: &TestApp) -> (Developer, String, String, String) {
+    let (owner, instance) = app
+        .developer_with_instance("logger@example.com", "solo")
+        .await;
+    let (token, token_id) = token_for(app, &owner.token, &instance).await;
+    (owner, instance, token, token_id)
 }
 
 async fn logs(app: &TestApp, token: &str, instance_id: &str, args: Value) -> Value {
@@ -108,12 +80,14 @@ fn uuid(raw: &str) -> Uuid {
 #[tokio::test]
 async fn an_instance_token_is_shown_once_and_only_its_digest_is_stored() {
     let app = spawn_app().await;
-    let (_, owner) = setup(&app).await;
+    let (owner, instance) = app
+        .developer_with_instance("logger@example.com", "solo")
+        .await;
     let body = app
         .graphql(
             CREATE_TOKEN,
-            json!({ "i": owner.instance_id, "n": "  log shipper  " }),
-            Some(&owner.jwt),
+            json!({ "i": instance, "n": "  log shipper  " }),
+            Some(&owner.token),
         )
         .await;
     let created = &body["data"]["createInstanceToken"];
@@ -125,10 +99,7 @@ async fn an_instance_token_is_shown_once_and_only_its_digest_is_stored() {
     assert!(token.len() >= 5 + 26, "at least 128 random bits: {token}");
     assert!(token.starts_with(prefix) && prefix.len() < token.len() / 2);
     assert_eq!(created["instanceToken"]["name"], "log shipper");
-    assert_eq!(
-        created["instanceToken"]["instanceId"],
-        owner.instance_id.as_str()
-    );
+    assert_eq!(created["instanceToken"]["instanceId"], instance.as_str());
     assert!(created["instanceToken"]["revokedAt"].is_null());
 
     let rows = InstanceTokens::find()
@@ -145,11 +116,7 @@ async fn an_instance_token_is_shown_once_and_only_its_digest_is_stored() {
 
     // Later reads show the prefix, never the token again.
     let listed = app
-        .graphql(
-            LIST_TOKENS,
-            json!({ "i": owner.instance_id }),
-            Some(&owner.jwt),
-        )
+        .graphql(LIST_TOKENS, json!({ "i": instance }), Some(&owner.token))
         .await;
     assert_eq!(
         listed["data"]["instanceTokens"][0]["prefix"], prefix,
@@ -159,7 +126,7 @@ async fn an_instance_token_is_shown_once_and_only_its_digest_is_stored() {
 
     // Creating it is part of the instance's history.
     let events = InstanceEvents::find()
-        .filter(instance_events::Column::InstanceId.eq(uuid(&owner.instance_id)))
+        .filter(instance_events::Column::InstanceId.eq(uuid(&instance)))
         .filter(instance_events::Column::EventType.eq("instance.token_created"))
         .count(&app.state.db)
         .await
@@ -170,8 +137,8 @@ async fn an_instance_token_is_shown_once_and_only_its_digest_is_stored() {
 #[tokio::test]
 async fn the_token_never_reaches_the_audit_trail() {
     let app = spawn_app().await;
-    let (admin, owner) = setup(&app).await;
-    let (token, token_id) = token_for(&app, &owner.jwt, &owner.instance_id).await;
+    let admin = app.admin_token().await;
+    let (_, _, token, token_id) = logger(&app).await;
     let audits = || async {
         AuditEvents::find()
             .count(&app.state.db)
@@ -223,8 +190,8 @@ async fn the_token_never_reaches_the_audit_trail() {
 #[tokio::test]
 async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
     let app = spawn_app().await;
-    let (admin, owner) = setup(&app).await;
-    let (token, _) = token_for(&app, &owner.jwt, &owner.instance_id).await;
+    let admin = app.admin_token().await;
+    let (owner, instance, token, _) = logger(&app).await;
     let at = |s: u32| format!("2026-01-01T00:00:0{s}Z");
     let entries = json!([
         { "level": "DEBUG", "message": "m0", "loggedAt": at(0) },
@@ -242,7 +209,7 @@ async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
         .await;
     assert_eq!(appended["data"]["appendInstanceLogs"], 7, "{appended}");
 
-    let all = logs(&app, &token, &owner.instance_id, json!({})).await;
+    let all = logs(&app, &token, &instance, json!({})).await;
     assert_eq!(
         messages(&all),
         ["m5", "m4b", "m4", "m3", "m2", "m1", "m0"],
@@ -252,33 +219,29 @@ async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
     let m1 = &all["data"]["instanceLogs"]["edges"][5]["node"];
     assert_eq!(m1["context"], json!({ "user": 42, "tags": ["a"] }));
     assert_eq!(m1["level"], "INFO");
-    assert_eq!(m1["instanceId"], owner.instance_id.as_str());
+    assert_eq!(m1["instanceId"], instance.as_str());
 
     // The developer and an admin read the same; the token has been noted as used.
-    for reader in [&owner.jwt, &admin] {
-        let read = logs(&app, reader, &owner.instance_id, json!({})).await;
+    for reader in [&owner.token, &admin] {
+        let read = logs(&app, reader, &instance, json!({})).await;
         assert_eq!(messages(&read), messages(&all), "{read}");
     }
     let listed = app
-        .graphql(
-            LIST_TOKENS,
-            json!({ "i": owner.instance_id }),
-            Some(&owner.jwt),
-        )
+        .graphql(LIST_TOKENS, json!({ "i": instance }), Some(&owner.token))
         .await;
     assert!(
         listed["data"]["instanceTokens"][0]["lastUsedAt"].is_string(),
         "{listed}"
     );
 
-    let info = logs(&app, &token, &owner.instance_id, json!({ "level": "INFO" })).await;
+    let info = logs(&app, &token, &instance, json!({ "level": "INFO" })).await;
     assert_eq!(messages(&info), ["m5", "m4b", "m4", "m1"], "{info}");
-    let warn_up = logs(&app, &token, &owner.instance_id, json!({ "min": "WARN" })).await;
+    let warn_up = logs(&app, &token, &instance, json!({ "min": "WARN" })).await;
     assert_eq!(messages(&warn_up), ["m3", "m2"], "{warn_up}");
     let window = logs(
         &app,
         &token,
-        &owner.instance_id,
+        &instance,
         json!({ "from": at(1), "to": at(4) }),
     )
     .await;
@@ -290,7 +253,7 @@ async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
     let both = logs(
         &app,
         &token,
-        &owner.instance_id,
+        &instance,
         json!({ "level": "INFO", "min": "WARN" }),
     )
     .await;
@@ -304,7 +267,7 @@ async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
         let page = logs(
             &app,
             &token,
-            &owner.instance_id,
+            &instance,
             json!({ "first": 2, "after": after }),
         )
         .await;
@@ -322,7 +285,7 @@ async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
     let filtered_page = logs(
         &app,
         &token,
-        &owner.instance_id,
+        &instance,
         json!({ "min": "INFO", "first": 2 }),
     )
     .await;
@@ -330,7 +293,7 @@ async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
     let rest = logs(
         &app,
         &token,
-        &owner.instance_id,
+        &instance,
         json!({ "min": "INFO", "first": 10, "after": cursor }),
     )
     .await;
@@ -340,11 +303,10 @@ async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
 #[tokio::test]
 async fn a_batch_is_one_insert_and_a_bad_entry_is_refused_by_its_index() {
     let app = spawn_app().await;
-    let (_, owner) = setup(&app).await;
-    let (token, _) = token_for(&app, &owner.jwt, &owner.instance_id).await;
+    let (_, instance, token, _) = logger(&app).await;
     let stored = || async {
         InstanceLogs::find()
-            .filter(instance_logs::Column::InstanceId.eq(uuid(&owner.instance_id)))
+            .filter(instance_logs::Column::InstanceId.eq(uuid(&instance)))
             .count(&app.state.db)
             .await
             .expect("count")
@@ -393,11 +355,9 @@ async fn a_batch_is_one_insert_and_a_bad_entry_is_refused_by_its_index() {
     let batch: Vec<Value> = (0..500)
         .map(|n| json!({ "level": "DEBUG", "message": format!("line {n}") }))
         .collect();
-    let before = app.statements.get();
-    let accepted = app
-        .graphql(APPEND, json!({ "e": batch }), Some(&token))
+    let (accepted, spent) = app
+        .graphql_counted(APPEND, json!({ "e": batch }), Some(&token))
         .await;
-    let spent = app.statements.get() - before;
     assert_eq!(accepted["data"]["appendInstanceLogs"], 500, "{accepted}");
     assert!(
         spent <= 5,
@@ -421,11 +381,11 @@ async fn a_batch_is_one_insert_and_a_bad_entry_is_refused_by_its_index() {
 #[tokio::test]
 async fn appending_needs_an_instance_token_and_a_token_can_do_nothing_else() {
     let app = spawn_app().await;
-    let (admin, owner) = setup(&app).await;
-    let (token, _) = token_for(&app, &owner.jwt, &owner.instance_id).await;
+    let admin = app.admin_token().await;
+    let (owner, instance, token, _) = logger(&app).await;
     let line = json!({ "e": [{ "level": "INFO", "message": "hi" }] });
 
-    let by_developer = app.graphql(APPEND, line.clone(), Some(&owner.jwt)).await;
+    let by_developer = app.graphql(APPEND, line.clone(), Some(&owner.token)).await;
     assert_eq!(
         error_code(&by_developer),
         Some("FORBIDDEN"),
@@ -448,8 +408,8 @@ async fn appending_needs_an_instance_token_and_a_token_can_do_nothing_else() {
             "mutation { createInstance(name: \"X\", subdomain: \"token-made\", region: \"eu\") { id } }",
             json!({}),
         ),
-        (CREATE_TOKEN, json!({ "i": owner.instance_id, "n": "more" })),
-        (LIST_TOKENS, json!({ "i": owner.instance_id })),
+        (CREATE_TOKEN, json!({ "i": instance, "n": "more" })),
+        (LIST_TOKENS, json!({ "i": instance })),
         ("{ auditEvents { totalCount } }", json!({})),
     ] {
         let body = app.graphql(query, variables, Some(&token)).await;
@@ -460,9 +420,8 @@ async fn appending_needs_an_instance_token_and_a_token_can_do_nothing_else() {
 #[tokio::test]
 async fn a_revoked_or_unknown_token_is_unauthenticated() {
     let app = spawn_app().await;
-    let (_, owner) = setup(&app).await;
-    let (token, token_id) = token_for(&app, &owner.jwt, &owner.instance_id).await;
-    let (second, _) = token_for(&app, &owner.jwt, &owner.instance_id).await;
+    let (owner, instance, token, token_id) = logger(&app).await;
+    let (second, _) = token_for(&app, &owner.token, &instance).await;
     let line = json!({ "e": [{ "level": "INFO", "message": "hi" }] });
     assert_eq!(
         app.graphql(APPEND, line.clone(), Some(&token)).await["data"]["appendInstanceLogs"],
@@ -470,15 +429,14 @@ async fn a_revoked_or_unknown_token_is_unauthenticated() {
     );
 
     let revoked = app
-        .graphql(REVOKE_TOKEN, json!({ "id": token_id }), Some(&owner.jwt))
+        .graphql(REVOKE_TOKEN, json!({ "id": token_id }), Some(&owner.token))
         .await;
     assert!(
         revoked["data"]["revokeInstanceToken"]["revokedAt"].is_string(),
         "{revoked}"
     );
     let refused = app
-        .client
-        .post(format!("{}/graphql", app.address))
+        .post("/graphql")
         .bearer_auth(&token)
         .json(&json!({ "query": APPEND, "variables": line }))
         .send()
@@ -487,10 +445,10 @@ async fn a_revoked_or_unknown_token_is_unauthenticated() {
     assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
     let body: Value = refused.json().await.expect("json");
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
-    let read = logs(&app, &token, &owner.instance_id, json!({})).await;
+    let read = logs(&app, &token, &instance, json!({})).await;
     assert_eq!(error_code(&read), Some("UNAUTHENTICATED"), "{read}");
     let again = app
-        .graphql(REVOKE_TOKEN, json!({ "id": token_id }), Some(&owner.jwt))
+        .graphql(REVOKE_TOKEN, json!({ "id": token_id }), Some(&owner.token))
         .await;
     assert_eq!(
         again["errors"][0]["extensions"]["reason"], "ALREADY_REVOKED",
@@ -507,8 +465,8 @@ async fn a_revoked_or_unknown_token_is_unauthenticated() {
     let deleted = app
         .graphql(
             "mutation($id: UUID!) { deleteInstance(id: $id) { status } }",
-            json!({ "id": owner.instance_id }),
-            Some(&owner.jwt),
+            json!({ "id": instance }),
+            Some(&owner.token),
         )
         .await;
     assert_eq!(
@@ -522,36 +480,33 @@ async fn a_revoked_or_unknown_token_is_unauthenticated() {
 #[tokio::test]
 async fn another_developer_and_another_instance_are_told_nothing() {
     let app = spawn_app().await;
-    let (_, owner) = setup(&app).await;
-    let (token, token_id) = token_for(&app, &owner.jwt, &owner.instance_id).await;
-    let rival = owner_with_instance(&app, "rival@example.com", "rival-shop").await;
-    let (rival_token, _) = token_for(&app, &rival.jwt, &rival.instance_id).await;
+    let (_, instance, token, token_id) = logger(&app).await;
+    let (rival, rival_instance) = app
+        .developer_with_instance("rival@example.com", "solo")
+        .await;
+    let (rival_token, _) = token_for(&app, &rival.token, &rival_instance).await;
     let line = json!({ "e": [{ "level": "WARN", "message": "mine" }] });
     app.graphql(APPEND, line, Some(&token)).await;
 
     for attempt in [
-        logs(&app, &rival.jwt, &owner.instance_id, json!({})).await,
-        logs(&app, &rival_token, &owner.instance_id, json!({})).await,
-        logs(&app, &rival.jwt, &Uuid::now_v7().to_string(), json!({})).await,
+        logs(&app, &rival.token, &instance, json!({})).await,
+        logs(&app, &rival_token, &instance, json!({})).await,
+        logs(&app, &rival.token, &Uuid::now_v7().to_string(), json!({})).await,
         app.graphql(
             CREATE_TOKEN,
-            json!({ "i": owner.instance_id, "n": "stolen" }),
-            Some(&rival.jwt),
+            json!({ "i": instance, "n": "stolen" }),
+            Some(&rival.token),
         )
         .await,
-        app.graphql(REVOKE_TOKEN, json!({ "id": token_id }), Some(&rival.jwt))
+        app.graphql(REVOKE_TOKEN, json!({ "id": token_id }), Some(&rival.token))
             .await,
-        app.graphql(
-            LIST_TOKENS,
-            json!({ "i": owner.instance_id }),
-            Some(&rival.jwt),
-        )
-        .await,
+        app.graphql(LIST_TOKENS, json!({ "i": instance }), Some(&rival.token))
+            .await,
     ] {
         assert_eq!(error_code(&attempt), Some("NOT_FOUND"), "{attempt}");
     }
     // The rival's own logs are empty: appending with its token wrote to its own instance only.
-    let own = logs(&app, &rival_token, &rival.instance_id, json!({})).await;
+    let own = logs(&app, &rival_token, &rival_instance, json!({})).await;
     assert_eq!(messages(&own), Vec::<String>::new(), "{own}");
     let still = InstanceTokens::find()
         .filter(instance_tokens::Column::RevokedAt.is_null())
@@ -559,9 +514,7 @@ async fn another_developer_and_another_instance_are_told_nothing() {
         .await
         .expect("count");
     assert_eq!(still, 2, "the rival revoked nothing");
-    let anonymous = app
-        .graphql(LOGS, json!({ "i": owner.instance_id }), None)
-        .await;
+    let anonymous = app.graphql(LOGS, json!({ "i": instance }), None).await;
     assert_eq!(
         error_code(&anonymous),
         Some("UNAUTHENTICATED"),

@@ -1,7 +1,5 @@
-use crate::helpers::{TestApp, error_code, spawn_app};
-use crate::statements::Fixture;
-use api::auth::Role;
-use entity::{database_pools, instances, plans, prelude::*};
+use crate::helpers::{TestApp, error_code, spawn_app, spawn_patient_app};
+use entity::{database_pools, instances, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -28,34 +26,6 @@ async fn pool(app: &TestApp, admin: &str, host: &str, region: &str, max: i32) ->
     .await
 }
 
-/// Developers on a plan, each with a token, made straight in the database for volume.
-async fn developers_on(app: &TestApp, plan_code: &str, count: usize) -> Vec<String> {
-    let db = &app.state.db;
-    let fixture = Fixture::new(db).await;
-    let plan = Plans::find()
-        .filter(plans::Column::Code.eq(plan_code))
-        .one(db)
-        .await
-        .expect("q")
-        .expect("plan");
-    let mut tokens = Vec::new();
-    for n in 0..count {
-        let id = Fixture::developer(db, &format!("tenant{n:03}-{plan_code}@example.com")).await;
-        fixture
-            .license_for(db, id, plan.id, 1, 0)
-            .await
-            .expect("license");
-        tokens.push(
-            app.state
-                .jwt
-                .issue(id, Role::Developer, chrono::Utc::now())
-                .expect("token")
-                .token,
-        );
-    }
-    tokens
-}
-
 #[tokio::test]
 async fn a_full_pool_makes_instances_wait_and_a_freed_slot_goes_to_the_oldest_waiter() {
     let app = Arc::new(spawn_app().await);
@@ -65,7 +35,7 @@ async fn a_full_pool_makes_instances_wait_and_a_freed_slot_goes_to_the_oldest_wa
         created["data"]["createDatabasePool"]["currentDatabases"], 0,
         "{created}"
     );
-    let tokens = developers_on(&app, "solo", 100).await;
+    let tokens = app.developers_on("solo", 100).await;
 
     let attempts = tokens.into_iter().enumerate().map(|(n, token)| {
         let app = app.clone();
@@ -136,8 +106,8 @@ async fn a_full_pool_makes_instances_wait_and_a_freed_slot_goes_to_the_oldest_wa
 async fn a_new_pool_places_waiting_instances() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let dev = app.signup("waiter@example.com", "solo").await;
-    let token = dev["accessToken"].as_str().expect("token");
+    let dev = app.developer("waiter@example.com", "solo").await;
+    let token = &dev.token;
     let first = create(&app, token, "patient-one", "us").await;
     assert_eq!(
         first["data"]["createInstance"]["status"], "waiting_for_capacity",
@@ -168,10 +138,9 @@ async fn a_new_pool_places_waiting_instances() {
 #[tokio::test]
 async fn plans_bound_instances_and_subdomains_are_checked() {
     let app = spawn_app().await;
-    let admin = app.admin_token().await;
-    pool(&app, &admin, "db-eu-2.internal", "eu", 150).await;
-    let dev = app.signup("builder@example.com", "solo").await; // solo: 2 workspaces
-    let token = dev["accessToken"].as_str().expect("token");
+    app.pool("db-eu-2.internal", "eu").await;
+    let dev = app.developer("builder@example.com", "solo").await; // solo: 2 workspaces
+    let token = &dev.token;
 
     for sub in ["first-shop", "second-shop"] {
         let body = create(&app, token, sub, "eu").await;
@@ -195,8 +164,7 @@ async fn plans_bound_instances_and_subdomains_are_checked() {
         (Some(2), Some(2), Some("instances"))
     );
 
-    let other = app.signup("rival@example.com", "agency_pro").await;
-    let rival = other["accessToken"].as_str().expect("token");
+    let rival = &app.developer("rival@example.com", "agency_pro").await.token;
     let taken = create(&app, rival, "first-shop", "eu").await;
     assert_eq!(
         taken["errors"][0]["extensions"]["reason"], "SUBDOMAIN_TAKEN",
@@ -234,9 +202,9 @@ async fn plans_bound_instances_and_subdomains_are_checked() {
 async fn instances_move_through_their_state_machine() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    pool(&app, &admin, "db-ap-1.internal", "ap", 150).await;
-    let dev = app.signup("ops@example.com", "solo").await;
-    let token = dev["accessToken"].as_str().expect("token");
+    app.pool("db-ap-1.internal", "ap").await;
+    let dev = app.developer("ops@example.com", "solo").await;
+    let token = &dev.token;
     let id = create(&app, token, "ops-shop", "ap").await["data"]["createInstance"]["id"].clone();
     let step = |name: &'static str, extra: &'static str| {
         format!("mutation($id: UUID!) {{ {name}(id: $id{extra}) {{ status failureReason }} }}")
@@ -328,10 +296,9 @@ async fn instances_move_through_their_state_machine() {
     );
 
     // Dedicated instances are provisioned by hand.
-    let big = app.signup("bigco@example.com", "agency_pro").await;
-    let big_id = create(&app, big["accessToken"].as_str().expect("t"), "bigco", "ap").await["data"]
-        ["createInstance"]["id"]
-        .clone();
+    let big = app.developer("bigco@example.com", "agency_pro").await;
+    let big_id =
+        create(&app, &big.token, "bigco", "ap").await["data"]["createInstance"]["id"].clone();
     let done = app
         .graphql(
             "mutation($id: UUID!) { completeProvisioning(id: $id, host: \"db-bigco.internal\") { status databaseHost } }",
@@ -352,11 +319,11 @@ async fn pools_are_resized_drained_and_watched() {
     let admin = app.admin_token().await;
     let created = pool(&app, &admin, "db-sa-1.internal", "sa", 2).await;
     let pool_id = created["data"]["createDatabasePool"]["id"].clone();
-    let a = app.signup("sa-one@example.com", "solo").await;
-    let b = app.signup("sa-two@example.com", "solo").await;
-    let c = app.signup("sa-three@example.com", "solo").await;
+    let a = app.developer("sa-one@example.com", "solo").await;
+    let b = app.developer("sa-two@example.com", "solo").await;
+    let c = app.developer("sa-three@example.com", "solo").await;
     for (dev, sub) in [(&a, "sa-one"), (&b, "sa-two"), (&c, "sa-three")] {
-        create(&app, dev["accessToken"].as_str().expect("t"), sub, "sa").await;
+        create(&app, &dev.token, sub, "sa").await;
     }
     let watched = app
         .graphql(
@@ -394,8 +361,8 @@ async fn pools_are_resized_drained_and_watched() {
         )
         .await;
     assert_eq!(drained["data"]["updateDatabasePool"]["status"], "draining");
-    let d = app.signup("sa-four@example.com", "solo").await;
-    let waits = create(&app, d["accessToken"].as_str().expect("t"), "sa-four", "sa").await;
+    let d = app.developer("sa-four@example.com", "solo").await;
+    let waits = create(&app, &d.token, "sa-four", "sa").await;
     assert_eq!(
         waits["data"]["createInstance"]["status"], "waiting_for_capacity",
         "a draining pool takes no one"
@@ -404,17 +371,15 @@ async fn pools_are_resized_drained_and_watched() {
 
 #[tokio::test]
 async fn developers_with_instances_and_pools_cost_one_statement_per_level() {
-    let app = crate::statements::spawn_patient_app().await;
+    let app = spawn_patient_app().await;
     let admin = app.admin_token().await;
-    pool(&app, &admin, "db-eu-9.internal", "eu", 150).await;
-    let tokens = developers_on(&app, "solo", 12).await;
+    app.pool("db-eu-9.internal", "eu").await;
+    let tokens = app.developers_on("solo", 12).await;
     for (n, token) in tokens.iter().enumerate() {
         create(&app, token, &format!("tenant-{n:02}"), "eu").await;
     }
     let query = "{ developers(first: 50, filter: { emailContains: \"tenant\" }) { edges { node { email instances { subdomain pool { host } } } } } }";
-    let before = app.statements.get();
-    let body = app.graphql(query, json!({}), Some(&admin)).await;
-    let spent = app.statements.get() - before;
+    let (body, spent) = app.graphql_counted(query, json!({}), Some(&admin)).await;
     let edges = body["data"]["developers"]["edges"]
         .as_array()
         .expect("edges");
@@ -432,10 +397,10 @@ async fn developers_with_instances_and_pools_cost_one_statement_per_level() {
 
 #[tokio::test]
 async fn developers_instances_usage_and_entitlements_cost_a_constant_number_of_statements() {
-    let app = crate::statements::spawn_patient_app().await;
+    let app = spawn_patient_app().await;
     let admin = app.admin_token().await;
-    pool(&app, &admin, "db-eu-8.internal", "eu", 150).await;
-    let tokens = developers_on(&app, "solo", 12).await;
+    app.pool("db-eu-8.internal", "eu").await;
+    let tokens = app.developers_on("solo", 12).await;
     for (n, token) in tokens.iter().enumerate() {
         let created = create(&app, token, &format!("metered-{n:02}"), "eu").await;
         let instance = created["data"]["createInstance"]["id"].clone();
@@ -455,9 +420,7 @@ async fn developers_instances_usage_and_entitlements_cost_a_constant_number_of_s
     } } } }"#;
     // Cold: nothing cached in this process for these developers.
     app.state.entitlements.clear();
-    let before = app.statements.get();
-    let body = app.graphql(query, json!({}), Some(&admin)).await;
-    let spent = app.statements.get() - before;
+    let (body, spent) = app.graphql_counted(query, json!({}), Some(&admin)).await;
     let edges = body["data"]["developers"]["edges"]
         .as_array()
         .unwrap_or_else(|| panic!("{body}"));
@@ -487,8 +450,6 @@ async fn developers_instances_usage_and_entitlements_cost_a_constant_number_of_s
     // developers 1, instances 1, pools 1, usage 1, entitlements 3 (licenses, plans,
     // overrides), usage now 3 (metrics, live instances, roll-ups).
     assert!(spent <= 10, "{spent} statements for the nested query");
-    let before = app.statements.get();
-    app.graphql(query, json!({}), Some(&admin)).await;
-    let warm = app.statements.get() - before;
+    let (_, warm) = app.graphql_counted(query, json!({}), Some(&admin)).await;
     assert!(warm <= 7, "{warm} statements with entitlements cached");
 }

@@ -1,15 +1,27 @@
-use crate::helpers::{error_code, spawn_app};
+use crate::helpers::{TestApp, error_code, spawn_app, time};
 use entity::{audit_events, prelude::*};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 const CHANGE: &str = r#"mutation($id: UUID!, $state: LicenseState!, $payment: PaymentState) {
     changeLicenseState(id: $id, state: $state, paymentState: $payment) { state paymentState graceEndsAt }
 }"#;
 
-async fn shortcut(app: &crate::helpers::TestApp, name: &str, id: &str, token: &str) -> Value {
+async fn change(
+    app: &TestApp,
+    id: Uuid,
+    state: &str,
+    payment: Option<&str>,
+    token: Option<&str>,
+) -> Value {
+    let variables = json!({ "id": id, "state": state, "payment": payment });
+    app.graphql(CHANGE, variables, token).await
+}
+
+async fn shortcut(app: &TestApp, name: &str, id: Uuid, token: &str) -> Value {
     app.graphql(
         &format!("mutation($id: UUID!) {{ {name}(id: $id) {{ state paymentState expiresAt }} }}"),
         json!({ "id": id }),
@@ -22,29 +34,16 @@ async fn shortcut(app: &crate::helpers::TestApp, name: &str, id: &str, token: &s
 async fn admins_move_licenses_through_the_state_machine_with_an_audit_trail() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let signup = app.signup("life@example.com", "solo").await;
-    let id = signup["license"]["id"].as_str().expect("id");
+    let id = app.developer("life@example.com", "solo").await.license_id;
 
-    let paid = app
-        .graphql(
-            CHANGE,
-            json!({ "id": id, "state": "ACTIVE", "payment": "ACTIVE" }),
-            Some(&admin),
-        )
-        .await;
+    let paid = change(&app, id, "ACTIVE", Some("ACTIVE"), Some(&admin)).await;
     assert_eq!(
         paid["data"]["changeLicenseState"]["state"], "ACTIVE",
         "{paid}"
     );
     assert_eq!(paid["data"]["changeLicenseState"]["paymentState"], "ACTIVE");
 
-    let grace = app
-        .graphql(
-            CHANGE,
-            json!({ "id": id, "state": "GRACE", "payment": "FAILED" }),
-            Some(&admin),
-        )
-        .await;
+    let grace = change(&app, id, "GRACE", Some("FAILED"), Some(&admin)).await;
     assert!(
         grace["data"]["changeLicenseState"]["graceEndsAt"].is_string(),
         "{grace}"
@@ -73,7 +72,7 @@ async fn admins_move_licenses_through_the_state_machine_with_an_audit_trail() {
 
     let changes = AuditEvents::find()
         .filter(audit_events::Column::EventType.eq("license.state_changed"))
-        .filter(audit_events::Column::EntityId.eq(uuid::Uuid::parse_str(id).expect("uuid")))
+        .filter(audit_events::Column::EntityId.eq(id))
         .count(&app.state.db)
         .await
         .expect("count");
@@ -86,14 +85,11 @@ async fn admins_move_licenses_through_the_state_machine_with_an_audit_trail() {
 #[tokio::test]
 async fn developers_cannot_change_license_state() {
     let app = spawn_app().await;
-    let signup = app.signup("self@example.com", "solo").await;
-    let token = signup["accessToken"].as_str().expect("token");
-    let id = signup["license"]["id"].as_str().expect("id");
-    let body = shortcut(&app, "reinstateLicense", id, token).await;
+    let dev = app.developer("self@example.com", "solo").await;
+    let id = dev.license_id;
+    let body = shortcut(&app, "reinstateLicense", id, &dev.token).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"));
-    let body = app
-        .graphql(CHANGE, json!({ "id": id, "state": "ACTIVE" }), None)
-        .await;
+    let body = change(&app, id, "ACTIVE", None, None).await;
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
 }
 
@@ -103,19 +99,11 @@ async fn renewal_extends_from_expiry_or_from_now_when_expired() {
     let admin = app.admin_token().await;
     let signup = app.signup("renew@example.com", "solo").await;
     let id = signup["license"]["id"].as_str().expect("id");
-    let uuid = uuid::Uuid::parse_str(id).expect("uuid");
-    let trial_end: chrono::DateTime<chrono::Utc> = signup["license"]["trialEndsAt"]
-        .as_str()
-        .expect("trial end")
-        .parse()
-        .expect("time");
+    let uuid = Uuid::parse_str(id).expect("uuid");
+    let trial_end = time(&signup["license"]["trialEndsAt"]);
 
-    let renewed = shortcut(&app, "renewLicense", id, &admin).await;
-    let expires: chrono::DateTime<chrono::Utc> = renewed["data"]["renewLicense"]["expiresAt"]
-        .as_str()
-        .expect("expiry")
-        .parse()
-        .expect("time");
+    let renewed = shortcut(&app, "renewLicense", uuid, &admin).await;
+    let expires = time(&renewed["data"]["renewLicense"]["expiresAt"]);
     assert_eq!(renewed["data"]["renewLicense"]["state"], "ACTIVE");
     assert_eq!(
         (expires - trial_end).num_days(),
@@ -135,12 +123,8 @@ async fn renewal_extends_from_expiry_or_from_now_when_expired() {
         (chrono::Utc::now() - chrono::Duration::days(90)).into(),
     ));
     expired.update(&app.state.db).await.expect("update");
-    let renewed = shortcut(&app, "renewLicense", id, &admin).await;
-    let expires: chrono::DateTime<chrono::Utc> = renewed["data"]["renewLicense"]["expiresAt"]
-        .as_str()
-        .expect("expiry")
-        .parse()
-        .expect("time");
+    let renewed = shortcut(&app, "renewLicense", uuid, &admin).await;
+    let expires = time(&renewed["data"]["renewLicense"]["expiresAt"]);
     let from_now = (expires - chrono::Utc::now()).num_days();
     assert!((29..=30).contains(&from_now), "{from_now} days from now");
 }
@@ -148,13 +132,13 @@ async fn renewal_extends_from_expiry_or_from_now_when_expired() {
 #[tokio::test]
 async fn licenses_are_visible_to_their_owner_and_admins_only() {
     let app = spawn_app().await;
-    let owner = app.signup("owner@example.com", "pro").await;
-    let other = app.signup("other@example.com", "pro").await;
-    let id = owner["license"]["id"].as_str().expect("id");
+    let owner = app.developer("owner@example.com", "pro").await;
+    let other = app.developer("other@example.com", "pro").await;
+    let id = owner.license_id;
     let query = "query($id: UUID!) { license(id: $id) { seatsTotal seatsAvailable utilizationPercent daysUntilExpiry expiring } }";
 
     let mine = app
-        .graphql(query, json!({ "id": id }), owner["accessToken"].as_str())
+        .graphql(query, json!({ "id": id }), Some(&owner.token))
         .await;
     let license = &mine["data"]["license"];
     assert_eq!(license["seatsTotal"], 3, "{mine}");
@@ -164,7 +148,7 @@ async fn licenses_are_visible_to_their_owner_and_admins_only() {
     assert_eq!(license["expiring"], false);
 
     let theirs = app
-        .graphql(query, json!({ "id": id }), other["accessToken"].as_str())
+        .graphql(query, json!({ "id": id }), Some(&other.token))
         .await;
     assert_eq!(error_code(&theirs), Some("NOT_FOUND"));
     let admin = app.admin_token().await;
@@ -174,21 +158,33 @@ async fn licenses_are_visible_to_their_owner_and_admins_only() {
 
 const VALIDATE_CODE: &str = "query($k: String!) { validateLicense(key: $k) { code } }";
 
+const CREATE_LICENSE: &str = "mutation($input: CreateLicenseInput!) { createLicense(input: $input) { licenseKey license { id state seatsTotal product dba } } }";
+
+const UPDATE_LICENSE: &str = "mutation($id: UUID!, $input: UpdateLicenseInput!) { updateLicense(id: $id, input: $input) { seatsTotal notes smsCreditsBalance } }";
+
+async fn create_license(app: &TestApp, caller: &str, input: Value) -> Value {
+    let variables = json!({ "input": input });
+    app.graphql(CREATE_LICENSE, variables, Some(caller)).await
+}
+
+async fn update_license(app: &TestApp, caller: &str, id: &str, input: Value) -> Value {
+    let variables = json!({ "id": id, "input": input });
+    app.graphql(UPDATE_LICENSE, variables, Some(caller)).await
+}
+
 #[tokio::test]
 async fn licenses_are_created_within_plans_edited_and_rekeyed() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let dev = app.signup("issuer@example.com", "pro").await; // pro: 3 seats
-    let token = dev["accessToken"].as_str().expect("token");
-    let create = "mutation($input: CreateLicenseInput!) { createLicense(input: $input) { licenseKey license { id state seatsTotal product dba } } }";
+    let dev = app.developer("issuer@example.com", "pro").await; // pro: 3 seats
+    let token = dev.token.as_str();
 
-    let by_admin = app
-        .graphql(
-            create,
-            json!({ "input": { "developerId": dev["developer"]["id"], "planCode": "pro", "product": "edge", "customer": { "dba": "Corner Shop" } } }),
-            Some(&admin),
-        )
-        .await;
+    let by_admin = create_license(
+        &app,
+        &admin,
+        json!({ "developerId": dev.id, "planCode": "pro", "product": "edge", "customer": { "dba": "Corner Shop" } }),
+    )
+    .await;
     let issued = &by_admin["data"]["createLicense"];
     assert_eq!(issued["license"]["state"], "ACTIVE", "{by_admin}");
     assert_eq!(issued["license"]["seatsTotal"], 3);
@@ -197,32 +193,14 @@ async fn licenses_are_created_within_plans_edited_and_rekeyed() {
     let ok = app.graphql(VALIDATE_CODE, json!({ "k": key }), None).await;
     assert_eq!(ok["data"]["validateLicense"]["code"], "VALID");
 
-    let own = app
-        .graphql(
-            create,
-            json!({ "input": { "planCode": "pro", "seatsTotal": 2 } }),
-            Some(token),
-        )
-        .await;
+    let own = create_license(&app, token, json!({ "planCode": "pro", "seatsTotal": 2 })).await;
     assert_eq!(
         own["data"]["createLicense"]["license"]["state"], "TRIALING",
         "{own}"
     );
-    let other_plan = app
-        .graphql(
-            create,
-            json!({ "input": { "planCode": "enterprise" } }),
-            Some(token),
-        )
-        .await;
+    let other_plan = create_license(&app, token, json!({ "planCode": "enterprise" })).await;
     assert_eq!(error_code(&other_plan), Some("FORBIDDEN"));
-    let too_many = app
-        .graphql(
-            create,
-            json!({ "input": { "planCode": "pro", "seatsTotal": 4 } }),
-            Some(token),
-        )
-        .await;
+    let too_many = create_license(&app, token, json!({ "planCode": "pro", "seatsTotal": 4 })).await;
     assert_eq!(too_many["errors"][0]["extensions"]["field"], "seatsTotal");
 
     // Seats never drop below those in use.
@@ -235,39 +213,20 @@ async fn licenses_are_created_within_plans_edited_and_rekeyed() {
         )
         .await;
     }
-    let update = "mutation($id: UUID!, $input: UpdateLicenseInput!) { updateLicense(id: $id, input: $input) { seatsTotal notes smsCreditsBalance } }";
-    let below = app
-        .graphql(
-            update,
-            json!({ "id": id, "input": { "seatsTotal": 1 } }),
-            Some(&admin),
-        )
-        .await;
+    let below = update_license(&app, &admin, id, json!({ "seatsTotal": 1 })).await;
     assert_eq!(error_code(&below), Some("VALIDATION"), "{below}");
     assert_eq!(below["errors"][0]["extensions"]["field"], "seatsTotal");
-    let fits = app
-        .graphql(
-            update,
-            json!({ "id": id, "input": { "seatsTotal": 2 } }),
-            Some(&admin),
-        )
-        .await;
+    let fits = update_license(&app, &admin, id, json!({ "seatsTotal": 2 })).await;
     assert_eq!(fits["data"]["updateLicense"]["seatsTotal"], 2, "{fits}");
-    let owner_terms = app
-        .graphql(
-            update,
-            json!({ "id": id, "input": { "seatsTotal": 3 } }),
-            Some(token),
-        )
-        .await;
+    let owner_terms = update_license(&app, token, id, json!({ "seatsTotal": 3 })).await;
     assert_eq!(error_code(&owner_terms), Some("FORBIDDEN"));
-    let owner_notes = app
-        .graphql(
-            update,
-            json!({ "id": id, "input": { "notes": "front desk", "customer": { "smsCreditsPurchased": 500, "smsCreditsSent": 120 } } }),
-            Some(token),
-        )
-        .await;
+    let owner_notes = update_license(
+        &app,
+        token,
+        id,
+        json!({ "notes": "front desk", "customer": { "smsCreditsPurchased": 500, "smsCreditsSent": 120 } }),
+    )
+    .await;
     assert_eq!(
         owner_notes["data"]["updateLicense"]["notes"], "front desk",
         "{owner_notes}"

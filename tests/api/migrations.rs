@@ -1,5 +1,4 @@
-use crate::helpers::{fresh_database, test_config};
-use api::db;
+use crate::helpers::{Rows, db, fresh_database, test_config};
 use sea_orm::EntityTrait;
 
 #[tokio::test]
@@ -40,11 +39,11 @@ async fn migrations_go_up_down_and_up_again() {
         .await
         .expect("users table exists again");
     // The seat invariant is the database's, not only the code's.
-    let fixture = crate::statements::Fixture::new(&conn).await;
-    let over = fixture.license(&conn, 1, 2).await;
+    let rows = Rows::new(&conn).await;
+    let over = rows.license(&conn, 1, 2).await;
     assert!(
         over.is_err(),
         "seats_used above seats_total must be refused by the database"
     );
-    assert!(fixture.license(&conn, 2, 2).await.is_ok());
+    assert!(rows.license(&conn, 2, 2).await.is_ok());
 }

@@ -1,18 +1,11 @@
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::{Developer, TestApp, error_code, spawn_app, spawn_gateway_process, time};
 use chrono::{Duration, Utc};
 use entity::{licenses, plan_entitlements, prelude::*, runtime_nodes};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::sync::Arc;
 use uuid::Uuid;
-
-const ACTIVATE: &str = r#"mutation($key: String!, $fp: String!) {
-    activateRuntimeNode(licenseKey: $key, fingerprint: $fp, appUrl: "https://app.example.com", version: "1.0.0", name: "edge") {
-        id fingerprint status alive heartbeatDeadlineAt
-    }
-}"#;
 
 const VALIDATE: &str = r#"query($key: String!, $fp: String, $product: String) {
     validateLicense(key: $key, fingerprint: $fp, product: $product) {
@@ -26,23 +19,8 @@ const CHECK_IN: &str = r#"mutation($key: String!, $fp: String!) {
     }
 }"#;
 
-struct Licensed {
-    key: String,
-    license_id: Uuid,
-    token: String,
-}
-
-async fn licensed(app: &TestApp, email: &str, plan: &str) -> Licensed {
-    let out = app.signup(email, plan).await;
-    Licensed {
-        key: out["licenseKey"].as_str().expect("key").to_owned(),
-        license_id: Uuid::parse_str(out["license"]["id"].as_str().expect("id")).expect("uuid"),
-        token: out["accessToken"].as_str().expect("token").to_owned(),
-    }
-}
-
-async fn activate(app: &TestApp, key: &str, fingerprint: &str) -> Value {
-    app.graphql(ACTIVATE, json!({ "key": key, "fp": fingerprint }), None)
+async fn check_in(app: &TestApp, key: &str, fingerprint: &str) -> Value {
+    app.graphql(CHECK_IN, json!({ "key": key, "fp": fingerprint }), None)
         .await
 }
 
@@ -58,18 +36,29 @@ async fn validate(
     body["data"]["validateLicense"].clone()
 }
 
-async fn set_max_nodes(app: &TestApp, license_id: Uuid, max: i32) {
+/// Sets one of the entitlements of the plan the license is on.
+async fn set_plan(app: &TestApp, license_id: Uuid, column: plan_entitlements::Column, value: i32) {
     let license = Licenses::find_by_id(license_id)
         .one(&app.state.db)
         .await
         .expect("q")
         .expect("row");
     PlanEntitlements::update_many()
-        .col_expr(plan_entitlements::Column::MaxRuntimeNodes, Expr::value(max))
+        .col_expr(column, Expr::value(value))
         .filter(plan_entitlements::Column::PlanId.eq(license.plan_id))
         .exec(&app.state.db)
         .await
         .expect("update");
+}
+
+async fn set_max_nodes(app: &TestApp, license_id: Uuid, max: i32) {
+    set_plan(
+        app,
+        license_id,
+        plan_entitlements::Column::MaxRuntimeNodes,
+        max,
+    )
+    .await;
 }
 
 async fn move_deadline(app: &TestApp, license_id: Uuid, by: Duration) {
@@ -88,9 +77,9 @@ async fn move_deadline(app: &TestApp, license_id: Uuid, by: Duration) {
 #[tokio::test]
 async fn activation_is_idempotent_and_limited_by_the_plan() {
     let app = spawn_app().await;
-    let lic = licensed(&app, "nodes@example.com", "pro").await; // pro: 2 nodes
-    let first = activate(&app, &lic.key, "fp-a").await;
-    let again = activate(&app, &lic.key, "fp-a").await;
+    let dev = app.developer("nodes@example.com", "pro").await; // pro: 2 nodes
+    let first = app.activate_node(&dev.license_key, "fp-a").await;
+    let again = app.activate_node(&dev.license_key, "fp-a").await;
     assert_eq!(
         first["data"]["activateRuntimeNode"]["alive"], true,
         "{first}"
@@ -99,15 +88,15 @@ async fn activation_is_idempotent_and_limited_by_the_plan() {
         first["data"]["activateRuntimeNode"]["id"],
         again["data"]["activateRuntimeNode"]["id"]
     );
-    activate(&app, &lic.key, "fp-b").await;
-    let third = activate(&app, &lic.key, "fp-c").await;
+    app.activate_node(&dev.license_key, "fp-b").await;
+    let third = app.activate_node(&dev.license_key, "fp-c").await;
     assert_eq!(error_code(&third), Some("CONFLICT"));
     assert_eq!(
         third["errors"][0]["extensions"]["reason"],
         "TOO_MANY_MACHINES"
     );
 
-    let wrong = activate(&app, "AAAAA-BBBBB-CCCCC", "fp-x").await;
+    let wrong = app.activate_node("AAAAA-BBBBB-CCCCC", "fp-x").await;
     assert_eq!(error_code(&wrong), Some("NOT_FOUND"));
 
     // A deactivated node frees its slot.
@@ -116,14 +105,14 @@ async fn activation_is_idempotent_and_limited_by_the_plan() {
         .graphql(
             "mutation($id: UUID!) { deactivateRuntimeNode(id: $id) { status } }",
             json!({ "id": id }),
-            Some(&lic.token),
+            Some(&dev.token),
         )
         .await;
     assert_eq!(
         off["data"]["deactivateRuntimeNode"]["status"], "DEACTIVATED",
         "{off}"
     );
-    let now_fits = activate(&app, &lic.key, "fp-c").await;
+    let now_fits = app.activate_node(&dev.license_key, "fp-c").await;
     assert_eq!(
         now_fits["data"]["activateRuntimeNode"]["alive"], true,
         "{now_fits}"
@@ -135,7 +124,7 @@ async fn activation_is_idempotent_and_limited_by_the_plan() {
         .graphql(
             "mutation($id: UUID!) { replaceRuntimeNode(oldId: $id, newFingerprint: \"fp-d\") { fingerprint alive } }",
             json!({ "id": c_id }),
-            Some(&lic.token),
+            Some(&dev.token),
         )
         .await;
     assert_eq!(
@@ -145,8 +134,8 @@ async fn activation_is_idempotent_and_limited_by_the_plan() {
     let nodes = app
         .graphql(
             "query($id: UUID!) { license(id: $id) { runtimeNodes { fingerprint } } }",
-            json!({ "id": lic.license_id }),
-            Some(&lic.token),
+            json!({ "id": dev.license_id }),
+            Some(&dev.token),
         )
         .await;
     let mut fingerprints: Vec<&str> = nodes["data"]["license"]["runtimeNodes"]
@@ -163,9 +152,10 @@ async fn activation_is_idempotent_and_limited_by_the_plan() {
 async fn validation_answers_every_code() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let lic = licensed(&app, "codes@example.com", "pro").await;
+    let dev = app.developer("codes@example.com", "pro").await;
+    let key = dev.license_key.as_str();
 
-    let plain = validate(&app, &lic.key, None, None).await;
+    let plain = validate(&app, key, None, None).await;
     assert_eq!(plain["code"], "VALID", "{plain}");
     assert_eq!(plain["valid"], true);
     assert_eq!(plain["license"]["entitlements"]["maxRuntimeNodes"], 2);
@@ -177,7 +167,7 @@ async fn validation_answers_every_code() {
         None,
     )
     .await;
-    let mut tampered = lic.key.clone();
+    let mut tampered = key.to_owned();
     tampered.replace_range(0..1, if tampered.starts_with('A') { "B" } else { "A" });
     let wrong = validate(&app, &tampered, None, None).await;
     assert_eq!(unknown, wrong, "unknown and wrong keys answer alike");
@@ -185,56 +175,50 @@ async fn validation_answers_every_code() {
     assert!(unknown["license"].is_null());
 
     assert_eq!(
-        validate(&app, &lic.key, None, Some("other")).await["code"],
+        validate(&app, key, None, Some("other")).await["code"],
         "PRODUCT_SCOPE_MISMATCH"
     );
     assert_eq!(
-        validate(&app, &lic.key, None, Some("core")).await["code"],
+        validate(&app, key, None, Some("core")).await["code"],
         "VALID"
     );
     assert_eq!(
-        validate(&app, &lic.key, Some("fp-1"), None).await["code"],
+        validate(&app, key, Some("fp-1"), None).await["code"],
         "NO_MACHINE"
     );
-    activate(&app, &lic.key, "fp-1").await;
+    app.activate_node(key, "fp-1").await;
     assert_eq!(
-        validate(&app, &lic.key, Some("fp-1"), None).await["code"],
+        validate(&app, key, Some("fp-1"), None).await["code"],
         "VALID"
     );
     assert_eq!(
-        validate(&app, &lic.key, Some("fp-2"), None).await["code"],
+        validate(&app, key, Some("fp-2"), None).await["code"],
         "FINGERPRINT_SCOPE_MISMATCH"
     );
 
-    activate(&app, &lic.key, "fp-2").await;
-    set_max_nodes(&app, lic.license_id, 1).await;
+    app.activate_node(key, "fp-2").await;
+    set_max_nodes(&app, dev.license_id, 1).await;
     assert_eq!(
-        validate(&app, &lic.key, Some("fp-1"), None).await["code"],
+        validate(&app, key, Some("fp-1"), None).await["code"],
         "TOO_MANY_MACHINES"
     );
-    set_max_nodes(&app, lic.license_id, 2).await;
+    set_max_nodes(&app, dev.license_id, 2).await;
 
-    move_deadline(&app, lic.license_id, -Duration::minutes(1)).await;
+    move_deadline(&app, dev.license_id, -Duration::minutes(1)).await;
     assert_eq!(
-        validate(&app, &lic.key, Some("fp-1"), None).await["code"],
+        validate(&app, key, Some("fp-1"), None).await["code"],
         "HEARTBEAT_DEAD"
     );
 
     let state =
-        |s: &str, p: Option<&str>| json!({ "id": lic.license_id, "state": s, "payment": p });
+        |s: &str, p: Option<&str>| json!({ "id": dev.license_id, "state": s, "payment": p });
     let change = "mutation($id: UUID!, $state: LicenseState!, $payment: PaymentState) { changeLicenseState(id: $id, state: $state, paymentState: $payment) { state } }";
     app.graphql(change, state("PAST_DUE", Some("PAST_DUE")), Some(&admin))
         .await;
-    assert_eq!(
-        validate(&app, &lic.key, None, None).await["code"],
-        "OVERDUE"
-    );
+    assert_eq!(validate(&app, key, None, None).await["code"], "OVERDUE");
     app.graphql(change, state("SUSPENDED", None), Some(&admin))
         .await;
-    assert_eq!(
-        validate(&app, &lic.key, None, None).await["code"],
-        "SUSPENDED"
-    );
+    assert_eq!(validate(&app, key, None, None).await["code"], "SUSPENDED");
     app.graphql(change, state("ACTIVE", Some("ACTIVE")), Some(&admin))
         .await;
     Licenses::update_many()
@@ -242,79 +226,59 @@ async fn validation_answers_every_code() {
             licenses::Column::ExpiresAt,
             Expr::value((Utc::now() - Duration::days(1)).fixed_offset()),
         )
-        .filter(licenses::Column::Id.eq(lic.license_id))
+        .filter(licenses::Column::Id.eq(dev.license_id))
         .exec(&app.state.db)
         .await
         .expect("expire");
-    assert_eq!(
-        validate(&app, &lic.key, None, None).await["code"],
-        "EXPIRED"
-    );
+    assert_eq!(validate(&app, key, None, None).await["code"], "EXPIRED");
     app.graphql(change, state("REVOKED", None), Some(&admin))
         .await;
-    assert_eq!(
-        validate(&app, &lic.key, None, None).await["code"],
-        "REVOKED"
-    );
+    assert_eq!(validate(&app, key, None, None).await["code"], "REVOKED");
 }
 
 #[tokio::test]
 async fn heartbeats_keep_nodes_alive_and_dead_nodes_come_back_only_in_time() {
     let app = spawn_app().await;
-    let lic = licensed(&app, "beat@example.com", "solo").await;
-    activate(&app, &lic.key, "fp-1").await;
+    let dev = app.developer("beat@example.com", "solo").await;
+    app.activate_node(&dev.license_key, "fp-1").await;
 
-    let beat = app
-        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
-        .await;
+    let beat = check_in(&app, &dev.license_key, "fp-1").await;
     let answer = &beat["data"]["checkIn"];
     assert_eq!(answer["code"], "VALID", "{beat}");
     assert_eq!(answer["node"]["version"], "1.0.1");
-    let next: chrono::DateTime<Utc> = answer["nextHeartbeatBefore"]
-        .as_str()
-        .expect("deadline")
-        .parse()
-        .expect("time");
+    let next = time(&answer["nextHeartbeatBefore"]);
     assert!(
         (next - Utc::now()).num_seconds() > 500,
         "ten-minute default window"
     );
 
     // Dead, but within the resurrection window: the heartbeat brings it back.
-    move_deadline(&app, lic.license_id, -Duration::minutes(5)).await;
-    let back = app
-        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
-        .await;
+    move_deadline(&app, dev.license_id, -Duration::minutes(5)).await;
+    let back = check_in(&app, &dev.license_key, "fp-1").await;
     assert_eq!(back["data"]["checkIn"]["code"], "VALID", "{back}");
     assert_eq!(back["data"]["checkIn"]["node"]["alive"], true);
 
     // Dead past the resurrection window: refused, and it must activate again.
-    move_deadline(&app, lic.license_id, -Duration::hours(2)).await;
-    let dead = app
-        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
-        .await;
+    move_deadline(&app, dev.license_id, -Duration::hours(2)).await;
+    let dead = check_in(&app, &dev.license_key, "fp-1").await;
     assert_eq!(dead["data"]["checkIn"]["code"], "HEARTBEAT_DEAD", "{dead}");
     assert!(dead["data"]["checkIn"]["nextHeartbeatBefore"].is_null());
-    let again = app
-        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
-        .await;
+    let again = check_in(&app, &dev.license_key, "fp-1").await;
     assert_eq!(again["data"]["checkIn"]["code"], "NO_MACHINE", "{again}");
-    let fresh = activate(&app, &lic.key, "fp-1").await;
+    let fresh = app.activate_node(&dev.license_key, "fp-1").await;
     assert_eq!(
         fresh["data"]["activateRuntimeNode"]["alive"], true,
         "{fresh}"
     );
 
-    let unknown = app
-        .graphql(CHECK_IN, json!({ "key": "nope", "fp": "fp-1" }), None)
-        .await;
+    let unknown = check_in(&app, "nope", "fp-1").await;
     assert_eq!(unknown["data"]["checkIn"]["code"], "NOT_FOUND");
 }
 
 async fn race(app: Arc<TestApp>, key: String, fingerprints: Vec<String>) -> usize {
     let attempts = fingerprints.into_iter().map(|fp| {
         let (app, key) = (app.clone(), key.clone());
-        tokio::spawn(async move { activate(&app, &key, &fp).await })
+        tokio::spawn(async move { app.activate_node(&key, &fp).await })
     });
     let results = futures_util::future::join_all(attempts).await;
     results
@@ -334,17 +298,20 @@ async fn race(app: Arc<TestApp>, key: String, fingerprints: Vec<String>) -> usiz
 #[tokio::test]
 async fn concurrent_activations_respect_the_node_limit() {
     let app = spawn_app().await;
-    let lic = licensed(&app, "swarm@example.com", "agency_pro").await;
-    set_max_nodes(&app, lic.license_id, 3).await;
+    let dev = app.developer("swarm@example.com", "agency_pro").await;
+    set_max_nodes(&app, dev.license_id, 3).await;
     let app = Arc::new(app);
 
     let distinct = (0..50).map(|n| format!("fp-{n}")).collect();
-    assert_eq!(race(app.clone(), lic.key.clone(), distinct).await, 3);
+    assert_eq!(
+        race(app.clone(), dev.license_key.clone(), distinct).await,
+        3
+    );
     let same = (0..50).map(|_| "fp-same".to_owned()).collect();
-    race(app.clone(), lic.key.clone(), same).await;
+    race(app.clone(), dev.license_key.clone(), same).await;
 
     let alive = RuntimeNodes::find()
-        .filter(runtime_nodes::Column::LicenseId.eq(lic.license_id))
+        .filter(runtime_nodes::Column::LicenseId.eq(dev.license_id))
         .filter(runtime_nodes::Column::Status.eq("active"))
         .count(&app.state.db)
         .await
@@ -358,15 +325,15 @@ async fn concurrent_activations_respect_the_node_limit() {
 #[tokio::test]
 async fn one_fingerprint_activated_concurrently_is_one_node() {
     let app = Arc::new(spawn_app().await);
-    let lic = licensed(&app, "twins@example.com", "agency_pro").await;
+    let dev = app.developer("twins@example.com", "agency_pro").await;
     let same = (0..50).map(|_| "fp-twin".to_owned()).collect();
     assert_eq!(
-        race(app.clone(), lic.key.clone(), same).await,
+        race(app.clone(), dev.license_key.clone(), same).await,
         50,
         "every request gets the node"
     );
     let nodes = RuntimeNodes::find()
-        .filter(runtime_nodes::Column::LicenseId.eq(lic.license_id))
+        .filter(runtime_nodes::Column::LicenseId.eq(dev.license_id))
         .count(&app.state.db)
         .await
         .expect("count");
@@ -376,8 +343,11 @@ async fn one_fingerprint_activated_concurrently_is_one_node() {
 #[tokio::test]
 async fn key_guessers_are_refused_before_any_lookup() {
     let app = crate::helpers::spawn_app_with(&[("VALIDATION_FAILURES_PER_MINUTE", "3")]).await;
-    let lic = licensed(&app, "guarded@example.com", "solo").await;
-    assert_eq!(validate(&app, &lic.key, None, None).await["code"], "VALID");
+    let dev = app.developer("guarded@example.com", "solo").await;
+    assert_eq!(
+        validate(&app, &dev.license_key, None, None).await["code"],
+        "VALID"
+    );
     for n in 0..4 {
         let guess = format!("GUES{n}-AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF-GGGGG");
         let code = validate(&app, &guess, None, None).await["code"].clone();
@@ -385,10 +355,10 @@ async fn key_guessers_are_refused_before_any_lookup() {
     }
     // Even the right key learns nothing from this source now.
     assert_eq!(
-        validate(&app, &lic.key, None, None).await["code"],
+        validate(&app, &dev.license_key, None, None).await["code"],
         "RATE_LIMITED"
     );
-    let activation = activate(&app, &lic.key, "fp").await;
+    let activation = app.activate_node(&dev.license_key, "fp").await;
     assert_eq!(
         error_code(&activation),
         Some("RATE_LIMITED"),
@@ -397,16 +367,15 @@ async fn key_guessers_are_refused_before_any_lookup() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
 async fn guesses_spread_over_two_gateways_are_counted_together() {
-    if !crate::helpers::on_postgres() {
-        eprintln!("skipped: two gateway processes need TEST_DATABASE_URL (PostgreSQL)");
-        return;
-    }
     let limit = [("VALIDATION_FAILURES_PER_MINUTE", "3")];
     let app = crate::helpers::spawn_app_with(&limit).await;
-    let lic = licensed(&app, "spread@example.com", "solo").await;
-    let (_child, other) =
-        crate::events::spawn_gateway_process_with(&app.database_url, &limit, Stdio::null()).await;
+    let dev = app.developer("spread@example.com", "solo").await;
+    let (_child, there) = spawn_gateway_process(&app.database_url, &limit).await;
     let validate_at = |address: String, key: String| {
         let app = &app;
         async move {
@@ -417,7 +386,6 @@ async fn guesses_spread_over_two_gateways_are_counted_together() {
         }
     };
     let here = app.address.clone();
-    let there = format!("http://{other}");
     // Two guesses at each gateway, each under its own prefix: only the IP adds up, to four,
     // past the limit of three that neither gateway reaches alone.
     for (n, gateway) in [&here, &here, &there, &there].into_iter().enumerate() {
@@ -429,7 +397,7 @@ async fn guesses_spread_over_two_gateways_are_counted_together() {
     for gateway in [here, there] {
         let mut code = Value::Null;
         for _ in 0..50 {
-            code = validate_at(gateway.clone(), lic.key.clone()).await;
+            code = validate_at(gateway.clone(), dev.license_key.clone()).await;
             if code == "RATE_LIMITED" {
                 break;
             }
@@ -442,68 +410,71 @@ async fn guesses_spread_over_two_gateways_are_counted_together() {
     }
 }
 
+/// A heartbeat that names the fingerprint with stray spaces and no version.
+const LIVE_CHECK_IN: &str = r#"mutation($key: String!) { checkIn(licenseKey: $key, fingerprint: " fp-1 ") {
+    code nextHeartbeatBefore node { version } license { state } } }"#;
+
+/// A developer whose license has node `fp-1` (version 1.0.0) on a plan with a 120 s heartbeat
+/// window.
+async fn live_node_on_a_two_minute_window(app: &TestApp, email: &str) -> Developer {
+    let dev = app.developer(email, "solo").await;
+    app.activate_node(&dev.license_key, "fp-1").await; // version 1.0.0
+    set_plan(
+        app,
+        dev.license_id,
+        plan_entitlements::Column::HeartbeatWindowSeconds,
+        120,
+    )
+    .await;
+    dev
+}
+
 #[tokio::test]
-async fn a_live_node_checks_in_with_one_statement_on_postgres() {
+async fn a_heartbeat_follows_the_plans_window_and_is_recorded_even_while_suspended() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let lic = licensed(&app, "quick@example.com", "solo").await;
-    activate(&app, &lic.key, "fp-1").await; // version 1.0.0
-    let license = Licenses::find_by_id(lic.license_id)
-        .one(&app.state.db)
-        .await
-        .expect("q")
-        .expect("row");
-    PlanEntitlements::update_many()
-        .col_expr(
-            plan_entitlements::Column::HeartbeatWindowSeconds,
-            Expr::value(120),
-        )
-        .filter(plan_entitlements::Column::PlanId.eq(license.plan_id))
-        .exec(&app.state.db)
-        .await
-        .expect("update");
+    let dev = live_node_on_a_two_minute_window(&app, "quick@example.com").await;
 
-    let before = app.statements.get();
     let beat = app
-        .graphql(
-            r#"mutation($key: String!) { checkIn(licenseKey: $key, fingerprint: " fp-1 ") {
-                code nextHeartbeatBefore node { version } license { state } } }"#,
-            json!({ "key": lic.key }),
-            None,
-        )
+        .graphql(LIVE_CHECK_IN, json!({ "key": dev.license_key }), None)
         .await;
-    let sent = app.statements.get() - before;
     let answer = &beat["data"]["checkIn"];
     assert_eq!(answer["code"], "VALID", "{beat}");
     assert_eq!(
         answer["node"]["version"], "1.0.0",
         "no version: the old one stays"
     );
-    let next: chrono::DateTime<Utc> = answer["nextHeartbeatBefore"]
-        .as_str()
-        .expect("deadline")
-        .parse()
-        .expect("time");
+    let next = time(&answer["nextHeartbeatBefore"]);
     let ahead = (next - Utc::now()).num_seconds();
     assert!(
         (100..=120).contains(&ahead),
         "the plan's 120 s window: {ahead}"
     );
-    if crate::helpers::on_postgres() {
-        assert_eq!(sent, 1, "a live heartbeat is one statement");
-    }
 
     // A suspended license still records the heartbeat, and says so.
     app.graphql(
         "mutation($id: UUID!) { suspendLicense(id: $id) { state } }",
-        json!({ "id": lic.license_id }),
+        json!({ "id": dev.license_id }),
         Some(&admin),
     )
     .await;
-    let beat = app
-        .graphql(CHECK_IN, json!({ "key": lic.key, "fp": "fp-1" }), None)
-        .await;
+    let beat = check_in(&app, &dev.license_key, "fp-1").await;
     assert_eq!(beat["data"]["checkIn"]["code"], "SUSPENDED", "{beat}");
     assert_eq!(beat["data"]["checkIn"]["node"]["version"], "1.0.1");
     assert_eq!(beat["data"]["checkIn"]["license"]["state"], "SUSPENDED");
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
+async fn a_live_node_checks_in_with_one_statement() {
+    let app = spawn_app().await;
+    let dev = live_node_on_a_two_minute_window(&app, "quick@example.com").await;
+    let (beat, sent) = app
+        .graphql_counted(LIVE_CHECK_IN, json!({ "key": dev.license_key }), None)
+        .await;
+    assert_eq!(beat["data"]["checkIn"]["code"], "VALID", "{beat}");
+    assert_eq!(sent, 1, "a live heartbeat is one statement");
 }

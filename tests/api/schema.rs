@@ -3,7 +3,7 @@
 #[test]
 fn schema_file_matches_the_exported_sdl() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql");
-    let exported = api::graphql::export_sdl();
+    let exported = crate::helpers::export_sdl();
     let on_disk = std::fs::read_to_string(path).unwrap_or_default();
     if on_disk != exported {
         std::fs::write(path, &exported).expect("rewrite schema.graphql");

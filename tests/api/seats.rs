@@ -2,14 +2,14 @@ use crate::helpers::{TestApp, error_code, spawn_app};
 use entity::prelude::*;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 const ASSIGN: &str = r#"mutation($license: UUID!, $email: String!) {
     assignSeat(licenseId: $license, userEmail: $email) { id status user { email role } license { seatsUsed seatsAvailable } }
 }"#;
 
-async fn seats_used(app: &TestApp, license: &str) -> i32 {
-    let id = uuid::Uuid::parse_str(license).expect("uuid");
-    Licenses::find_by_id(id)
+async fn seats_used(app: &TestApp, license: Uuid) -> i32 {
+    Licenses::find_by_id(license)
         .one(&app.state.db)
         .await
         .expect("q")
@@ -17,7 +17,7 @@ async fn seats_used(app: &TestApp, license: &str) -> i32 {
         .seats_used
 }
 
-async fn assign(app: &TestApp, token: &str, license: &str, email: &str) -> Value {
+async fn assign(app: &TestApp, token: &str, license: Uuid, email: &str) -> Value {
     app.graphql(
         ASSIGN,
         json!({ "license": license, "email": email }),
@@ -26,12 +26,20 @@ async fn assign(app: &TestApp, token: &str, license: &str, email: &str) -> Value
     .await
 }
 
+async fn revoke(app: &TestApp, token: &str, assignment: &Value) -> Value {
+    app.graphql(
+        "mutation($id: UUID!) { revokeSeat(assignmentId: $id) { status } }",
+        json!({ "id": assignment }),
+        Some(token),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn seats_fill_up_exactly_and_free_again() {
     let app = spawn_app().await;
-    let owner = app.signup("seats@example.com", "pro").await; // pro: 3 seats
-    let token = owner["accessToken"].as_str().expect("token");
-    let license = owner["license"]["id"].as_str().expect("id");
+    let owner = app.developer("seats@example.com", "pro").await; // pro: 3 seats
+    let (token, license) = (owner.token.as_str(), owner.license_id);
 
     for n in 0..3 {
         let body = assign(&app, token, license, &format!("m{n}@team.io")).await;
@@ -82,24 +90,12 @@ async fn seats_fill_up_exactly_and_free_again() {
         "{again}"
     );
 
-    let revoked = app
-        .graphql(
-            "mutation($id: UUID!) { revokeSeat(assignmentId: $id) { status } }",
-            json!({ "id": assignments[1]["id"] }),
-            Some(token),
-        )
-        .await;
+    let revoked = revoke(&app, token, &assignments[1]["id"]).await;
     assert_eq!(
         revoked["data"]["revokeSeat"]["status"], "REVOKED",
         "{revoked}"
     );
-    let twice = app
-        .graphql(
-            "mutation($id: UUID!) { revokeSeat(assignmentId: $id) { status } }",
-            json!({ "id": assignments[1]["id"] }),
-            Some(token),
-        )
-        .await;
+    let twice = revoke(&app, token, &assignments[1]["id"]).await;
     assert_eq!(twice["errors"][0]["extensions"]["reason"], "NOT_ASSIGNED");
     assert_eq!(seats_used(&app, license).await, 1);
     assert_eq!(
@@ -111,16 +107,9 @@ async fn seats_fill_up_exactly_and_free_again() {
 #[tokio::test]
 async fn only_the_owner_or_an_admin_manages_seats() {
     let app = spawn_app().await;
-    let owner = app.signup("own@example.com", "pro").await;
-    let stranger = app.signup("stranger@example.com", "pro").await;
-    let license = owner["license"]["id"].as_str().expect("id");
-    let body = assign(
-        &app,
-        stranger["accessToken"].as_str().expect("t"),
-        license,
-        "x@team.io",
-    )
-    .await;
+    let license = app.developer("own@example.com", "pro").await.license_id;
+    let stranger = app.developer("stranger@example.com", "pro").await;
+    let body = assign(&app, &stranger.token, license, "x@team.io").await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"));
     let admin = app.admin_token().await;
     let body = assign(&app, &admin, license, "x@team.io").await;
@@ -133,11 +122,9 @@ async fn only_the_owner_or_an_admin_manages_seats() {
 #[tokio::test]
 async fn concurrent_assignments_never_exceed_the_seat_count() {
     let app = spawn_app().await;
-    let owner = app.signup("race@example.com", "agency_pro").await; // 20 seats
-    let token = owner["accessToken"].as_str().expect("token").to_owned();
-    let license = owner["license"]["id"].as_str().expect("id").to_owned();
-    let id = uuid::Uuid::parse_str(&license).expect("uuid");
-    let row = Licenses::find_by_id(id)
+    let owner = app.developer("race@example.com", "agency_pro").await; // 20 seats
+    let (token, license) = (owner.token, owner.license_id);
+    let row = Licenses::find_by_id(license)
         .one(&app.state.db)
         .await
         .expect("q")
@@ -150,9 +137,9 @@ async fn concurrent_assignments_never_exceed_the_seat_count() {
 
     let app = std::sync::Arc::new(app);
     let attempts = (0..200).map(|n| {
-        let (app, token, license) = (app.clone(), token.clone(), license.clone());
+        let (app, token) = (app.clone(), token.clone());
         tokio::spawn(
-            async move { assign(&app, &token, &license, &format!("racer{n}@team.io")).await },
+            async move { assign(&app, &token, license, &format!("racer{n}@team.io")).await },
         )
     });
     let results = futures_util::future::join_all(attempts).await;
@@ -168,5 +155,5 @@ async fn concurrent_assignments_never_exceed_the_seat_count() {
         }
     }
     assert_eq!((won, full), (10, 190));
-    assert_eq!(seats_used(&app, &license).await, 10);
+    assert_eq!(seats_used(&app, license).await, 10);
 }

@@ -11,42 +11,6 @@ const RECORD: &str = r#"mutation($events: [UsageEventInput!]!) {
     recordUsage(events: $events) { accepted duplicates }
 }"#;
 
-const OVERRIDE: &str = r#"mutation($d: UUID!, $k: String!, $v: JSON) {
-    setEntitlementOverride(developerId: $d, key: $k, value: $v) { key limit source }
-}"#;
-
-/// A developer on `plan` with one running instance; answers (token, developer id, instance id).
-async fn developer_with_instance(
-    app: &TestApp,
-    email: &str,
-    plan: &str,
-) -> (String, String, String) {
-    let admin = app.admin_token().await;
-    let signed = app.signup(email, plan).await;
-    let token = signed["accessToken"].as_str().expect("token").to_owned();
-    let developer = signed["developer"]["id"].as_str().expect("id").to_owned();
-    let pool = app
-        .graphql(
-            r#"mutation($h: String!) { createDatabasePool(host: $h, region: "eu") { id } }"#,
-            json!({ "h": format!("db-{}.internal", &developer[24..]) }),
-            Some(&admin),
-        )
-        .await;
-    assert!(pool["errors"].is_null(), "{pool}");
-    let created = app
-        .graphql(
-            r#"mutation($s: String!) { createInstance(name: "Shop", subdomain: $s, region: "eu") { id } }"#,
-            json!({ "s": format!("shop-{}", &developer[24..]) }),
-            Some(&token),
-        )
-        .await;
-    let instance = created["data"]["createInstance"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{created}"))
-        .to_owned();
-    (token, developer, instance)
-}
-
 fn event(tx: &str, instance: &str, metric: &str, value: i64) -> Value {
     json!({ "transactionId": tx, "instanceId": instance, "metric": metric, "value": value })
 }
@@ -54,18 +18,6 @@ fn event(tx: &str, instance: &str, metric: &str, value: i64) -> Value {
 async fn record(app: &TestApp, token: &str, events: Vec<Value>) -> Value {
     app.graphql(RECORD, json!({ "events": events }), Some(token))
         .await
-}
-
-async fn set_override(app: &TestApp, developer: &str, key: &str, value: Value) {
-    let admin = app.admin_token().await;
-    let body = app
-        .graphql(
-            OVERRIDE,
-            json!({ "d": developer, "k": key, "v": value }),
-            Some(&admin),
-        )
-        .await;
-    assert!(body["errors"].is_null(), "{body}");
 }
 
 async fn stored_events(app: &TestApp) -> u64 {
@@ -90,7 +42,10 @@ async fn instance_day(app: &TestApp, instance: &str, metric: &str) -> Option<i64
 #[tokio::test]
 async fn duplicate_keys_in_a_batch_and_across_concurrent_batches_are_stored_once() {
     let app = Arc::new(spawn_app().await);
-    let (token, _, instance) = developer_with_instance(&app, "meter@example.com", "pro").await;
+    let (dev, instance) = app
+        .developer_with_instance("meter@example.com", "pro")
+        .await;
+    let token = dev.token;
     // 100 events, 90 distinct keys: every tenth key appears twice.
     let mut batch: Vec<Value> = (0..90)
         .map(|n| event(&format!("tx-{n}"), &instance, "api_requests", n + 1))
@@ -133,7 +88,10 @@ async fn duplicate_keys_in_a_batch_and_across_concurrent_batches_are_stored_once
 #[tokio::test]
 async fn an_invalid_event_refuses_the_whole_batch_and_names_its_index() {
     let app = spawn_app().await;
-    let (token, _, instance) = developer_with_instance(&app, "strict@example.com", "pro").await;
+    let (dev, instance) = app
+        .developer_with_instance("strict@example.com", "pro")
+        .await;
+    let token = dev.token;
     let old = (Utc::now() - Duration::days(36)).to_rfc3339();
     let ahead = (Utc::now() + Duration::minutes(10)).to_rfc3339();
     let cases = [
@@ -176,11 +134,15 @@ async fn an_invalid_event_refuses_the_whole_batch_and_names_its_index() {
 #[tokio::test]
 async fn others_instances_and_anonymous_callers_are_refused() {
     let app = spawn_app().await;
-    let (_, _, instance) = developer_with_instance(&app, "owner@example.com", "pro").await;
-    let (intruder, _, _) = developer_with_instance(&app, "intruder@example.com", "pro").await;
+    let (_, instance) = app
+        .developer_with_instance("owner@example.com", "pro")
+        .await;
+    let (intruder, _) = app
+        .developer_with_instance("intruder@example.com", "pro")
+        .await;
     let body = record(
         &app,
-        &intruder,
+        &intruder.token,
         vec![event("tx-1", &instance, "api_requests", 5)],
     )
     .await;
@@ -203,10 +165,8 @@ async fn others_instances_and_anonymous_callers_are_refused() {
 #[tokio::test]
 async fn a_runtime_node_reports_usage_for_its_license_with_its_key() {
     let app = spawn_app().await;
-    let signed = app.signup("keyed@example.com", "pro").await;
-    let key = signed["licenseKey"].as_str().expect("key");
-    let license = signed["license"]["id"].as_str().expect("license");
-    let developer = signed["developer"]["id"].as_str().expect("developer");
+    let dev = app.developer("keyed@example.com", "pro").await;
+    let (key, license) = (dev.license_key.as_str(), dev.license_id);
     let body = app
         .graphql(
             RECORD,
@@ -218,8 +178,8 @@ async fn a_runtime_node_reports_usage_for_its_license_with_its_key() {
     let current = app
         .graphql(
             r#"query($d: UUID) { currentUsage(developerId: $d) { metric value limit remaining granularity } }"#,
-            json!({ "d": developer }),
-            signed["accessToken"].as_str(),
+            json!({ "d": dev.id }),
+            Some(&dev.token),
         )
         .await;
     let mail = current["data"]["currentUsage"]
@@ -272,9 +232,12 @@ async fn a_runtime_node_reports_usage_for_its_license_with_its_key() {
 #[tokio::test]
 async fn a_hard_quota_takes_usage_up_to_the_limit_and_refuses_the_event_past_it() {
     let app = spawn_app().await;
-    let (token, developer, instance) =
-        developer_with_instance(&app, "capped@example.com", "pro").await;
-    set_override(&app, &developer, "daily_api_requests", json!(10)).await;
+    let (dev, instance) = app
+        .developer_with_instance("capped@example.com", "pro")
+        .await;
+    let token = dev.token;
+    app.set_override(dev.id, "daily_api_requests", json!(10))
+        .await;
     let mut events = app.state.bus.subscribe();
 
     let body = record(
@@ -383,13 +346,13 @@ async fn a_hard_quota_takes_usage_up_to_the_limit_and_refuses_the_event_past_it(
 #[tokio::test]
 async fn a_plan_with_overage_accepts_usage_past_the_limit() {
     let app = spawn_app().await;
-    let (token, developer, instance) =
-        developer_with_instance(&app, "big@example.com", "pro").await;
-    set_override(&app, &developer, "daily_api_requests", json!(5)).await;
-    set_override(&app, &developer, "allow_overage", json!(true)).await;
+    let (dev, instance) = app.developer_with_instance("big@example.com", "pro").await;
+    app.set_override(dev.id, "daily_api_requests", json!(5))
+        .await;
+    app.set_override(dev.id, "allow_overage", json!(true)).await;
     let body = record(
         &app,
-        &token,
+        &dev.token,
         vec![event("o-1", &instance, "api_requests", 8)],
     )
     .await;
@@ -455,30 +418,17 @@ async fn roll_ups_equal_a_recomputation_from_raw_events() {
             .await;
         assert!(body["errors"].is_null(), "{body}");
     }
-    let (token, developer, first) =
-        developer_with_instance(&app, "random@example.com", "pro").await;
-    let second = app
-        .graphql(
-            r#"mutation { createInstance(name: "Two", subdomain: "second-shop", region: "eu") { id } }"#,
-            json!({}),
-            Some(&token),
-        )
-        .await["data"]["createInstance"]["id"]
-        .as_str()
-        .expect("second instance")
-        .to_owned();
-    let license = app
-        .graphql("{ me { licenses { id } } }", json!({}), Some(&token))
-        .await["data"]["me"]["licenses"][0]["id"]
-        .as_str()
-        .expect("license")
-        .to_owned();
+    let (dev, first) = app
+        .developer_with_instance("random@example.com", "pro")
+        .await;
+    let (token, license) = (dev.token, dev.license_id);
+    let second = app.instance(&token, "second-shop", "eu").await;
     for key in [
         "daily_api_requests",
         "storage_quota_bytes",
         "monthly_mail_credits",
     ] {
-        set_override(&app, &developer, key, Value::Null).await;
+        app.set_override(dev.id, key, Value::Null).await;
     }
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);

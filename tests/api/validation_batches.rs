@@ -1,9 +1,8 @@
 //! Validations that arrive together share one statement on PostgreSQL; every caller must still
 //! get its own answer, whatever else was in the batch.
 
-use crate::helpers::{TestApp, on_postgres, spawn_app, spawn_app_with};
-use api::auth::Actor;
-use api::domain::validation::service::{Validation, validate};
+use crate::helpers::validation::{Validation, validate};
+use crate::helpers::{Actor, TestApp, on_postgres, spawn_app, spawn_app_with};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -26,19 +25,10 @@ async fn fleet(app: &TestApp) -> Fleet {
     let admin = app.admin_token().await;
     let mut licenses = Vec::new();
     for name in ["with-node", "suspended", "bare"] {
-        let out = app.signup(&format!("{name}@example.com"), "pro").await;
-        let key = out["licenseKey"].as_str().expect("key").to_owned();
-        let id = out["license"]["id"].as_str().expect("id").to_owned();
-        licenses.push((key, id));
+        let dev = app.developer(&format!("{name}@example.com"), "pro").await;
+        licenses.push((dev.license_key, dev.license_id.to_string()));
     }
-    let activated = app
-        .graphql(
-            r#"mutation($key: String!) { activateRuntimeNode(licenseKey: $key, fingerprint: "fp-a") { id } }"#,
-            json!({ "key": licenses[0].0 }),
-            None,
-        )
-        .await;
-    assert!(activated["errors"].is_null(), "{activated}");
+    app.node(&licenses[0].0, "fp-a").await;
     let suspended = app
         .graphql(
             "mutation($id: UUID!) { suspendLicense(id: $id) { state } }",
@@ -196,10 +186,11 @@ async fn validations_queued_together_share_one_statement_on_postgres() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
 async fn a_batch_never_carries_more_than_its_maximum() {
-    if !on_postgres() {
-        return; // batching is PostgreSQL's; SQLite is covered above
-    }
     let app = spawn_app_with(&[("VALIDATION_BATCH_MAX", "16")]).await;
     let fleet = fleet(&app).await;
     let cases = cases(&fleet);

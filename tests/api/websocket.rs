@@ -1,7 +1,9 @@
 //! The graphql-transport-ws protocol's own rules, over a real socket: how a connection that
 //! breaks them is closed, and that a well-behaved one still gets its events.
 
-use crate::helpers::{TestApp, WsSocket, connect_graphql_ws, spawn_app, spawn_app_with};
+use crate::helpers::{
+    TestApp, WsSocket, connect_graphql_ws, initialised_ws, send_json, spawn_app, spawn_app_with,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -11,13 +13,6 @@ const EVENTS: &str = "subscription { licenseEvents { type licenseId } }";
 
 async fn connect(app: &TestApp) -> WsSocket {
     connect_graphql_ws(&app.ws_url()).await
-}
-
-async fn send(socket: &mut WsSocket, message: Value) {
-    socket
-        .send(Message::text(message.to_string()))
-        .await
-        .expect("ws send");
 }
 
 /// The next text message, or the close code if the server closes first.
@@ -39,23 +34,11 @@ async fn receive(socket: &mut WsSocket) -> Result<Value, Option<u16>> {
     next.expect("the server answers within five seconds")
 }
 
-async fn initialised(app: &TestApp, token: &str) -> WsSocket {
-    let mut socket = connect(app).await;
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
-    )
-    .await;
-    let ack = receive(&mut socket).await.expect("connection_ack");
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    socket
-}
-
 #[tokio::test]
 async fn a_refused_connection_init_closes_with_4403() {
     let app = spawn_app().await;
     let mut socket = connect(&app).await;
-    send(
+    send_json(
         &mut socket,
         json!({ "type": "connection_init", "payload": { "Authorization": "Bearer not-a-token" } }),
     )
@@ -67,7 +50,7 @@ async fn a_refused_connection_init_closes_with_4403() {
 async fn subscribing_before_the_ack_closes_with_4401() {
     let app = spawn_app().await;
     let mut socket = connect(&app).await;
-    send(
+    send_json(
         &mut socket,
         json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS } }),
     )
@@ -86,15 +69,15 @@ async fn a_socket_that_never_initialises_is_closed_with_4408() {
 async fn malformed_and_repeated_messages_close_with_their_codes() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let mut garbled = initialised(&app, &admin).await;
+    let mut garbled = initialised_ws(&app.ws_url(), Some(&admin)).await;
     garbled
         .send(Message::text("{ this is not json"))
         .await
         .expect("send");
     assert_eq!(receive(&mut garbled).await, Err(Some(4400)));
 
-    let mut twice = initialised(&app, &admin).await;
-    send(&mut twice, json!({ "type": "connection_init" })).await;
+    let mut twice = initialised_ws(&app.ws_url(), Some(&admin)).await;
+    send_json(&mut twice, json!({ "type": "connection_init" })).await;
     assert_eq!(receive(&mut twice).await, Err(Some(4429)));
 }
 
@@ -102,9 +85,9 @@ async fn malformed_and_repeated_messages_close_with_their_codes() {
 async fn an_id_in_use_closes_with_4409_and_a_running_subscription_still_delivers() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let mut socket = initialised(&app, &admin).await;
+    let mut socket = initialised_ws(&app.ws_url(), Some(&admin)).await;
     let subscribe = json!({ "id": "events", "type": "subscribe", "payload": { "query": EVENTS } });
-    send(&mut socket, subscribe.clone()).await;
+    send_json(&mut socket, subscribe.clone()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let created = app.signup("watched@example.com", "solo").await;
@@ -116,6 +99,6 @@ async fn an_id_in_use_closes_with_4409_and_a_running_subscription_still_delivers
         created["license"]["id"]
     );
 
-    send(&mut socket, subscribe).await;
+    send_json(&mut socket, subscribe).await;
     assert_eq!(receive(&mut socket).await, Err(Some(4409)));
 }

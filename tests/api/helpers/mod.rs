@@ -1,0 +1,38 @@
+//! What every feature file builds on, one concern a file:
+//! - `database`: a fresh, empty database per test (a temp SQLite file, or a new PostgreSQL
+//!   database with `TEST_DATABASE_URL`), dropped with its `TestDb` guard.
+//! - `server`: the gateway in this process on a loopback port (`spawn_app`, `spawn_app_with`,
+//!   `spawn_patient_app`) and `TestApp`, its client: `graphql`, `graphql_counted`, `get`,
+//!   `post`, `signup`, `login`, `admin_token`; `error_code` and `time` read answers.
+//! - `websocket`: graphql-transport-ws sockets (`connect_graphql_ws`, `initialised_ws`,
+//!   `send_json`) and an open `Subscription`.
+//! - `process`: a second gateway as its own OS process, on the same database.
+//! - `logging`: `TEST_LOG=1` shows the servers' logs on stderr (`RUST_LOG` filters them).
+//! - `fixtures`: what a test needs in place before it starts, each a small builder answering
+//!   ids, tokens and keys: a developer on a plan with its license key, a pool, an instance, a
+//!   runtime node, an entitlement override; and `Rows` written straight to the database for
+//!   volume.
+
+mod database;
+mod fixtures;
+mod logging;
+mod process;
+mod server;
+mod websocket;
+
+pub use database::{fresh_database, on_postgres};
+pub use fixtures::{Developer, Rows};
+pub use process::{spawn_gateway_process, spawn_gateway_process_with_piped_log};
+pub use server::{
+    PASSWORD, SIGNUP, TestApp, error_code, spawn_app, spawn_app_with, spawn_patient_app,
+    test_config, time,
+};
+pub use websocket::{Subscription, WsSocket, connect_graphql_ws, initialised_ws, send_json};
+
+// The crate's own modules that feature files reach into, named here so that a path moved in
+// the crate is fixed in one place.
+pub use api::auth::Actor;
+pub use api::db;
+pub use api::domain::instance_tokens::format as token_format;
+pub use api::domain::validation::service as validation;
+pub use api::graphql::export_sdl;
