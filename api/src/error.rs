@@ -22,6 +22,7 @@ text_enum!(
         QuotaExceeded => "QUOTA_EXCEEDED",
         InvalidTransition => "INVALID_TRANSITION",
         RateLimited => "RATE_LIMITED",
+        ServiceUnavailable => "SERVICE_UNAVAILABLE",
         QueryTooDeep => "QUERY_TOO_DEEP",
         QueryTooComplex => "QUERY_TOO_COMPLEX",
         QueryTooRecursive => "QUERY_TOO_RECURSIVE",
@@ -86,8 +87,11 @@ pub enum AppError {
     },
     /// A state machine refuses the move.
     InvalidTransition { from: String, to: String },
-    /// Too many attempts in a window.
-    RateLimited,
+    /// Too many attempts in a window; try again after this many seconds.
+    RateLimited { retry_after: u64 },
+    /// The database cannot be reached (or has no connection free): retry after this many
+    /// seconds.
+    ServiceUnavailable { retry_after: u64 },
     /// Anything else: logged, never shown.
     Internal(anyhow::Error),
 }
@@ -121,7 +125,8 @@ impl AppError {
             Self::Conflict { .. } => Code::Conflict,
             Self::QuotaExceeded { .. } => Code::QuotaExceeded,
             Self::InvalidTransition { .. } => Code::InvalidTransition,
-            Self::RateLimited => Code::RateLimited,
+            Self::RateLimited { .. } => Code::RateLimited,
+            Self::ServiceUnavailable { .. } => Code::ServiceUnavailable,
             Self::Internal(_) => Code::Internal,
         }
     }
@@ -139,7 +144,10 @@ impl AppError {
             Self::InvalidTransition { from, to } => {
                 format!("cannot move from {from} to {to}")
             }
-            Self::RateLimited => "too many requests, try again later".to_owned(),
+            Self::RateLimited { .. } => "too many requests, try again later".to_owned(),
+            Self::ServiceUnavailable { .. } => {
+                "the service is unavailable for a moment, try again later".to_owned()
+            }
             Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -172,6 +180,10 @@ impl From<AppError> for async_graphql::Error {
                 AppError::InvalidTransition { from, to } => {
                     ext.set("from", from.as_str());
                     ext.set("to", to.as_str());
+                }
+                AppError::RateLimited { retry_after }
+                | AppError::ServiceUnavailable { retry_after } => {
+                    ext.set("retryAfter", *retry_after);
                 }
                 _ => {}
             }
@@ -286,7 +298,11 @@ mod tests {
                 },
                 "INVALID_TRANSITION",
             ),
-            (AppError::RateLimited, "RATE_LIMITED"),
+            (AppError::RateLimited { retry_after: 60 }, "RATE_LIMITED"),
+            (
+                AppError::ServiceUnavailable { retry_after: 1 },
+                "SERVICE_UNAVAILABLE",
+            ),
             (
                 AppError::internal(anyhow::anyhow!("secret detail")),
                 "INTERNAL",

@@ -51,7 +51,7 @@ fn looks_like_license_key(token: &str) -> bool {
 /// like failed validations, so the header is no side door for guessing.
 async fn license_key_caller(app: &AppState, key: &str) -> Result<Caller, AppError> {
     if app.guesses.refused(None, key) {
-        return Err(AppError::RateLimited);
+        return Err(AppError::RateLimited { retry_after: 60 });
     }
     let found = Licenses::find()
         .filter(licenses::Column::KeyHash.eq(app.license_keys.digest(key)))

@@ -58,7 +58,7 @@ pub async fn check_in(
         return Ok(None);
     }
     if app.guesses.refused(ip, key) {
-        return Err(AppError::RateLimited);
+        return Err(AppError::RateLimited { retry_after: 60 });
     }
     let values: [Value; 4] = [
         now.fixed_offset().into(),

@@ -67,7 +67,7 @@ async fn license_by_key(actor: &Actor, key: &str) -> AppResult<Option<licenses::
     let app = &actor.app;
     let ip = actor.meta.ip.as_deref();
     if app.guesses.refused(ip, key) {
-        return Err(AppError::RateLimited);
+        return Err(AppError::RateLimited { retry_after: 60 });
     }
     let found = Licenses::find()
         .filter(licenses::Column::KeyHash.eq(app.license_keys.digest(key)))
