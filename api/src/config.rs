@@ -70,7 +70,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "VALIDATION_FAILURES_PER_MINUTE",
         "30",
-        "failed key validations allowed per client IP and per key prefix before RATE_LIMITED",
+        "wrong license keys allowed per client IP before its wrong keys answer RATE_LIMITED (a right key is always answered)",
     ),
     (
         "VALIDATION_BATCH_MAX",
@@ -130,7 +130,52 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "HTTP_BODY_LIMIT_BYTES",
         "1048576",
-        "largest request body (413 beyond)",
+        "largest request body (413 beyond), and largest WebSocket message",
+    ),
+    (
+        "WS_MAX_OPERATIONS",
+        "25",
+        "most operations running at once on one WebSocket",
+    ),
+    (
+        "GRAPHQL_MAX_BATCH",
+        "1",
+        "most operations in one HTTP request (1: batching off)",
+    ),
+    (
+        "GRAPHQL_MAX_TOKENS",
+        "5000",
+        "most lexical tokens in one document (QUERY_TOO_LARGE)",
+    ),
+    (
+        "GRAPHQL_MAX_ALIASES",
+        "10",
+        "most times one field may be asked for in one selection, aliases included (QUERY_TOO_COMPLEX); account doors such as `login` once per document",
+    ),
+    (
+        "GRAPHQL_MAX_STRING_CHARS",
+        "10000",
+        "longest text in any argument or variable (VALIDATION); text may never contain NUL",
+    ),
+    (
+        "GRAPHQL_MAX_LIST_LENGTH",
+        "1000",
+        "longest list in any argument or variable (VALIDATION)",
+    ),
+    (
+        "AUTH_ATTEMPTS_PER_MINUTE",
+        "10",
+        "attempts at login, signup and the other account doors allowed per client IP and per email each minute (RATE_LIMITED beyond)",
+    ),
+    (
+        "PASSWORD_HASH_CONCURRENCY",
+        "2",
+        "most password hashes computed at once; the rest wait their turn",
+    ),
+    (
+        "TRUSTED_PROXIES",
+        "",
+        "proxies (IPs or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the client; unset: the connecting peer is the client",
     ),
     ("RUST_LOG", "info,sqlx=warn", "log filter"),
 ];
@@ -168,6 +213,8 @@ pub struct LicensingConfig {
 pub struct ServerConfig {
     pub host: String,
     pub port: u16,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Clone, Debug)]
@@ -187,6 +234,8 @@ pub struct AuthConfig {
     pub jwt_audience: String,
     pub jwt_ttl_seconds: i64,
     pub license_key_secret: SecretString,
+    pub attempts_per_minute: u32,
+    pub password_hash_concurrency: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -200,6 +249,12 @@ pub struct LimitsConfig {
     pub body_limit_bytes: usize,
     pub dataloader_delay_micros: u64,
     pub ws_init_timeout_seconds: u64,
+    pub ws_max_operations: usize,
+    pub max_batch: usize,
+    pub max_tokens: usize,
+    pub max_aliases: usize,
+    pub max_string_chars: usize,
+    pub max_list_length: usize,
 }
 
 /// A setting that could not be read.
@@ -238,6 +293,7 @@ impl Config {
             server: ServerConfig {
                 host: get("HOST"),
                 port: parse(&get, "PORT")?,
+                trusted_proxies: parse_networks(&get("TRUSTED_PROXIES"))?,
             },
             database: DatabaseConfig {
                 url: SecretString::from(get("DATABASE_URL")),
@@ -252,6 +308,8 @@ impl Config {
                 jwt_audience: get("JWT_AUDIENCE"),
                 jwt_ttl_seconds: parse(&get, "JWT_TTL_SECONDS")?,
                 license_key_secret: SecretString::from(get("LICENSE_KEY_SECRET")),
+                attempts_per_minute: parse(&get, "AUTH_ATTEMPTS_PER_MINUTE")?,
+                password_hash_concurrency: parse(&get, "PASSWORD_HASH_CONCURRENCY")?,
             },
             licensing: LicensingConfig {
                 expiring_days: parse(&get, "LICENSE_EXPIRING_DAYS")?,
@@ -271,6 +329,12 @@ impl Config {
                 body_limit_bytes: parse(&get, "HTTP_BODY_LIMIT_BYTES")?,
                 ws_init_timeout_seconds: parse(&get, "WS_INIT_TIMEOUT_SECONDS")?,
                 dataloader_delay_micros: parse(&get, "DATALOADER_DELAY_MICROS")?,
+                ws_max_operations: parse(&get, "WS_MAX_OPERATIONS")?,
+                max_batch: parse(&get, "GRAPHQL_MAX_BATCH")?,
+                max_tokens: parse(&get, "GRAPHQL_MAX_TOKENS")?,
+                max_aliases: parse(&get, "GRAPHQL_MAX_ALIASES")?,
+                max_string_chars: parse(&get, "GRAPHQL_MAX_STRING_CHARS")?,
+                max_list_length: parse(&get, "GRAPHQL_MAX_LIST_LENGTH")?,
             },
         };
         config.check()?;
@@ -340,6 +404,22 @@ fn parse_key_list(raw: &str) -> Result<Vec<(String, SecretString)>, ConfigError>
                 .split_once('=')
                 .map(|(kid, secret)| (kid.trim().to_owned(), SecretString::from(secret.trim())))
                 .ok_or_else(|| ConfigError("JWT_PREVIOUS_KEYS: expected kid=secret".into()))
+        })
+        .collect()
+}
+
+/// `10.0.0.0/8, 192.168.1.7`: CIDR ranges, a bare address standing for itself.
+fn parse_networks(raw: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError(format!("TRUSTED_PROXIES: `{entry}` is not an IP or CIDR"))
+                })
         })
         .collect()
 }

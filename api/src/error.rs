@@ -25,6 +25,7 @@ text_enum!(
         ServiceUnavailable => "SERVICE_UNAVAILABLE",
         QueryTooDeep => "QUERY_TOO_DEEP",
         QueryTooComplex => "QUERY_TOO_COMPLEX",
+        QueryTooLarge => "QUERY_TOO_LARGE",
         QueryTooRecursive => "QUERY_TOO_RECURSIVE",
         TooManyDirectives => "TOO_MANY_DIRECTIVES",
         GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",

@@ -12,6 +12,7 @@ pub mod events;
 pub mod graphql;
 mod http;
 pub mod paging;
+pub mod rate_limit;
 pub mod seed;
 pub mod startup;
 pub mod state;

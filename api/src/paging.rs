@@ -9,6 +9,9 @@ use uuid::Uuid;
 
 const DEFAULT_PAGE_SIZE: u64 = 20;
 
+/// Positions stop well short of the signed 64-bit integers SQL offsets are.
+const MAX_POSITION: u64 = 1 << 53;
+
 /// Where a page starts: after the row with this id (keyset on time-ordered ids), or after this
 /// position (for orders that are not by id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +52,8 @@ impl PageArgs {
                 decode(&cursor)
                     .and_then(|b| String::from_utf8(b).ok())
                     .and_then(|s| s.strip_prefix("at:").and_then(|n| n.parse::<u64>().ok()))
+                    // No position this API hands out comes near the database's integers.
+                    .filter(|at| *at < MAX_POSITION)
                     .ok_or_else(not_a_cursor)?,
             ),
         };
@@ -150,5 +155,7 @@ mod tests {
         let next = PageArgs::by_position(Some(10), Some(position_cursor(9)), 100).expect("ok");
         assert_eq!((next.offset(), next.limit), (10, 10));
         assert!(PageArgs::by_position(None, Some(id_cursor(id)), 100).is_err());
+        let beyond = position_cursor(u64::MAX);
+        assert!(PageArgs::by_position(None, Some(beyond), 100).is_err());
     }
 }

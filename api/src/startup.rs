@@ -1,6 +1,7 @@
 //! Building the application: the same path for the binary and for tests.
 
-use crate::auth::{Actor, JwtKeys, password};
+use crate::auth::password::{self, Passwords};
+use crate::auth::{Actor, JwtKeys};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, StatementCounter};
@@ -8,11 +9,11 @@ use crate::domain::accounts::service::{BootstrapAdmin, ensure_admin};
 use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::domain::plans::seed::seed_plans;
-use crate::domain::validation::guessing::GuessGuard;
 use crate::domain::validation::lookup::LicenseLookup;
 use crate::events::EventBus;
 use crate::graphql::{AppSchema, build_schema};
 use crate::http::{DocumentCache, HttpState, router};
+use crate::rate_limit::SharedLimiter;
 use crate::state::{AppState, Shared};
 use axum::Router;
 use sea_orm::DbBackend;
@@ -111,7 +112,12 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         config.licensing.entitlements_cache_ttl_seconds,
     ));
     entitlements.follow(&bus);
-    let guesses = GuessGuard::shared(config.licensing.validation_failures_per_minute, &bus);
+    let guesses = SharedLimiter::shared(
+        "wrong_keys",
+        config.licensing.validation_failures_per_minute,
+        &bus,
+    );
+    let doors = SharedLimiter::shared("doors", config.auth.attempts_per_minute, &bus);
     let clock = Clock::default();
     let license_lookup = match db.get_database_backend() {
         DbBackend::Postgres => {
@@ -132,6 +138,8 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         license_keys: LicenseKeys::new(config.auth.license_key_secret.clone()),
         bus,
         guesses,
+        doors,
+        passwords: Passwords::new(config.auth.password_hash_concurrency),
         config: Arc::new(config),
     });
     Ok((state, statements))

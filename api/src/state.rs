@@ -2,13 +2,14 @@
 //! behind one pointer so that handing it to a request or an actor costs one reference count.
 
 use crate::auth::JwtKeys;
+use crate::auth::password::Passwords;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::keys::LicenseKeys;
-use crate::domain::validation::guessing::GuessGuard;
 use crate::domain::validation::lookup::LicenseLookup;
 use crate::events::EventBus;
+use crate::rate_limit::SharedLimiter;
 use sea_orm::DatabaseConnection;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -25,8 +26,11 @@ pub struct Shared {
     /// Finds a license by key digest for validation, batching concurrent lookups.
     pub license_lookup: LicenseLookup,
     pub bus: EventBus,
-    /// Refuses sources that fail key validation too often.
-    pub guesses: Arc<GuessGuard>,
+    /// Counts wrong license keys per client IP.
+    pub guesses: Arc<SharedLimiter>,
+    /// Counts attempts at the account doors (login, signup, ...) per client IP and email.
+    pub doors: Arc<SharedLimiter>,
+    pub passwords: Passwords,
     /// Developers' entitlements, kept briefly and dropped on any change.
     pub entitlements: EntitlementCache,
 }

@@ -8,6 +8,7 @@ mod access_log;
 mod accounts;
 mod audit;
 mod auth;
+mod boundary;
 mod entitlements;
 mod events;
 mod http;

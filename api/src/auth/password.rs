@@ -1,8 +1,11 @@
-//! Argon2id password hashing, run off the async threads because it is deliberately slow.
+//! Argon2id password hashing, run off the async threads because it is deliberately slow, and
+//! a few at a time: each hash takes a core and tens of megabytes, so a burst of logins waits
+//! its turn instead of taking the machine.
 
 use crate::error::{AppError, AppResult};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use std::sync::LazyLock;
+use tokio::sync::Semaphore;
 
 /// Verified against when an account does not exist, so a wrong email costs what a wrong
 /// password costs and timing does not reveal which emails are registered.
@@ -13,7 +16,31 @@ static DECOY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
         .map(|h| h.to_string())
 });
 
-pub async fn hash(password: String) -> AppResult<String> {
+/// Hashing and verifying, at most `concurrency` at once.
+pub struct Passwords {
+    permits: Semaphore,
+}
+
+impl Passwords {
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            permits: Semaphore::new(concurrency.max(1)),
+        }
+    }
+
+    pub async fn hash(&self, password: String) -> AppResult<String> {
+        let _turn = self.permits.acquire().await.map_err(AppError::internal)?;
+        hash(password).await
+    }
+
+    /// True when the password matches; with no stored hash it still does the same work.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> AppResult<bool> {
+        let _turn = self.permits.acquire().await.map_err(AppError::internal)?;
+        verify(password, stored).await
+    }
+}
+
+async fn hash(password: String) -> AppResult<String> {
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -24,8 +51,7 @@ pub async fn hash(password: String) -> AppResult<String> {
     .map_err(AppError::internal)?
 }
 
-/// True when the password matches; with no stored hash it still does the same work, then fails.
-pub async fn verify(password: String, stored: Option<String>) -> AppResult<bool> {
+async fn verify(password: String, stored: Option<String>) -> AppResult<bool> {
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let Some(hash) = stored.or_else(|| DECOY_HASH.clone()) else {

@@ -4,6 +4,7 @@
 //! extension measures them itself from the validation result; parse and validation failures
 //! get codes too, so every error a client sees can be switched on.
 
+use super::document::{Breach, InputBounds, check_repetition, token_count};
 use crate::error::Code;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
@@ -14,24 +15,23 @@ use async_graphql::{
 };
 use std::sync::Arc;
 
+#[derive(Clone, Copy)]
 pub struct QueryLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
+    pub max_tokens: usize,
+    pub max_aliases: usize,
+    pub max_string_chars: usize,
+    pub max_list_length: usize,
 }
 
 impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimitsExtension {
-            max_depth: self.max_depth,
-            max_complexity: self.max_complexity,
-        })
+        Arc::new(QueryLimitsExtension(*self))
     }
 }
 
-struct QueryLimitsExtension {
-    max_depth: usize,
-    max_complexity: usize,
-}
+struct QueryLimitsExtension(QueryLimits);
 
 fn with_code(mut err: ServerError, code: Code) -> ServerError {
     let extensions = err
@@ -41,6 +41,17 @@ fn with_code(mut err: ServerError, code: Code) -> ServerError {
         extensions.set("code", code.as_str());
     }
     err
+}
+
+/// A document limit's refusal, naming the input to blame when there is one.
+fn breached(breach: Breach, code: Code) -> ServerError {
+    let mut err = ServerError::new(breach.message, None);
+    if let Some(field) = breach.field {
+        err.extensions
+            .get_or_insert_with(ErrorExtensionValues::default)
+            .set("field", field);
+    }
+    with_code(err, code)
 }
 
 fn refusal(message: String, code: Code) -> Vec<ServerError> {
@@ -56,7 +67,21 @@ impl Extension for QueryLimitsExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|err| {
+        let limits = &self.0;
+        let tokens = token_count(query);
+        if tokens > limits.max_tokens {
+            return Err(with_code(
+                ServerError::new(
+                    format!(
+                        "the document has {tokens} tokens; the limit is {}",
+                        limits.max_tokens
+                    ),
+                    None,
+                ),
+                Code::QueryTooLarge,
+            ));
+        }
+        let document = next.run(ctx, query, variables).await.map_err(|err| {
             let code = if err.message.starts_with("The recursion depth") {
                 Code::QueryTooRecursive
             } else if err.message.starts_with("The number of directives") {
@@ -65,7 +90,17 @@ impl Extension for QueryLimitsExtension {
                 Code::GraphqlParseFailed
             };
             with_code(err, code)
-        })
+        })?;
+        check_repetition(&document, limits.max_aliases)
+            .map_err(|breach| breached(breach, Code::QueryTooComplex))?;
+        let bounds = InputBounds {
+            max_chars: limits.max_string_chars,
+            max_len: limits.max_list_length,
+        };
+        bounds
+            .check(variables, &document)
+            .map_err(|breach| breached(breach, Code::Validation))?;
+        Ok(document)
     }
 
     /// Every error our resolvers raise carries a code; the ones without come from the engine
@@ -91,20 +126,20 @@ impl Extension for QueryLimitsExtension {
                 .map(|e| with_code(e, Code::GraphqlValidationFailed))
                 .collect::<Vec<_>>()
         })?;
-        if result.depth > self.max_depth {
+        if result.depth > self.0.max_depth {
             return Err(refusal(
                 format!(
                     "query is nested {} deep; the limit is {}",
-                    result.depth, self.max_depth
+                    result.depth, self.0.max_depth
                 ),
                 Code::QueryTooDeep,
             ));
         }
-        if result.complexity > self.max_complexity {
+        if result.complexity > self.0.max_complexity {
             return Err(refusal(
                 format!(
                     "query complexity is {}; the limit is {}",
-                    result.complexity, self.max_complexity
+                    result.complexity, self.0.max_complexity
                 ),
                 Code::QueryTooComplex,
             ));

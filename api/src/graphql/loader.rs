@@ -1,7 +1,10 @@
 //! What every dataloader shares: one `IN (...)` query per batch and a cloneable error.
 
 use crate::error::AppError;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Order, Query};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable, QueryFilter,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -47,4 +50,52 @@ pub async fn fetch_in<E: EntityTrait>(
         .filter(column.is_in(keys.iter().copied()))
         .all(db)
         .await?)
+}
+
+/// One edge of a one-to-many relation, capped: the rows of `E` whose `key` is one of `keys` and
+/// that meet `only`, at most `cap` for each key, ordered by `order` (ascending or not), in one
+/// statement. A relation field never answers more than a page, however many rows there are.
+pub struct CappedEdge<E: EntityTrait> {
+    pub key: E::Column,
+    pub order: E::Column,
+    pub descending: bool,
+    pub only: Condition,
+    pub cap: u64,
+}
+
+impl<E: EntityTrait> CappedEdge<E> {
+    pub async fn fetch(
+        &self,
+        db: &DatabaseConnection,
+        keys: &[Uuid],
+    ) -> Result<Vec<E::Model>, LoaderError> {
+        let direction = if self.descending { "DESC" } else { "ASC" };
+        let rank = Alias::new("edge_rank");
+        let ranked = Query::select()
+            .column(Asterisk)
+            .expr_as(
+                Expr::cust(format!(
+                    "ROW_NUMBER() OVER (PARTITION BY {} ORDER BY {} {direction})",
+                    self.key.as_str(),
+                    self.order.as_str()
+                )),
+                rank.clone(),
+            )
+            .from(E::default())
+            .cond_where(self.only.clone().add(self.key.is_in(keys.iter().copied())))
+            .to_owned();
+        let order = if self.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let capped = Query::select()
+            .columns(E::Column::iter().map(|c| Alias::new(c.as_str())))
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(rank).lte(self.cap))
+            .order_by(Alias::new(self.order.as_str()), order)
+            .to_owned();
+        let statement = db.get_database_backend().build(&capped);
+        Ok(E::find().from_raw_sql(statement).all(db).await?)
+    }
 }

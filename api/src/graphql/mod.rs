@@ -3,10 +3,12 @@
 //! - `context.rs`: how a resolver reaches its actor and loaders.
 //! - `connection.rs`: building a Relay connection from a page.
 //! - `loader.rs`: what every dataloader shares.
-//! - `limits.rs`: depth, complexity and parse limits, and codes on engine errors.
+//! - `limits.rs`: depth, complexity, size and input limits, and codes on engine errors.
+//! - `document.rs`: the measures those limits take of a document before it runs.
 
 pub mod connection;
 pub mod context;
+pub mod document;
 mod limits;
 pub mod loader;
 
@@ -94,21 +96,30 @@ pub fn build_schema(state: &AppState) -> AppSchema {
     let limits: &LimitsConfig = &state.config.limits;
     let db = state.db.clone();
     let delay = Duration::from_micros(limits.dataloader_delay_micros);
+    // A relation field answers at most a page; the connections page through the rest.
+    let cap = limits.max_page_size as u64;
     let mut schema = builder()
         .limit_recursive_depth(limits.max_recursion)
         .limit_directives(limits.max_directives)
         .extension(limits::QueryLimits {
             max_depth: limits.max_depth,
             max_complexity: limits.max_complexity,
+            max_tokens: limits.max_tokens,
+            max_aliases: limits.max_aliases,
+            max_string_chars: limits.max_string_chars,
+            max_list_length: limits.max_list_length,
         })
         .data(loader(UserById(db.clone()), delay))
         .data(loader(PlanById(db.clone()), delay))
         .data(loader(EntitlementsByPlan(db.clone()), delay))
-        .data(loader(LicensesByDeveloper(db.clone()), delay))
+        .data(loader(LicensesByDeveloper::new(db.clone(), cap), delay))
         .data(loader(LicenseById(db.clone()), delay))
-        .data(loader(ActiveAssignmentsByLicense(db.clone()), delay))
-        .data(loader(ActiveNodesByLicense(db.clone()), delay))
-        .data(loader(InstancesByDeveloper(db.clone()), delay))
+        .data(loader(
+            ActiveAssignmentsByLicense::new(db.clone(), cap),
+            delay,
+        ))
+        .data(loader(ActiveNodesByLicense::new(db.clone(), cap), delay))
+        .data(loader(InstancesByDeveloper::new(db.clone(), cap), delay))
         .data(loader(PoolById(db.clone()), delay))
         .data(loader(UsageSeries(db.clone()), delay))
         .data(loader(
@@ -126,7 +137,7 @@ pub fn build_schema(state: &AppState) -> AppSchema {
             },
             delay,
         ))
-        .data(loader(AuditEventsByEntity(db), delay));
+        .data(loader(AuditEventsByEntity::new(db, cap), delay));
     if !limits.introspection {
         schema = schema.disable_introspection();
     }

@@ -3,16 +3,19 @@
 use crate::auth::{Caller, RequestMeta};
 use crate::domain::instance_tokens::{format as token_format, service as tokens};
 use crate::domain::licenses::model::LicenseState;
+use crate::domain::validation::service::wrong_key;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::http::{HeaderMap, header};
 use entity::{licenses, prelude::Licenses};
+use ipnet::IpNet;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// The caller named by an `Authorization: Bearer` value; none means anonymous.
 pub async fn caller_from_authorization(
     app: &AppState,
+    meta: &RequestMeta,
     value: Option<&str>,
 ) -> Result<Caller, AppError> {
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
@@ -30,7 +33,7 @@ pub async fn caller_from_authorization(
         return tokens::authenticate(app, token, app.clock.now()).await;
     }
     if looks_like_license_key(token) {
-        return license_key_caller(app, token).await;
+        return license_key_caller(app, meta, token).await;
     }
     app.jwt.verify(token, app.clock.now())
 }
@@ -47,12 +50,13 @@ fn looks_like_license_key(token: &str) -> bool {
         })
 }
 
-/// A license key opens its own license, unless revoked. Misses count against the key's prefix
-/// like failed validations, so the header is no side door for guessing.
-async fn license_key_caller(app: &AppState, key: &str) -> Result<Caller, AppError> {
-    if app.guesses.refused(None, key) {
-        return Err(AppError::RateLimited { retry_after: 60 });
-    }
+/// A license key opens its own license, unless revoked. Misses count against the client like
+/// wrong keys at `validateLicense`, so the header is no side door for guessing.
+async fn license_key_caller(
+    app: &AppState,
+    meta: &RequestMeta,
+    key: &str,
+) -> Result<Caller, AppError> {
     let found = Licenses::find()
         .filter(licenses::Column::KeyHash.eq(app.license_keys.digest(key)))
         .one(&app.db)
@@ -64,14 +68,18 @@ async fn license_key_caller(app: &AppState, key: &str) -> Result<Caller, AppErro
             })
         }
         Some(_) => Err(AppError::Unauthenticated("this license key is revoked")),
-        None => {
-            app.guesses.record_failure(None, key).await;
-            Err(AppError::Unauthenticated("unknown license key"))
-        }
+        None => match wrong_key(app, meta.ip.as_deref()).await {
+            Some(retry_after) => Err(AppError::RateLimited { retry_after }),
+            None => Err(AppError::Unauthenticated("unknown license key")),
+        },
     }
 }
 
-pub async fn caller_from_headers(app: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
+pub async fn caller_from_headers(
+    app: &AppState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+) -> Result<Caller, AppError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .map(|v| {
@@ -79,12 +87,29 @@ pub async fn caller_from_headers(app: &AppState, headers: &HeaderMap) -> Result<
                 .map_err(|_| AppError::Unauthenticated("unreadable Authorization header"))
         })
         .transpose()?;
-    caller_from_authorization(app, value).await
+    caller_from_authorization(app, meta, value).await
 }
 
-pub fn request_meta(headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
+/// Where a request came from. The client is the connecting peer, unless the peer is one of
+/// `TRUSTED_PROXIES`: then it is the last address in `X-Forwarded-For` that is not itself a
+/// trusted proxy (the entries before it could have been written by anyone).
+pub fn request_meta(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpNet]) -> RequestMeta {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer.ip();
+    if is_trusted(&client) {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        if let Some(hop) = forwarded.into_iter().rev().find(|hop| !is_trusted(hop)) {
+            client = hop;
+        }
+    }
     RequestMeta {
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client.to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())

@@ -7,7 +7,9 @@ use super::HttpState;
 use super::auth::{caller_from_authorization, caller_from_headers, request_meta};
 use super::{access_log, ws_session};
 use crate::auth::{Actor, Caller, RequestMeta};
+use crate::config::LimitsConfig;
 use crate::error::{AppError, Code};
+use crate::graphql::document::token_count;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Data};
@@ -68,7 +70,8 @@ pub async fn post(
             "send GraphQL requests as application/json",
         );
     }
-    let caller = match caller_from_headers(&state.app, &headers).await {
+    let meta = request_meta(&headers, peer, &state.app.config.server.trusted_proxies);
+    let caller = match caller_from_headers(&state.app, &meta, &headers).await {
         Ok(caller) => caller,
         Err(err) => return unauthenticated(err),
     };
@@ -82,7 +85,40 @@ pub async fn post(
             );
         }
     };
-    execute(&state, batch, caller, request_meta(&headers, peer)).await
+    if let Some(refused) = batch_refusal(&batch, &state.app.config.limits) {
+        return refused;
+    }
+    execute(&state, batch, caller, meta).await
+}
+
+/// Batching is off unless `GRAPHQL_MAX_BATCH` allows it; a batch is capped, and its documents'
+/// tokens count together against `GRAPHQL_MAX_TOKENS`, so a batch costs no more than one
+/// document may.
+fn batch_refusal(batch: &BatchRequest, limits: &LimitsConfig) -> Option<Response> {
+    let BatchRequest::Batch(requests) = batch else {
+        return None;
+    };
+    if requests.len() > limits.max_batch.max(1) {
+        let message = if limits.max_batch <= 1 {
+            "send one operation per request: batching is off".to_owned()
+        } else {
+            format!("at most {} operations per request", limits.max_batch)
+        };
+        return Some(refusal(StatusCode::BAD_REQUEST, Code::BadRequest, &message));
+    }
+    let tokens: usize = requests.iter().map(|r| token_count(&r.query)).sum();
+    if tokens > limits.max_tokens {
+        let message = format!(
+            "the batch has {tokens} tokens; the limit is {}",
+            limits.max_tokens
+        );
+        return Some(refusal(
+            StatusCode::BAD_REQUEST,
+            Code::QueryTooLarge,
+            &message,
+        ));
+    }
+    None
 }
 
 /// Runs a batch with its actor attached, logging it when the access log is on.
@@ -113,7 +149,12 @@ pub async fn get(
     if parts.headers.contains_key(header::UPGRADE) {
         return websocket(state, peer, &mut parts).await;
     }
-    let caller = match caller_from_headers(&state.app, &parts.headers).await {
+    let meta = request_meta(
+        &parts.headers,
+        peer,
+        &state.app.config.server.trusted_proxies,
+    );
+    let caller = match caller_from_headers(&state.app, &meta, &parts.headers).await {
         Ok(caller) => caller,
         Err(err) => return unauthenticated(err),
     };
@@ -139,7 +180,6 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let meta = request_meta(&parts.headers, peer);
     execute(&state, BatchRequest::Single(request), caller, meta).await
 }
 
@@ -185,10 +225,19 @@ async fn websocket(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let meta = request_meta(&parts.headers, peer);
-    let header_caller = caller_from_headers(&state.app, &parts.headers).await;
-    let init_timeout = Duration::from_secs(state.app.config.limits.ws_init_timeout_seconds);
+    let meta = request_meta(
+        &parts.headers,
+        peer,
+        &state.app.config.server.trusted_proxies,
+    );
+    let header_caller = caller_from_headers(&state.app, &meta, &parts.headers).await;
+    let limits = &state.app.config.limits;
+    let init_timeout = Duration::from_secs(limits.ws_init_timeout_seconds);
+    let max_operations = limits.ws_max_operations;
+    // A message may be no larger than a request body: the socket is not a way around it.
     upgrade
+        .max_message_size(limits.body_limit_bytes)
+        .max_frame_size(limits.body_limit_bytes)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let app = state.app.clone();
@@ -207,7 +256,7 @@ async fn websocket(
                         } else {
                             format!("Bearer {value}")
                         };
-                        caller_from_authorization(&app, Some(&value)).await
+                        caller_from_authorization(&app, &meta, Some(&value)).await
                     }
                     None => header_caller,
                 }
@@ -222,6 +271,7 @@ async fn websocket(
                 state.schema.clone(),
                 protocol,
                 init_timeout,
+                max_operations,
                 on_init,
             )
         })

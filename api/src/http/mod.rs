@@ -22,6 +22,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::routing::get;
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -42,6 +43,24 @@ pub fn router(state: HttpState) -> Router {
         // The GraphQL extractor reads the raw body, so axum's default limit would not apply.
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TraceLayer::new_for_http())
+        // Defence in depth: a request that still panics gets a coded answer, and the process
+        // (and every other request) carries on.
+        .layer(CatchPanicLayer::custom(panicked))
         // Shared behind one pointer: axum hands every request its own copy of the state.
         .with_state(Arc::new(state))
+}
+
+/// The answer to a request whose handling panicked: INTERNAL, with nothing of the panic in it
+/// (the panic itself is logged where it happened).
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = serde_json::json!({ "errors": [{
+        "message": "internal error",
+        "extensions": { "code": crate::error::Code::Internal.as_str() },
+    }] });
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(body),
+    )
+        .into_response()
 }

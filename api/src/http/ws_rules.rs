@@ -1,10 +1,14 @@
 //! The graphql-transport-ws rules the engine leaves to us, as a state machine over the messages
 //! each way: a refused `connection_init` closes with 4403, `subscribe` before the ack with 4401,
 //! a second `connection_init` with 4429, an id already in use with 4409, anything malformed or
-//! of an unknown type with 4400. The engine keeps the GraphQL; this only decides what reaches it.
+//! of an unknown type with 4400. An operation past the socket's limit of running operations is
+//! answered with an error for its id (RATE_LIMITED) and never reaches the engine. The engine
+//! keeps the GraphQL; this only decides what reaches it.
 //!
-//! The older subscriptions-transport-ws protocol has rules of its own and is passed through.
+//! The older subscriptions-transport-ws protocol has rules of its own and is passed through,
+//! but for the same limit on running operations.
 
+use crate::error::Code;
 use serde::Deserialize;
 use std::collections::HashSet;
 
@@ -17,6 +21,8 @@ pub enum Verdict {
     Forward,
     /// Close the socket with this code and reason.
     Close(u16, String),
+    /// Answer the client with this message instead; the engine never sees the request.
+    Answer(String),
 }
 
 #[derive(Deserialize)]
@@ -33,6 +39,8 @@ pub struct Rules {
     acknowledged: bool,
     /// Operations started and not yet completed, by id.
     running: HashSet<String>,
+    /// Most operations running at once.
+    max_running: usize,
 }
 
 fn invalid() -> Verdict {
@@ -52,13 +60,28 @@ fn fit(reason: String) -> String {
 }
 
 impl Rules {
-    pub fn new(strict: bool) -> Self {
+    pub fn new(strict: bool, max_running: usize) -> Self {
         Self {
             strict,
             init_received: false,
             acknowledged: false,
             running: HashSet::new(),
+            max_running: max_running.max(1),
         }
+    }
+
+    /// The error an operation past the limit gets, in the socket's protocol.
+    fn too_many(&self, id: &str) -> Verdict {
+        let error = serde_json::json!({
+            "message": format!("at most {} operations may run at once on one socket", self.max_running),
+            "extensions": { "code": Code::RateLimited.as_str(), "retryAfter": 1 },
+        });
+        let message = if self.strict {
+            serde_json::json!({ "id": id, "type": "error", "payload": [error] })
+        } else {
+            serde_json::json!({ "id": id, "type": "error", "payload": error })
+        };
+        Verdict::Answer(message.to_string())
     }
 
     /// Whether the socket is still owed its `connection_init` (and may time out waiting).
@@ -69,7 +92,7 @@ impl Rules {
     /// What to do with a message from the client.
     pub fn inbound(&mut self, text: &str) -> Verdict {
         if !self.strict {
-            return Verdict::Forward;
+            return self.legacy_inbound(text);
         }
         let Ok(message) = serde_json::from_str::<Envelope>(text) else {
             return invalid();
@@ -87,6 +110,7 @@ impl Rules {
                 Some(id) if self.running.contains(&id) => {
                     Verdict::Close(4409, fit(format!("Subscriber for {id} already exists")))
                 }
+                Some(id) if self.running.len() >= self.max_running => self.too_many(&id),
                 Some(id) => {
                     self.running.insert(id);
                     Verdict::Forward
@@ -104,11 +128,29 @@ impl Rules {
         }
     }
 
+    /// subscriptions-transport-ws: only the limit on running operations (`start` .. `stop`).
+    fn legacy_inbound(&mut self, text: &str) -> Verdict {
+        let Ok(message) = serde_json::from_str::<Envelope>(text) else {
+            return Verdict::Forward;
+        };
+        match (message.kind.as_str(), message.id) {
+            ("start", Some(id)) if !self.running.contains(&id) => {
+                if self.running.len() >= self.max_running {
+                    return self.too_many(&id);
+                }
+                self.running.insert(id);
+                Verdict::Forward
+            }
+            ("stop", Some(id)) => {
+                self.running.remove(&id);
+                Verdict::Forward
+            }
+            _ => Verdict::Forward,
+        }
+    }
+
     /// Takes note of a message the engine sends: the ack, and operations that have ended.
     pub fn outbound(&mut self, text: &str) {
-        if !self.strict {
-            return;
-        }
         let Ok(message) = serde_json::from_str::<Envelope>(text) else {
             return;
         };
@@ -136,7 +178,7 @@ mod tests {
     use super::*;
 
     fn acknowledged() -> Rules {
-        let mut rules = Rules::new(true);
+        let mut rules = Rules::new(true, 100);
         assert_eq!(
             rules.inbound(r#"{"type":"connection_init"}"#),
             Verdict::Forward
@@ -148,13 +190,43 @@ mod tests {
     fn code(verdict: Verdict) -> Option<u16> {
         match verdict {
             Verdict::Close(code, _) => Some(code),
-            Verdict::Forward => None,
+            Verdict::Forward | Verdict::Answer(_) => None,
         }
     }
 
     #[test]
+    fn operations_past_the_limit_are_answered_with_an_error_and_never_forwarded() {
+        let mut rules = Rules::new(true, 2);
+        rules.inbound(r#"{"type":"connection_init"}"#);
+        rules.outbound(r#"{"type":"connection_ack"}"#);
+        let subscribe = |id: &str| format!(r#"{{"id":"{id}","type":"subscribe","payload":{{}}}}"#);
+        assert_eq!(rules.inbound(&subscribe("a")), Verdict::Forward);
+        assert_eq!(rules.inbound(&subscribe("b")), Verdict::Forward);
+        let Verdict::Answer(answer) = rules.inbound(&subscribe("c")) else {
+            panic!("the third is refused");
+        };
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("json");
+        assert_eq!(answer["id"], "c");
+        assert_eq!(answer["type"], "error");
+        assert_eq!(answer["payload"][0]["extensions"]["code"], "RATE_LIMITED");
+        rules.outbound(r#"{"id":"a","type":"complete"}"#);
+        assert_eq!(
+            rules.inbound(&subscribe("c")),
+            Verdict::Forward,
+            "room again"
+        );
+
+        let mut legacy = Rules::new(false, 1);
+        let start = |id: &str| format!(r#"{{"id":"{id}","type":"start","payload":{{}}}}"#);
+        assert_eq!(legacy.inbound(&start("1")), Verdict::Forward);
+        assert!(matches!(legacy.inbound(&start("2")), Verdict::Answer(_)));
+        legacy.inbound(r#"{"id":"1","type":"stop"}"#);
+        assert_eq!(legacy.inbound(&start("2")), Verdict::Forward);
+    }
+
+    #[test]
     fn subscribing_before_the_ack_is_unauthorized() {
-        let mut rules = Rules::new(true);
+        let mut rules = Rules::new(true, 100);
         assert!(rules.awaiting_init());
         let subscribe = r#"{"id":"1","type":"subscribe","payload":{"query":"{ a }"}}"#;
         assert_eq!(code(rules.inbound(subscribe)), Some(4401));
@@ -214,7 +286,7 @@ mod tests {
 
     #[test]
     fn a_refused_initialisation_closes_as_forbidden() {
-        let mut rules = Rules::new(true);
+        let mut rules = Rules::new(true, 100);
         rules.inbound(r#"{"type":"connection_init","payload":{"Authorization":"Bearer x"}}"#);
         let (code, reason) = rules.closing(1002, "invalid token".repeat(20));
         assert_eq!(code, 4403);
@@ -226,7 +298,7 @@ mod tests {
 
     #[test]
     fn the_older_protocol_passes_through() {
-        let mut rules = Rules::new(false);
+        let mut rules = Rules::new(false, 100);
         assert!(!rules.awaiting_init());
         assert_eq!(
             rules.inbound(r#"{"type":"start","id":"1"}"#),

@@ -58,12 +58,13 @@ pub async fn serve<OnInit, InitFuture>(
     schema: AppSchema,
     protocol: WebSocketProtocols,
     init_timeout: Duration,
+    max_operations: usize,
     on_connection_init: OnInit,
 ) where
     OnInit: FnOnce(serde_json::Value) -> InitFuture + Send + 'static,
     InitFuture: Future<Output = async_graphql::Result<Data>> + Send + 'static,
 {
-    let mut rules = Rules::new(protocol == WebSocketProtocols::GraphQLWS);
+    let mut rules = Rules::new(protocol == WebSocketProtocols::GraphQLWS, max_operations);
     let (mut to_client, mut from_client) = socket.split();
     let (to_engine, engine_input) = mpsc::unbounded_channel::<Vec<u8>>();
     let engine = async_graphql::http::WebSocket::new(
@@ -93,6 +94,7 @@ pub async fn serve<OnInit, InitFuture>(
                         continue;
                     }
                     Verdict::Close(code, reason) => close(code, reason),
+                    Verdict::Answer(text) => Message::Text(text.into()),
                 }
             }
             answer = engine.next() => match answer {

@@ -27,7 +27,9 @@ pub use server::{
     PASSWORD, SIGNUP, TestApp, error_code, spawn_app, spawn_app_with, spawn_patient_app,
     test_config, time,
 };
-pub use websocket::{Subscription, WsSocket, connect_graphql_ws, initialised_ws, send_json};
+pub use websocket::{
+    Subscription, WsSocket, connect_graphql_ws, initialised_ws, next_json, send_json,
+};
 
 // The crate's own modules that feature files reach into, named here so that a path moved in
 // the crate is fixed in one place.

@@ -98,7 +98,7 @@ where
         .expect("ws send");
 }
 
-async fn next_json<S>(socket: &mut S) -> Option<Value>
+pub async fn next_json<S>(socket: &mut S) -> Option<Value>
 where
     S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {

@@ -2,7 +2,7 @@
 
 use super::input;
 use super::model::DeveloperFilter;
-use crate::auth::{Actor, Caller, IssuedToken, Role, password};
+use crate::auth::{Actor, Caller, IssuedToken, Role};
 use crate::domain::licenses::service as licenses_service;
 use crate::domain::plans::service as plans_service;
 use crate::error::{AppError, AppResult};
@@ -38,13 +38,14 @@ pub struct SignupOutcome {
 #[tracing::instrument(skip_all)]
 pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcome> {
     let (app, now) = (&actor.app, actor.now);
+    knock(actor, "signup", &input.email).await?;
     let email = input::email(&input.email)?;
     let name = input::name(&input.name)?;
     input::password(&input.password)?;
     let plan = plans_service::purchasable(&app.db, &input.plan_code).await?;
     let entitlements = PlanEntitlements::find_by_id(plan.id).one(&app.db).await?;
     // Hash before the transaction opens: it is slow and needs no lock.
-    let password_hash = password::hash(input.password).await?;
+    let password_hash = app.passwords.hash(input.password).await?;
     let id = Uuid::now_v7();
     // Everything a signup records is done by the developer it creates.
     let developer_actor = actor.acting_as(Caller::User {
@@ -88,6 +89,20 @@ pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcom
         license_key: key.plaintext,
         token,
     })
+}
+
+/// Counts an attempt at an account door (login, signup, ...) against the client's IP and the
+/// email it names; past `AUTH_ATTEMPTS_PER_MINUTE` for either, RATE_LIMITED before any work.
+async fn knock(actor: &Actor, door: &str, email: &str) -> AppResult<()> {
+    let email = email.trim().to_lowercase();
+    let sources = actor
+        .meta
+        .ip
+        .iter()
+        .map(|ip| format!("{door}:ip:{ip}"))
+        .chain([format!("{door}:email:{email}")])
+        .collect();
+    actor.app.doors.attempt(sources).await
 }
 
 /// Records the plan's trial, if it has one, and returns when it ends.
@@ -152,6 +167,7 @@ pub async fn login(
     password_attempt: String,
 ) -> AppResult<(users::Model, IssuedToken)> {
     let app = &actor.app;
+    knock(actor, "login", email).await?;
     let user = match input::email(email) {
         Ok(email) => {
             Users::find()
@@ -162,7 +178,7 @@ pub async fn login(
         Err(_) => None,
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = password::verify(password_attempt, stored).await?;
+    let matches = app.passwords.verify(password_attempt, stored).await?;
     let user = user
         .filter(|_| matches)
         .ok_or(AppError::Unauthenticated("wrong email or password"))?;
@@ -202,7 +218,7 @@ pub async fn ensure_admin(actor: &Actor) -> AppResult<Option<BootstrapAdmin>> {
         .take(24)
         .map(char::from)
         .collect();
-    let hash = password::hash(secret.clone()).await?;
+    let hash = actor.app.passwords.hash(secret.clone()).await?;
     let mut uow = UnitOfWork::begin(actor).await?;
     let admin = match insert_user(
         &*uow,

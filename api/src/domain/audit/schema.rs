@@ -1,5 +1,6 @@
 use super::model::AuditFilter;
 use super::service;
+use crate::auth::ActorType;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
 use crate::paging::{PageArgs, id_cursor};
@@ -10,6 +11,25 @@ use uuid::Uuid;
 
 /// One recorded change: what, to which entity, by whom, from where.
 pub struct AuditEvent(pub audit_events::Model);
+
+impl AuditEvent {
+    /// Where an action came from (actor id, IP, user agent) is operator data: admins see it on
+    /// every event; anyone else only on their own actions and those of their license keys and
+    /// instances, never an admin's or the platform's.
+    fn shows_origin(&self, ctx: &Context<'_>) -> bool {
+        let Ok(actor) = ctx.actor() else {
+            return false;
+        };
+        if actor.is_admin() {
+            return true;
+        }
+        match ActorType::parse(&self.0.actor_type) {
+            Some(ActorType::License | ActorType::Instance) => true,
+            Some(ActorType::User) => actor.caller.audit_actor().1 == self.0.actor_id,
+            _ => false,
+        }
+    }
+}
 
 #[Object]
 impl AuditEvent {
@@ -25,8 +45,10 @@ impl AuditEvent {
     async fn actor_type(&self) -> &str {
         &self.0.actor_type
     }
-    async fn actor_id(&self) -> Option<Uuid> {
-        self.0.actor_id
+    // Who acted: for non-admins only on their own actions and their credentials' (no doc
+    // comment: the schema's description stays as it was).
+    async fn actor_id(&self, ctx: &Context<'_>) -> Result<Option<Uuid>> {
+        Ok(self.0.actor_id.filter(|_| self.shows_origin(ctx)))
     }
     async fn entity_type(&self) -> &str {
         &self.0.entity_type
@@ -38,11 +60,14 @@ impl AuditEvent {
     async fn metadata(&self) -> Json<&serde_json::Value> {
         Json(&self.0.metadata)
     }
-    async fn ip(&self) -> Option<&str> {
-        self.0.ip.as_deref()
+    async fn ip(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.0.ip.as_deref().filter(|_| self.shows_origin(ctx))
     }
-    async fn user_agent(&self) -> Option<&str> {
-        self.0.user_agent.as_deref()
+    async fn user_agent(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.0
+            .user_agent
+            .as_deref()
+            .filter(|_| self.shows_origin(ctx))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.with_timezone(&Utc)

@@ -144,6 +144,7 @@ pub async fn list_tokens(
     Ok(InstanceTokens::find()
         .filter(instance_tokens::Column::InstanceId.eq(instance.id))
         .order_by_desc(instance_tokens::Column::Id)
+        .limit(actor.app.config.limits.max_page_size as u64)
         .all(db)
         .await?)
 }

@@ -1,21 +1,36 @@
-use crate::graphql::loader::{LoaderError, fetch_in, group_by};
+use crate::graphql::loader::{CappedEdge, LoaderError, group_by};
 use async_graphql::dataloader::Loader;
 use entity::instances;
 use sea_orm::DatabaseConnection;
+use sea_orm::sea_query::Condition;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Each developer's instances, deleted ones included, oldest first.
-pub struct InstancesByDeveloper(pub DatabaseConnection);
+/// Each developer's instances, deleted ones included, oldest first, a page at most.
+pub struct InstancesByDeveloper {
+    db: DatabaseConnection,
+    edge: CappedEdge<instances::Entity>,
+}
+
+impl InstancesByDeveloper {
+    pub fn new(db: DatabaseConnection, cap: u64) -> Self {
+        let edge = CappedEdge {
+            key: instances::Column::DeveloperId,
+            order: instances::Column::Id,
+            descending: false,
+            only: Condition::all(),
+            cap,
+        };
+        Self { db, edge }
+    }
+}
 
 impl Loader<Uuid> for InstancesByDeveloper {
     type Value = Vec<instances::Model>;
     type Error = LoaderError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut rows =
-            fetch_in::<instances::Entity>(&self.0, instances::Column::DeveloperId, keys).await?;
-        rows.sort_by_key(|i| i.id);
+        let rows = self.edge.fetch(&self.db, keys).await?;
         Ok(group_by(rows, |i| i.developer_id))
     }
 }

@@ -16,7 +16,7 @@ use entity::{instances, prelude::*, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -326,12 +326,13 @@ pub async fn move_instance(
     Ok(after)
 }
 
-/// Instances the caller may see: admins all, developers their own.
+/// Instances the caller may see, oldest first, a page at most: admins all, developers their own.
 pub async fn list_instances(actor: &Actor) -> AppResult<Vec<instances::Model>> {
     let mut query = Instances::find().order_by_asc(instances::Column::Id);
     match actor.require_user()? {
         (_, Role::Admin) => {}
         (id, _) => query = query.filter(instances::Column::DeveloperId.eq(id)),
     }
-    Ok(query.all(&actor.app.db).await?)
+    let cap = actor.app.config.limits.max_page_size as u64;
+    Ok(query.limit(cap).all(&actor.app.db).await?)
 }

@@ -96,7 +96,9 @@ pub async fn renew(actor: &Actor, id: Uuid) -> AppResult<licenses::Model> {
         .map(|t| t.with_timezone(&Utc))
         .filter(|t| *t > now)
         .unwrap_or(now);
-    let expires_at = base + term_length(term);
+    let expires_at = base.checked_add_signed(term_length(term)).ok_or_else(|| {
+        AppError::validation("id", "the license's expiry cannot be extended further")
+    })?;
     let update = Licenses::update_many()
         .col_expr(
             licenses::Column::State,

@@ -1,21 +1,37 @@
-use crate::graphql::loader::{LoaderError, fetch_in, group_by};
+use crate::graphql::loader::{CappedEdge, LoaderError, fetch_in, group_by};
 use async_graphql::dataloader::Loader;
 use entity::licenses;
 use sea_orm::DatabaseConnection;
+use sea_orm::sea_query::Condition;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// A developer's licenses, oldest first.
-pub struct LicensesByDeveloper(pub DatabaseConnection);
+/// A developer's licenses, oldest first, a page at most (the `licenses` connection pages
+/// through all of them).
+pub struct LicensesByDeveloper {
+    db: DatabaseConnection,
+    edge: CappedEdge<licenses::Entity>,
+}
+
+impl LicensesByDeveloper {
+    pub fn new(db: DatabaseConnection, cap: u64) -> Self {
+        let edge = CappedEdge {
+            key: licenses::Column::DeveloperId,
+            order: licenses::Column::Id,
+            descending: false,
+            only: Condition::all(),
+            cap,
+        };
+        Self { db, edge }
+    }
+}
 
 impl Loader<Uuid> for LicensesByDeveloper {
     type Value = Vec<licenses::Model>;
     type Error = LoaderError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut rows =
-            fetch_in::<licenses::Entity>(&self.0, licenses::Column::DeveloperId, keys).await?;
-        rows.sort_by_key(|l| l.id);
+        let rows = self.edge.fetch(&self.db, keys).await?;
         Ok(group_by(rows, |l| l.developer_id))
     }
 }

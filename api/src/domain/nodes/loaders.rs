@@ -1,25 +1,38 @@
 use super::model::NodeStatus;
-use crate::graphql::loader::{LoaderError, group_by};
+use crate::graphql::loader::{CappedEdge, LoaderError, group_by};
 use async_graphql::dataloader::Loader;
 use entity::runtime_nodes;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, DatabaseConnection};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Active (not deactivated) runtime nodes of each license, oldest first.
-pub struct ActiveNodesByLicense(pub DatabaseConnection);
+/// Active (not deactivated) runtime nodes of each license, oldest first, a page at most.
+pub struct ActiveNodesByLicense {
+    db: DatabaseConnection,
+    edge: CappedEdge<runtime_nodes::Entity>,
+}
+
+impl ActiveNodesByLicense {
+    pub fn new(db: DatabaseConnection, cap: u64) -> Self {
+        let active = runtime_nodes::Column::Status.eq(NodeStatus::Active.as_str());
+        let edge = CappedEdge {
+            key: runtime_nodes::Column::LicenseId,
+            order: runtime_nodes::Column::Id,
+            descending: false,
+            only: Condition::all().add(active),
+            cap,
+        };
+        Self { db, edge }
+    }
+}
 
 impl Loader<Uuid> for ActiveNodesByLicense {
     type Value = Vec<runtime_nodes::Model>;
     type Error = LoaderError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = runtime_nodes::Entity::find()
-            .filter(runtime_nodes::Column::LicenseId.is_in(keys.iter().copied()))
-            .filter(runtime_nodes::Column::Status.eq(NodeStatus::Active.as_str()))
-            .order_by_asc(runtime_nodes::Column::Id)
-            .all(&self.0)
-            .await?;
+        let rows = self.edge.fetch(&self.db, keys).await?;
         Ok(group_by(rows, |n| n.license_id))
     }
 }

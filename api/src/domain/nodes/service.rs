@@ -10,6 +10,7 @@ use super::quick_heartbeat;
 use crate::auth::{Actor, Caller};
 use crate::domain::licenses::changes::event;
 use crate::domain::licenses::model::LicenseState;
+use crate::domain::validation::service::{MAX_FINGERPRINT_CHARS, wrong_key};
 use crate::domain::validation::verdict::{ValidationCode, license_code};
 use crate::error::{AppError, AppResult, ConflictReason};
 use crate::events::{Change, UnitOfWork};
@@ -65,16 +66,14 @@ fn usable_or_conflict(license: &licenses::Model, now: DateTime<Utc>) -> AppResul
 /// miss counts against them.
 async fn license_by_key(actor: &Actor, key: &str) -> AppResult<Option<licenses::Model>> {
     let app = &actor.app;
-    let ip = actor.meta.ip.as_deref();
-    if app.guesses.refused(ip, key) {
-        return Err(AppError::RateLimited { retry_after: 60 });
-    }
     let found = Licenses::find()
         .filter(licenses::Column::KeyHash.eq(app.license_keys.digest(key)))
         .one(&app.db)
         .await?;
-    if found.is_none() {
-        app.guesses.record_failure(ip, key).await;
+    if found.is_none()
+        && let Some(retry_after) = wrong_key(app, actor.meta.ip.as_deref()).await
+    {
+        return Err(AppError::RateLimited { retry_after });
     }
     Ok(found)
 }
@@ -157,10 +156,13 @@ fn window(limits: &plan_entitlements::Model) -> Duration {
 
 fn validate_input(input: &NodeInput) -> AppResult<()> {
     let fingerprint = input.fingerprint.trim();
-    if fingerprint.is_empty() || fingerprint.len() > 255 {
+    if fingerprint.is_empty()
+        || fingerprint.chars().count() > MAX_FINGERPRINT_CHARS
+        || fingerprint.contains('\0')
+    {
         return Err(AppError::validation(
             "fingerprint",
-            "must be 1 to 255 characters",
+            "must be 1 to 255 characters, no NUL",
         ));
     }
     Ok(())

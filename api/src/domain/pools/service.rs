@@ -7,7 +7,9 @@ use crate::error::{AppError, AppResult};
 use crate::events::{Change, UnitOfWork};
 use entity::{database_pools, prelude::*};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -165,6 +167,7 @@ pub async fn list_pools(actor: &Actor) -> AppResult<Vec<database_pools::Model>> 
     actor.require_admin()?;
     Ok(DatabasePools::find()
         .order_by_asc(database_pools::Column::Id)
+        .limit(actor.app.config.limits.max_page_size as u64)
         .all(&actor.app.db)
         .await?)
 }

@@ -1,25 +1,38 @@
 use super::model::AssignmentStatus;
-use crate::graphql::loader::{LoaderError, group_by};
+use crate::graphql::loader::{CappedEdge, LoaderError, group_by};
 use async_graphql::dataloader::Loader;
 use entity::license_assignments;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, DatabaseConnection};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Active seat assignments of each license, oldest first.
-pub struct ActiveAssignmentsByLicense(pub DatabaseConnection);
+/// Active seat assignments of each license, oldest first, a page at most.
+pub struct ActiveAssignmentsByLicense {
+    db: DatabaseConnection,
+    edge: CappedEdge<license_assignments::Entity>,
+}
+
+impl ActiveAssignmentsByLicense {
+    pub fn new(db: DatabaseConnection, cap: u64) -> Self {
+        let active = license_assignments::Column::Status.eq(AssignmentStatus::Active.as_str());
+        let edge = CappedEdge {
+            key: license_assignments::Column::LicenseId,
+            order: license_assignments::Column::Id,
+            descending: false,
+            only: Condition::all().add(active),
+            cap,
+        };
+        Self { db, edge }
+    }
+}
 
 impl Loader<Uuid> for ActiveAssignmentsByLicense {
     type Value = Vec<license_assignments::Model>;
     type Error = LoaderError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = license_assignments::Entity::find()
-            .filter(license_assignments::Column::LicenseId.is_in(keys.iter().copied()))
-            .filter(license_assignments::Column::Status.eq(AssignmentStatus::Active.as_str()))
-            .order_by_asc(license_assignments::Column::Id)
-            .all(&self.0)
-            .await?;
+        let rows = self.edge.fetch(&self.db, keys).await?;
         Ok(group_by(rows, |a| a.license_id))
     }
 }

@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{instances, prelude::*, usage_rollups};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -139,7 +139,12 @@ pub fn range(
         Granularity::Day => chrono::Duration::days(30),
         Granularity::Month => chrono::Duration::days(365),
     };
-    let from = from.unwrap_or(to - span);
+    let from = match from {
+        Some(from) => from,
+        None => to
+            .checked_sub_signed(span)
+            .ok_or_else(|| AppError::validation("to", "too early to count back from"))?,
+    };
     if from > to {
         return Err(AppError::validation("from", "must not be after to"));
     }
@@ -264,6 +269,9 @@ pub async fn instances_approaching(actor: &Actor, threshold: f64) -> AppResult<V
             Expr::col(usage_rollups::Column::Value)
                 .gte(Expr::col(usage_rollups::Column::QuotaLimit).mul(threshold)),
         )
+        // The most used first, a page at most.
+        .order_by_desc(Expr::cust("value * 1.0 / NULLIF(quota_limit, 0)"))
+        .limit(app.config.limits.max_page_size as u64)
         .all(&app.db)
         .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.scope_id).collect();

@@ -278,42 +278,57 @@ async fn lane(
     }
 }
 
-/// Looks the batch up in one statement and answers (and empties) it.
+/// Looks the batch up in one statement and answers (and empties) it. If the statement fails,
+/// each validation is looked up again on its own, so that whatever failed it fails alone and
+/// the others still get their answers.
 async fn answer(db: &DatabaseConnection, now: DateTime<Utc>, batch: &mut Vec<Waiting>) {
-    let (digests, fingerprints) = batch
-        .iter_mut()
-        .map(|w| {
-            (
-                std::mem::take(&mut w.digest),
-                std::mem::take(&mut w.fingerprint),
-            )
-        })
+    match lookup_many(db, now, batch).await {
+        Ok(rows) => {
+            for (waiting, row) in batch.drain(..).zip(rows) {
+                // A caller that went away no longer needs its answer.
+                let _ = waiting.reply.send(Ok(row));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = ?err, keys = batch.len(), "batched license lookup failed; looking each key up alone");
+            for waiting in batch.drain(..) {
+                let alone = std::slice::from_ref(&waiting);
+                let answer = match lookup_many(db, now, alone).await {
+                    Ok(mut rows) => Ok(rows.pop().flatten()),
+                    Err(err) => {
+                        tracing::error!(error = ?err, "license lookup failed");
+                        Err(())
+                    }
+                };
+                let _ = waiting.reply.send(answer);
+            }
+        }
+    }
+}
+
+/// One statement for all of `waiting`: a row (or none) for each, in their order.
+async fn lookup_many(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    waiting: &[Waiting],
+) -> Result<Vec<Option<ValidationRow>>, sea_orm::DbErr> {
+    let (digests, fingerprints) = waiting
+        .iter()
+        .map(|w| (w.digest.clone(), w.fingerprint.clone()))
         .unzip();
     let statement = batch_statement(db.get_database_backend(), digests, fingerprints, now);
-    let mut rows: Vec<Option<ValidationRow>> = (0..batch.len()).map(|_| None).collect();
-    let outcome = match db.query_all_raw(statement).await {
-        Ok(found) => found.iter().try_for_each(|result| {
-            let position: i64 = result.try_get("", "position")?;
-            let row = ValidationRow::from_query_result(result, "")?;
-            if let Some(slot) = usize::try_from(position - 1)
-                .ok()
-                .and_then(|i| rows.get_mut(i))
-            {
-                *slot = Some(row);
-            }
-            Ok::<_, sea_orm::DbErr>(())
-        }),
-        Err(err) => Err(err),
-    };
-    if let Err(err) = &outcome {
-        tracing::error!(error = ?err, keys = batch.len(), "batched license lookup failed");
+    let mut rows: Vec<Option<ValidationRow>> = (0..waiting.len()).map(|_| None).collect();
+    for result in db.query_all_raw(statement).await? {
+        let position: i64 = result.try_get("", "position")?;
+        let row = ValidationRow::from_query_result(&result, "")?;
+        if let Some(slot) = usize::try_from(position - 1)
+            .ok()
+            .and_then(|i| rows.get_mut(i))
+        {
+            *slot = Some(row);
+        }
     }
-    for (waiting, row) in batch.drain(..).zip(rows) {
-        // A caller that went away no longer needs its answer.
-        let _ = waiting
-            .reply
-            .send(outcome.as_ref().map(|_| row).map_err(|_| ()));
-    }
+    Ok(rows)
 }
 
 #[cfg(test)]

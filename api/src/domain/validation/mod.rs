@@ -4,10 +4,8 @@
 //!   validations arriving together.
 //! - `verdict.rs`: the answer codes, as pure functions over stored facts (shared with
 //!   activation and heartbeats).
-//! - `guessing.rs`: counting failed keys per source, across gateway processes.
 //! - `schema.rs`: the `validateLicense` query and what a key holder may learn.
 
-pub mod guessing;
 pub mod lookup;
 pub mod schema;
 pub mod service;

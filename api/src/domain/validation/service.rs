@@ -4,7 +4,11 @@
 use super::verdict::{NodeFacts, ValidationCode, license_code, node_code};
 use crate::auth::Actor;
 use crate::domain::licenses::model::LicenseState;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Longest fingerprint a node may present (the column's own bound).
+pub const MAX_FINGERPRINT_CHARS: usize = 255;
 use chrono::{DateTime, FixedOffset, Utc};
 use uuid::Uuid;
 
@@ -31,19 +35,36 @@ pub async fn validate_guarded(
     fingerprint: Option<&str>,
     product: Option<&str>,
 ) -> AppResult<Validation> {
-    let app = &actor.app;
+    let found = validate(actor, key, fingerprint, product).await?;
     let ip = actor.meta.ip.as_deref();
-    if app.guesses.refused(ip, key) {
+    if found.code == ValidationCode::NotFound && wrong_key(&actor.app, ip).await.is_some() {
         return Ok(Validation {
             code: ValidationCode::RateLimited,
             license: None,
         });
     }
-    let found = validate(actor, key, fingerprint, product).await?;
-    if found.code == ValidationCode::NotFound {
-        app.guesses.record_failure(ip, key).await;
-    }
     Ok(found)
+}
+
+/// Counts a key that opened nothing against the client's IP, and answers how long that client
+/// is refused, if it now is. Only wrong keys are ever refused: a right key is answered whoever
+/// presents it, so a stranger who knows a license's prefix cannot lock it out, and a guesser
+/// past its rate learns nothing (a key has 200 random bits).
+pub async fn wrong_key(app: &AppState, ip: Option<&str>) -> Option<u64> {
+    let sources: Vec<String> = ip.iter().map(|ip| format!("ip:{ip}")).collect();
+    app.guesses.count(sources.clone()).await;
+    app.guesses.refused(&sources)
+}
+
+/// A fingerprint is stored and sent to the database as text: bounded, and never a NUL (which
+/// PostgreSQL refuses, failing every validation that shares the statement).
+fn check_fingerprint(fingerprint: Option<&str>) -> AppResult<()> {
+    match fingerprint {
+        Some(f) if f.chars().count() > MAX_FINGERPRINT_CHARS || f.contains('\0') => Err(
+            AppError::validation("fingerprint", "1 to 255 characters, no NUL"),
+        ),
+        _ => Ok(()),
+    }
 }
 
 pub async fn validate(
@@ -52,6 +73,7 @@ pub async fn validate(
     fingerprint: Option<&str>,
     product: Option<&str>,
 ) -> AppResult<Validation> {
+    check_fingerprint(fingerprint)?;
     let (app, now) = (&actor.app, actor.now);
     let digest = app.license_keys.digest(key);
     let fingerprint_value = fingerprint.unwrap_or_default().to_owned();
