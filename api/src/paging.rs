@@ -116,6 +116,18 @@ pub struct Page<T> {
     pub offset: u64,
 }
 
+impl<T> Page<T> {
+    /// The same page with each row made into another.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            rows: self.rows.into_iter().map(f).collect(),
+            has_next: self.has_next,
+            has_previous: self.has_previous,
+            offset: self.offset,
+        }
+    }
+}
+
 /// Reads the page `query` (already filtered past the cursor and ordered) holds for `page`.
 pub async fn fetch<E: EntityTrait>(
     conn: &impl ConnectionTrait,

@@ -14,6 +14,7 @@ mod events;
 mod http;
 mod instance_logs;
 mod instances;
+mod isolation;
 mod license_queries;
 mod licenses;
 mod migrations;

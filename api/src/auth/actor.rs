@@ -6,6 +6,8 @@ use super::{Caller, RequestMeta};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use std::ops::Deref;
+use std::sync::Arc;
+use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct Actor {
@@ -14,6 +16,8 @@ pub struct Actor {
     pub meta: RequestMeta,
     /// The request's time, read once from the application's clock.
     pub now: DateTime<Utc>,
+    /// For a team member, the licenses it holds a seat on (what it may see of them).
+    pub seats: Arc<[Uuid]>,
 }
 
 impl Actor {
@@ -23,6 +27,15 @@ impl Actor {
             app: app.clone(),
             caller,
             meta,
+            seats: Arc::from([]),
+        }
+    }
+
+    /// The same actor knowing the seats its caller holds (see `Audience`).
+    pub fn holding(self, seats: Vec<Uuid>) -> Self {
+        Self {
+            seats: seats.into(),
+            ..self
         }
     }
 
@@ -36,6 +49,7 @@ impl Actor {
     pub fn acting_as(&self, caller: Caller) -> Self {
         Self {
             caller,
+            seats: Arc::from([]),
             ..self.clone()
         }
     }

@@ -62,6 +62,16 @@ impl Caller {
         }
     }
 
+    pub fn is_member(&self) -> bool {
+        matches!(
+            self,
+            Caller::User {
+                role: Role::Member,
+                ..
+            }
+        )
+    }
+
     pub fn is_admin(&self) -> bool {
         matches!(
             self,
@@ -72,8 +82,9 @@ impl Caller {
         )
     }
 
-    /// Whether the caller may see data owned by this developer.
-    pub fn can_see_developer(&self, developer_id: Uuid) -> bool {
+    /// Whether the caller may change what this developer owns: admins, and the developer
+    /// itself. (What a caller may see is `Actor::may_see`.)
+    pub fn manages(&self, developer_id: Uuid) -> bool {
         match self {
             Caller::User {
                 role: Role::Admin, ..

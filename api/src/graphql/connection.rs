@@ -1,6 +1,8 @@
 //! The one way a Relay connection is built: edges with cursors, page info, and a total count
 //! that is computed only when the query selects it.
 
+use super::context::ContextExt;
+use super::guard::{Guarded, shown};
 use crate::error::AppResult;
 use crate::paging::Page;
 use async_graphql::connection::{Connection, Edge};
@@ -16,18 +18,20 @@ pub struct TotalCount {
 
 pub type PagedConnection<N> = Connection<String, N, TotalCount>;
 
-/// The connection for one page: `cursor` names each row by its position and value, `node`
-/// makes the GraphQL object, `count` runs only if `totalCount` was asked for.
-pub async fn connection<T, N>(
+/// The connection for one page: `cursor` names each row by its position and value, each row
+/// becomes its object through the visibility rule (the listing already chose rows the actor
+/// may see; a row it may not is left out, never shown), and `count` runs only if `totalCount`
+/// was asked for.
+pub async fn connection<N>(
     ctx: &Context<'_>,
-    page: Page<T>,
-    cursor: impl Fn(u64, &T) -> String,
-    node: impl Fn(T) -> N,
+    page: Page<N::Row>,
+    cursor: impl Fn(u64, &N::Row) -> String,
     count: impl Future<Output = AppResult<u64>>,
 ) -> Result<PagedConnection<N>>
 where
-    N: OutputType,
+    N: Guarded + OutputType,
 {
+    let actor = ctx.actor()?;
     let total_count = if ctx.look_ahead().field("totalCount").exists() {
         count.await?
     } else {
@@ -38,11 +42,16 @@ where
         page.has_next,
         TotalCount { total_count },
     );
-    connection.edges.extend(
-        page.rows
-            .into_iter()
-            .zip(page.offset..)
-            .map(|(row, position)| Edge::new(cursor(position, &row), node(row))),
-    );
+    connection
+        .edges
+        .extend(
+            page.rows
+                .into_iter()
+                .zip(page.offset..)
+                .filter_map(|(row, position)| {
+                    let cursor = cursor(position, &row);
+                    shown::<N>(actor, row).map(|node| Edge::new(cursor, node))
+                }),
+        );
     Ok(connection)
 }

@@ -1,5 +1,6 @@
 //! The one way a resolver reaches its actor and its loaders.
 
+use super::guard::{Guarded, shown, shown_all};
 use super::loader::LoaderError;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
@@ -30,12 +31,25 @@ impl ContextExt for Context<'_> {
     }
 }
 
-/// The objects a one-to-many edge holds for `key`, through that edge's loader.
-pub async fn related<L, M, N>(ctx: &Context<'_>, key: Uuid, node: impl Fn(M) -> N) -> Result<Vec<N>>
+/// The objects a one-to-many edge holds for `key` that the actor may see, through that edge's
+/// loader.
+pub async fn related<L, T>(ctx: &Context<'_>, key: Uuid) -> Result<Vec<T>>
 where
-    L: Loader<Uuid, Value = Vec<M>, Error = LoaderError>,
-    M: Send + Sync + Clone + 'static,
+    L: Loader<Uuid, Error = LoaderError>,
+    L::Value: IntoIterator,
+    T: Guarded<Row = <L::Value as IntoIterator>::Item>,
+{
+    let actor = ctx.actor()?;
+    let found = ctx.loader::<L>()?.load_one(key).await?;
+    Ok(found.map_or_else(Vec::new, |rows| shown_all(actor, rows)))
+}
+
+/// The object a one-to-one edge leads to from `key`, if there is one and the actor may see it.
+pub async fn related_one<L, T>(ctx: &Context<'_>, key: Uuid) -> Result<Option<T>>
+where
+    L: Loader<Uuid, Error = LoaderError>,
+    T: Guarded<Row = L::Value>,
 {
     let found = ctx.loader::<L>()?.load_one(key).await?;
-    Ok(found.unwrap_or_default().into_iter().map(node).collect())
+    Ok(found.and_then(|row| shown(ctx.actor().ok()?, row)))
 }

@@ -1,6 +1,7 @@
 //! The GraphQL schema.
 //! - `mod.rs`: the merged roots and the schema with its limits and loaders.
-//! - `context.rs`: how a resolver reaches its actor and loaders.
+//! - `context.rs`: how a resolver reaches its actor and loaders, and follows an edge.
+//! - `guard.rs`: the only way to make an object: from a row the actor may see.
 //! - `connection.rs`: building a Relay connection from a page.
 //! - `loader.rs`: what every dataloader shares.
 //! - `limits.rs`: depth, complexity, size and input limits, and codes on engine errors.
@@ -9,6 +10,7 @@
 pub mod connection;
 pub mod context;
 pub mod document;
+pub mod guard;
 mod limits;
 pub mod loader;
 

@@ -1,8 +1,9 @@
 //! Reading the credential once, at the edge, for HTTP and WebSocket alike.
 
-use crate::auth::{Caller, RequestMeta};
+use crate::auth::{Actor, Caller, RequestMeta, Role};
 use crate::domain::instance_tokens::{format as token_format, service as tokens};
 use crate::domain::licenses::model::LicenseState;
+use crate::domain::seats::service as seats;
 use crate::domain::validation::service::wrong_key;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -73,6 +74,23 @@ async fn license_key_caller(
             None => Err(AppError::Unauthenticated("unknown license key")),
         },
     }
+}
+
+/// The request's actor: for a team member, with the seats it holds (what it may see follows
+/// from them).
+pub async fn actor_for(
+    app: &AppState,
+    caller: Caller,
+    meta: RequestMeta,
+) -> Result<Actor, AppError> {
+    let seats = match &caller {
+        Caller::User {
+            id,
+            role: Role::Member,
+        } => seats::held_by(&app.db, *id).await?,
+        _ => Vec::new(),
+    };
+    Ok(Actor::new(app, caller, meta).holding(seats))
 }
 
 pub async fn caller_from_headers(

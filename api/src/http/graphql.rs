@@ -4,9 +4,9 @@
 //! form or `text/plain` post from another site cannot act on a signed-in user's behalf.
 
 use super::HttpState;
-use super::auth::{caller_from_authorization, caller_from_headers, request_meta};
+use super::auth::{actor_for, caller_from_authorization, caller_from_headers, request_meta};
 use super::{access_log, ws_session};
-use crate::auth::{Actor, Caller, RequestMeta};
+use crate::auth::{Caller, RequestMeta};
 use crate::config::LimitsConfig;
 use crate::error::{AppError, Code};
 use crate::graphql::document::token_count;
@@ -132,7 +132,10 @@ async fn execute(
     let mut batch = state.documents.prepare_batch(batch);
     let logged =
         access_log::enabled().then(|| (access_log::operations(&mut batch), caller.clone()));
-    let actor = Actor::new(&state.app, caller, meta);
+    let actor = match actor_for(&state.app, caller, meta).await {
+        Ok(actor) => actor,
+        Err(err) => return unauthenticated(err),
+    };
     let response = state.schema.execute_batch(batch.data(actor)).await;
     if let Some((operations, caller)) = logged {
         access_log::record(started, &caller, &operations, &response);
@@ -262,8 +265,11 @@ async fn websocket(
                 }
                 .map_err(async_graphql::Error::from)?;
                 // The connection's actor; each operation gets a copy at its own time.
+                let actor = actor_for(&app, caller, meta)
+                    .await
+                    .map_err(async_graphql::Error::from)?;
                 let mut data = Data::default();
-                data.insert(Actor::new(&app, caller, meta));
+                data.insert(actor);
                 Ok(data)
             };
             ws_session::serve(

@@ -201,6 +201,7 @@ impl Rows {
             email_verified_at: Set(None),
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
+            developer_id: Set(None),
         }
         .insert(conn)
         .await

@@ -1,5 +1,6 @@
 use super::model::DeveloperFilter;
 use super::service::{self, SignupInput};
+use crate::auth::Audience;
 use crate::auth::Role;
 use crate::domain::entitlements::schema::{self as entitlement_schema, Entitlement};
 use crate::domain::instances::loaders::InstancesByDeveloper;
@@ -8,6 +9,7 @@ use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::schema::License;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related};
+use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
 use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -15,7 +17,22 @@ use entity::users;
 use uuid::Uuid;
 
 /// An account: a developer (who owns licenses), a team member, or an admin.
-pub struct User(pub users::Model);
+pub struct User(users::Model);
+
+impl Guarded for User {
+    type Row = users::Model;
+
+    fn audience(row: &users::Model) -> Audience {
+        Audience::Account {
+            id: row.id,
+            developer: row.developer_id,
+        }
+    }
+
+    fn wrap(row: users::Model, _: Seen) -> Self {
+        Self(row)
+    }
+}
 
 #[Object]
 impl User {
@@ -42,7 +59,7 @@ impl User {
     }
     /// The developer's customer instances, oldest first.
     async fn instances(&self, ctx: &Context<'_>) -> Result<Vec<Instance>> {
-        related::<InstancesByDeveloper, _, _>(ctx, self.0.id, Instance).await
+        related::<InstancesByDeveloper, Instance>(ctx, self.0.id).await
     }
     /// What this developer's plan and overrides grant, with usage where metered (empty for
     /// accounts that are not developers).
@@ -54,7 +71,7 @@ impl User {
     }
     /// The licenses this developer owns, oldest first.
     async fn licenses(&self, ctx: &Context<'_>) -> Result<Vec<License>> {
-        related::<LicensesByDeveloper, _, _>(ctx, self.0.id, License).await
+        related::<LicensesByDeveloper, License>(ctx, self.0.id).await
     }
 }
 
@@ -92,7 +109,12 @@ pub struct AccountsQuery;
 impl AccountsQuery {
     /// The signed-in account.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(User(service::me(ctx.actor()?).await?))
+        let actor = ctx.actor()?;
+        Ok(shown_or_not_found(
+            actor,
+            service::me(actor).await?,
+            "account",
+        )?)
     }
 
     /// Developers, oldest first. Admins only.
@@ -108,12 +130,14 @@ impl AccountsQuery {
         let filter = filter.unwrap_or_default();
         let rows = service::list_developers(actor, &filter, &page).await?;
         let count = service::count_developers(actor, &filter);
-        connection(ctx, rows, |_, u| id_cursor(u.id), User, count).await
+        connection::<User>(ctx, rows, |_, u| id_cursor(u.id), count).await
     }
 
     /// One developer by id. Admins only.
     async fn developer(&self, ctx: &Context<'_>, id: Uuid) -> Result<User> {
-        Ok(User(service::developer(ctx.actor()?, id).await?))
+        let actor = ctx.actor()?;
+        let found = service::developer(actor, id).await?;
+        Ok(shown_or_not_found(actor, found, "developer")?)
     }
 }
 
@@ -132,9 +156,11 @@ impl AccountsMutation {
             plan_code: input.plan_code,
         };
         let out = service::signup(ctx.actor()?, input).await?;
+        // What the answer shows, it shows to the account it just made.
+        let developer = &out.actor;
         Ok(SignupPayload {
-            developer: User(out.developer),
-            license: License(out.license),
+            developer: shown_or_not_found(developer, out.developer, "developer")?,
+            license: shown_or_not_found(developer, out.license, "license")?,
             license_key: out.license_key,
             access_token: out.token.token,
             access_token_expires_at: out.token.expires_at,
@@ -148,11 +174,11 @@ impl AccountsMutation {
         email: String,
         password: String,
     ) -> Result<AuthPayload> {
-        let (user, token) = service::login(ctx.actor()?, &email, password).await?;
+        let signed_in = service::login(ctx.actor()?, &email, password).await?;
         Ok(AuthPayload {
-            access_token: token.token,
-            expires_at: token.expires_at,
-            user: User(user),
+            access_token: signed_in.token.token,
+            expires_at: signed_in.token.expires_at,
+            user: shown_or_not_found(&signed_in.actor, signed_in.user, "account")?,
         })
     }
 }

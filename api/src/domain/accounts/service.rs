@@ -27,6 +27,8 @@ pub struct SignupInput {
 }
 
 pub struct SignupOutcome {
+    /// The request, acting as the developer it created.
+    pub actor: Actor,
     pub developer: users::Model,
     pub license: licenses::Model,
     /// The plaintext key: returned this once, never stored.
@@ -84,6 +86,7 @@ pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcom
 
     let token = app.jwt.issue(developer.id, Role::Developer, now)?;
     Ok(SignupOutcome {
+        actor: developer_actor,
         developer,
         license,
         license_key: key.plaintext,
@@ -154,18 +157,22 @@ async fn insert_user(
         email_verified_at: Set(None),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
+        developer_id: Set(None),
     }
     .insert(conn)
     .await?)
 }
 
 /// An access token for the right password; unknown emails and wrong passwords look alike.
+/// A successful login: the account, its token, and the request acting as that account.
+pub struct SignedIn {
+    pub user: users::Model,
+    pub token: IssuedToken,
+    pub actor: Actor,
+}
+
 #[tracing::instrument(skip_all)]
-pub async fn login(
-    actor: &Actor,
-    email: &str,
-    password_attempt: String,
-) -> AppResult<(users::Model, IssuedToken)> {
+pub async fn login(actor: &Actor, email: &str, password_attempt: String) -> AppResult<SignedIn> {
     let app = &actor.app;
     knock(actor, "login", email).await?;
     let user = match input::email(email) {
@@ -184,7 +191,8 @@ pub async fn login(
         .ok_or(AppError::Unauthenticated("wrong email or password"))?;
     let role = Role::from_stored(&user.role)?;
     let token = app.jwt.issue(user.id, role, actor.now)?;
-    Ok((user, token))
+    let actor = actor.acting_as(Caller::User { id: user.id, role });
+    Ok(SignedIn { user, token, actor })
 }
 
 pub async fn me(actor: &Actor) -> AppResult<users::Model> {

@@ -1,8 +1,9 @@
 use super::model::AuditFilter;
 use super::service;
-use crate::auth::ActorType;
+use crate::auth::{ActorType, Audience};
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
+use crate::graphql::guard::{Guarded, Seen};
 use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
@@ -10,7 +11,19 @@ use entity::audit_events;
 use uuid::Uuid;
 
 /// One recorded change: what, to which entity, by whom, from where.
-pub struct AuditEvent(pub audit_events::Model);
+pub struct AuditEvent(audit_events::Model);
+
+impl Guarded for AuditEvent {
+    type Row = audit_events::Model;
+
+    fn audience(row: &audit_events::Model) -> Audience {
+        Audience::OwnedBy(row.owner_id)
+    }
+
+    fn wrap(row: audit_events::Model, _: Seen) -> Self {
+        Self(row)
+    }
+}
 
 impl AuditEvent {
     /// Where an action came from (actor id, IP, user agent) is operator data: admins see it on
@@ -92,6 +105,6 @@ impl AuditQuery {
         let filter = filter.unwrap_or_default();
         let rows = service::page(actor, &filter, &page).await?;
         let count = service::count(actor, &filter);
-        connection(ctx, rows, |_, e| id_cursor(e.id), AuditEvent, count).await
+        connection::<AuditEvent>(ctx, rows, |_, e| id_cursor(e.id), count).await
     }
 }

@@ -56,14 +56,19 @@ fn condition(instance_id: Uuid, filter: &LogFilter) -> AppResult<Condition> {
     Ok(condition)
 }
 
+/// The instance's lines matching the filter, and the developer whose instance it is.
 async fn matching(
     actor: &Actor,
     instance_id: Uuid,
     filter: &LogFilter,
-) -> AppResult<Select<InstanceLogs>> {
-    visible_instance(&actor.app.db, actor, instance_id).await?;
-    Ok(InstanceLogs::find().filter(condition(instance_id, filter)?))
+) -> AppResult<(Select<InstanceLogs>, Uuid)> {
+    let instance = visible_instance(&actor.app.db, actor, instance_id).await?;
+    let query = InstanceLogs::find().filter(condition(instance_id, filter)?);
+    Ok((query, instance.developer_id))
 }
+
+/// A log line, with the developer whose instance wrote it (who may see it follows from that).
+pub type Line = (instance_logs::Model, Uuid);
 
 /// One page, and whether another follows.
 pub async fn page(
@@ -71,10 +76,10 @@ pub async fn page(
     instance_id: Uuid,
     filter: &LogFilter,
     page: &PageArgs,
-) -> AppResult<Page<instance_logs::Model>> {
+) -> AppResult<Page<Line>> {
     let db = &actor.app.db;
-    let mut query = matching(actor, instance_id, filter)
-        .await?
+    let (query, developer) = matching(actor, instance_id, filter).await?;
+    let mut query = query
         .order_by_desc(instance_logs::Column::LoggedAt)
         .order_by_desc(instance_logs::Column::Id);
     if let Some(after) = page.after_id() {
@@ -95,12 +100,11 @@ pub async fn page(
                 ),
         );
     }
-    paging::fetch(db, query, page).await
+    let page = paging::fetch(db, query, page).await?;
+    Ok(page.map(|line| (line, developer)))
 }
 
 pub async fn count(actor: &Actor, instance_id: Uuid, filter: &LogFilter) -> AppResult<u64> {
-    Ok(matching(actor, instance_id, filter)
-        .await?
-        .count(&actor.app.db)
-        .await?)
+    let (query, _) = matching(actor, instance_id, filter).await?;
+    Ok(query.count(&actor.app.db).await?)
 }

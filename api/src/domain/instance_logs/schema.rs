@@ -1,8 +1,10 @@
-use super::listing::{self, LogFilter};
+use super::listing::{self, Line, LogFilter};
 use super::model::{LogEntry, LogLevel};
 use super::service as logs;
+use crate::auth::Audience;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
+use crate::graphql::guard::{Guarded, Seen};
 use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
@@ -10,7 +12,22 @@ use entity::instance_logs;
 use uuid::Uuid;
 
 /// One line an instance logged about itself.
-pub struct InstanceLog(pub instance_logs::Model);
+pub struct InstanceLog(instance_logs::Model);
+
+impl Guarded for InstanceLog {
+    type Row = Line;
+
+    fn audience((line, developer): &Line) -> Audience {
+        Audience::Instance {
+            id: line.instance_id,
+            developer: *developer,
+        }
+    }
+
+    fn wrap((line, _): Line, _: Seen) -> Self {
+        Self(line)
+    }
+}
 
 #[Object]
 impl InstanceLog {
@@ -75,7 +92,7 @@ impl InstanceLogsQuery {
         };
         let rows = listing::page(actor, instance_id, &filter, &page).await?;
         let count = listing::count(actor, instance_id, &filter);
-        connection(ctx, rows, |_, l| id_cursor(l.id), InstanceLog, count).await
+        connection::<InstanceLog>(ctx, rows, |_, (l, _)| id_cursor(l.id), count).await
     }
 }
 

@@ -1,5 +1,7 @@
-use super::service as tokens;
+use super::service::{self as tokens, Token};
+use crate::auth::Audience;
 use crate::graphql::context::ContextExt;
+use crate::graphql::guard::{Guarded, Seen, shown_all, shown_or_not_found};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::instance_tokens;
@@ -7,7 +9,22 @@ use uuid::Uuid;
 
 /// A credential an instance presents, as `Authorization: Bearer inst_...`, to write and read
 /// its own logs. The token itself is shown once, when it is created; only a digest is kept.
-pub struct InstanceToken(pub instance_tokens::Model);
+pub struct InstanceToken(instance_tokens::Model);
+
+impl Guarded for InstanceToken {
+    type Row = Token;
+
+    fn audience((token, developer): &Token) -> Audience {
+        Audience::Instance {
+            id: token.instance_id,
+            developer: *developer,
+        }
+    }
+
+    fn wrap((token, _): Token, _: Seen) -> Self {
+        Self(token)
+    }
+}
 
 #[Object]
 impl InstanceToken {
@@ -54,8 +71,11 @@ impl InstanceTokensQuery {
         ctx: &Context<'_>,
         instance_id: Uuid,
     ) -> Result<Vec<InstanceToken>> {
-        let found = tokens::list_tokens(ctx.actor()?, instance_id).await?;
-        Ok(found.into_iter().map(InstanceToken).collect())
+        let actor = ctx.actor()?;
+        Ok(shown_all(
+            actor,
+            tokens::list_tokens(actor, instance_id).await?,
+        ))
     }
 }
 
@@ -72,16 +92,19 @@ impl InstanceTokensMutation {
         instance_id: Uuid,
         name: String,
     ) -> Result<CreatedInstanceToken> {
-        let created = tokens::create_token(ctx.actor()?, instance_id, &name).await?;
+        let actor = ctx.actor()?;
+        let created = tokens::create_token(actor, instance_id, &name).await?;
         Ok(CreatedInstanceToken {
             token: created.plaintext,
-            instance_token: InstanceToken(created.token),
+            instance_token: shown_or_not_found(actor, created.token, "instance token")?,
         })
     }
 
     /// Revokes a token; requests bearing it are refused UNAUTHENTICATED from then on.
     /// The instance's developer or an admin.
     async fn revoke_instance_token(&self, ctx: &Context<'_>, id: Uuid) -> Result<InstanceToken> {
-        Ok(InstanceToken(tokens::revoke_token(ctx.actor()?, id).await?))
+        let actor = ctx.actor()?;
+        let revoked = tokens::revoke_token(actor, id).await?;
+        Ok(shown_or_not_found(actor, revoked, "instance token")?)
     }
 }

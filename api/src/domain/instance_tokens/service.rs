@@ -23,10 +23,13 @@ use uuid::Uuid;
 /// this often keeps a busy instance from turning every read into a write.
 const USE_RESOLUTION: Duration = Duration::minutes(1);
 
+/// A token, with the developer whose instance it opens (who may see it follows from that).
+pub type Token = (instance_tokens::Model, Uuid);
+
 /// A token as created: `plaintext` is answered once and exists nowhere else.
 pub struct CreatedToken {
     pub plaintext: String,
-    pub token: instance_tokens::Model,
+    pub token: Token,
 }
 
 /// The instance history line, audit entry and event of a token change.
@@ -93,13 +96,13 @@ pub async fn create_token(actor: &Actor, instance_id: Uuid, name: &str) -> AppRe
     uow.commit().await?;
     Ok(CreatedToken {
         plaintext: new.plaintext,
-        token,
+        token: (token, instance.developer_id),
     })
 }
 
 /// Revokes a token at once: its next request is refused. Its instance's developer or an admin.
 #[tracing::instrument(skip_all, fields(%token_id))]
-pub async fn revoke_token(actor: &Actor, token_id: Uuid) -> AppResult<instance_tokens::Model> {
+pub async fn revoke_token(actor: &Actor, token_id: Uuid) -> AppResult<Token> {
     actor.require_user()?;
     let mut uow = UnitOfWork::begin(actor).await?;
     let before = InstanceTokens::find_by_id(token_id)
@@ -130,23 +133,24 @@ pub async fn revoke_token(actor: &Actor, token_id: Uuid) -> AppResult<instance_t
         .ok_or(AppError::NotFound("instance token"))?;
     record_token_change(&mut uow, "revoked", &instance, &token).await?;
     uow.commit().await?;
-    Ok(token)
+    Ok((token, instance.developer_id))
 }
 
 /// An instance's tokens, revoked ones included, newest first. Its developer or an admin.
-pub async fn list_tokens(
-    actor: &Actor,
-    instance_id: Uuid,
-) -> AppResult<Vec<instance_tokens::Model>> {
+pub async fn list_tokens(actor: &Actor, instance_id: Uuid) -> AppResult<Vec<Token>> {
     actor.require_user()?;
     let db = &actor.app.db;
     let instance = visible_instance(db, actor, instance_id).await?;
-    Ok(InstanceTokens::find()
+    let found = InstanceTokens::find()
         .filter(instance_tokens::Column::InstanceId.eq(instance.id))
         .order_by_desc(instance_tokens::Column::Id)
         .limit(actor.app.config.limits.max_page_size as u64)
         .all(db)
-        .await?)
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|token| (token, instance.developer_id))
+        .collect())
 }
 
 /// The caller a presented token stands for. Unknown, revoked, and tokens of deleted instances

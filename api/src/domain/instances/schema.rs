@@ -1,18 +1,36 @@
 use super::model::InstanceStatus;
 use super::service::{self, InstanceMove, NewInstance};
+use crate::auth::Audience;
 use crate::domain::plans::model::DbType;
 use crate::domain::pools::loaders::PoolById;
 use crate::domain::pools::schema::DatabasePool;
 use crate::domain::usage::metrics::Granularity;
 use crate::domain::usage::schema::{UsagePoint, instance_usage};
-use crate::graphql::context::ContextExt;
+use crate::graphql::context::{ContextExt, related_one};
+use crate::graphql::guard::{Guarded, Seen, shown_all, shown_or_not_found};
+
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::instances;
 use uuid::Uuid;
 
 /// A customer's deployment, with its own database in a shared pool or on a dedicated server.
-pub struct Instance(pub instances::Model);
+pub struct Instance(instances::Model);
+
+impl Guarded for Instance {
+    type Row = instances::Model;
+
+    fn audience(row: &instances::Model) -> Audience {
+        Audience::Instance {
+            id: row.id,
+            developer: row.developer_id,
+        }
+    }
+
+    fn wrap(row: instances::Model, _: Seen) -> Self {
+        Self(row)
+    }
+}
 
 #[Object]
 impl Instance {
@@ -41,12 +59,10 @@ impl Instance {
     }
     /// The shared pool holding its database, for admins (pool hosts are operator data).
     async fn pool(&self, ctx: &Context<'_>) -> Result<Option<DatabasePool>> {
-        let is_admin = ctx.actor()?.is_admin();
-        let Some(pool_id) = self.0.pool_id.filter(|_| is_admin) else {
-            return Ok(None);
-        };
-        let found = ctx.loader::<PoolById>()?.load_one(pool_id).await?;
-        Ok(found.map(DatabasePool))
+        match self.0.pool_id {
+            Some(pool) => related_one::<PoolById, DatabasePool>(ctx, pool).await,
+            None => Ok(None),
+        }
     }
     /// One metric's series for this instance (UTC days or months; by default the last 30 days).
     async fn usage(
@@ -84,8 +100,8 @@ pub struct InstancesQuery;
 impl InstancesQuery {
     /// Instances: admins all, developers their own.
     async fn instances(&self, ctx: &Context<'_>) -> Result<Vec<Instance>> {
-        let found = service::list_instances(ctx.actor()?).await?;
-        Ok(found.into_iter().map(Instance).collect())
+        let actor = ctx.actor()?;
+        Ok(shown_all(actor, service::list_instances(actor).await?))
     }
 }
 
@@ -93,9 +109,9 @@ impl InstancesQuery {
 pub struct InstancesMutation;
 
 async fn move_to(ctx: &Context<'_>, id: Uuid, change: InstanceMove) -> Result<Instance> {
-    Ok(Instance(
-        service::move_instance(ctx.actor()?, id, change).await?,
-    ))
+    let actor = ctx.actor()?;
+    let moved = service::move_instance(actor, id, change).await?;
+    Ok(shown_or_not_found(actor, moved, "instance")?)
 }
 
 #[Object]
@@ -114,9 +130,9 @@ impl InstancesMutation {
             subdomain,
             region,
         };
-        Ok(Instance(
-            service::create_instance(ctx.actor()?, input).await?,
-        ))
+        let actor = ctx.actor()?;
+        let created = service::create_instance(actor, input).await?;
+        Ok(shown_or_not_found(actor, created, "instance")?)
     }
 
     /// Provisioning finished: the instance is running. Admins only.
@@ -151,6 +167,8 @@ impl InstancesMutation {
 
     /// Deletes an instance and gives its pool slot to the oldest waiter.
     async fn delete_instance(&self, ctx: &Context<'_>, id: Uuid) -> Result<Instance> {
-        Ok(Instance(service::delete_instance(ctx.actor()?, id).await?))
+        let actor = ctx.actor()?;
+        let deleted = service::delete_instance(actor, id).await?;
+        Ok(shown_or_not_found(actor, deleted, "instance")?)
     }
 }

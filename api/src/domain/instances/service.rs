@@ -166,7 +166,7 @@ async fn owned_instance(
     let instance = Instances::find_by_id(id)
         .one(conn)
         .await?
-        .filter(|i| actor.can_see_developer(i.developer_id))
+        .filter(|i| actor.manages(i.developer_id))
         .ok_or(AppError::NotFound("instance"))?;
     let status = InstanceStatus::from_stored(&instance.status)?;
     Ok((instance, status))

@@ -5,7 +5,7 @@
 use super::changes::{change, term_length};
 use super::model::{LicenseState, LicenseTerm, PaymentState};
 use super::transitions;
-use crate::auth::Actor;
+use crate::auth::{Actor, Audience};
 use crate::error::{AppError, AppResult};
 use crate::events::UnitOfWork;
 use chrono::{DateTime, Duration, Utc};
@@ -126,11 +126,16 @@ pub async fn renew(actor: &Actor, id: Uuid) -> AppResult<licenses::Model> {
     Ok(after)
 }
 
-/// A license the caller may see: admins any, developers their own (others are NOT_FOUND).
+/// A license the caller may see (its developer, its seat holders, admins); to anyone else it
+/// does not exist.
 pub async fn visible(actor: &Actor, id: Uuid) -> AppResult<licenses::Model> {
     actor.require_user()?;
     let license = load(&actor.app.db, id).await?;
-    if !actor.can_see_developer(license.developer_id) {
+    let audience = Audience::License {
+        id: license.id,
+        developer: license.developer_id,
+    };
+    if !actor.may_see(audience) {
         return Err(AppError::NotFound("license"));
     }
     Ok(license)

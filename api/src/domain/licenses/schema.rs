@@ -3,6 +3,7 @@ use super::listing;
 use super::loaders::LicenseById;
 use super::model::{LicenseFilter, LicenseOrder, LicenseState, LicenseTerm, PaymentState};
 use super::service::{self, CustomerFields, LicenseChanges, LicenseFields, NewLicense};
+use crate::auth::Audience;
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
 use crate::domain::audit::loaders::AuditEventsByEntity;
@@ -15,7 +16,8 @@ use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
 use crate::domain::seats::schema::Assignment;
 use crate::events::DomainEvent;
 use crate::graphql::connection::{PagedConnection, connection};
-use crate::graphql::context::{ContextExt, related};
+use crate::graphql::context::{ContextExt, related, related_one};
+use crate::graphql::guard::{Guarded, Seen, shown, shown_all, shown_or_not_found};
 use crate::paging::{PageArgs, position_cursor};
 use async_graphql::{Context, Object, Result, Subscription};
 use async_graphql::{InputObject, SimpleObject};
@@ -26,7 +28,22 @@ use std::sync::Arc;
 use tokio_stream::wrappers::BroadcastStream;
 use uuid::Uuid;
 
-pub struct License(pub licenses::Model);
+pub struct License(licenses::Model);
+
+impl Guarded for License {
+    type Row = licenses::Model;
+
+    fn audience(row: &licenses::Model) -> Audience {
+        Audience::License {
+            id: row.id,
+            developer: row.developer_id,
+        }
+    }
+
+    fn wrap(row: licenses::Model, _: Seen) -> Self {
+        Self(row)
+    }
+}
 
 fn utc(t: &sea_orm::prelude::DateTimeWithTimeZone) -> DateTime<Utc> {
     t.with_timezone(&Utc)
@@ -132,34 +149,60 @@ impl License {
     }
     /// Registered runtime nodes (alive or not yet deactivated), oldest first.
     async fn runtime_nodes(&self, ctx: &Context<'_>) -> Result<Vec<RuntimeNode>> {
-        related::<ActiveNodesByLicense, _, _>(ctx, self.0.id, RuntimeNode).await
+        let found = ctx
+            .loader::<ActiveNodesByLicense>()?
+            .load_one(self.0.id)
+            .await?;
+        let owned = found
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| (n, self.0.developer_id));
+        Ok(shown_all(ctx.actor()?, owned))
     }
     /// What happened to this license, newest first.
     async fn audit_events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
-        related::<AuditEventsByEntity, _, _>(ctx, self.0.id, AuditEvent).await
+        related::<AuditEventsByEntity, AuditEvent>(ctx, self.0.id).await
     }
     /// Seats currently held, oldest first.
     async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<Assignment>> {
-        related::<ActiveAssignmentsByLicense, _, _>(ctx, self.0.id, Assignment).await
+        let found = ctx
+            .loader::<ActiveAssignmentsByLicense>()?
+            .load_one(self.0.id)
+            .await?;
+        let owned = found
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| (a, self.0.developer_id));
+        Ok(shown_all(ctx.actor()?, owned))
     }
     async fn plan(&self, ctx: &Context<'_>) -> Result<Option<Plan>> {
-        Ok(ctx
-            .loader::<PlanById>()?
-            .load_one(self.0.plan_id)
-            .await?
-            .map(Plan))
+        related_one::<PlanById, Plan>(ctx, self.0.plan_id).await
     }
     async fn developer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let found = ctx
-            .loader::<UserById>()?
-            .load_one(self.0.developer_id)
-            .await?;
-        Ok(found.map(User))
+        related_one::<UserById, User>(ctx, self.0.developer_id).await
     }
 }
 
 /// A committed change to a license.
 pub struct LicenseEvent(Arc<DomainEvent>);
+
+impl Guarded for LicenseEvent {
+    type Row = Arc<DomainEvent>;
+
+    fn audience(event: &Arc<DomainEvent>) -> Audience {
+        match event.developer_id {
+            Some(developer) => Audience::License {
+                id: event.entity_id,
+                developer,
+            },
+            None => Audience::OwnedBy(None),
+        }
+    }
+
+    fn wrap(event: Arc<DomainEvent>, _: Seen) -> Self {
+        Self(event)
+    }
+}
 
 #[Object]
 impl LicenseEvent {
@@ -179,11 +222,7 @@ impl LicenseEvent {
     }
     /// The license as it is now (it may have changed again since the event).
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
-        let found = ctx
-            .loader::<LicenseById>()?
-            .load_one(self.0.entity_id)
-            .await?;
-        Ok(found.map(License))
+        related_one::<LicenseById, License>(ctx, self.0.entity_id).await
     }
 }
 
@@ -207,12 +246,14 @@ impl LicensesQuery {
         let order = order_by.unwrap_or_default();
         let rows = listing::page(actor, &filter, &order, &page).await?;
         let count = listing::count(actor, &filter);
-        connection(ctx, rows, |at, _| position_cursor(at), License, count).await
+        connection::<License>(ctx, rows, |at, _| position_cursor(at), count).await
     }
 
     /// One license: admins see any, developers their own.
     async fn license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
-        Ok(License(lifecycle::visible(ctx.actor()?, id).await?))
+        let actor = ctx.actor()?;
+        let found = lifecycle::visible(actor, id).await?;
+        Ok(shown_or_not_found(actor, found, "license")?)
     }
 }
 
@@ -230,9 +271,9 @@ impl LicensesMutation {
             to: state,
             payment: payment_state,
         };
-        Ok(License(
-            lifecycle::change_state(ctx.actor()?, id, change).await?,
-        ))
+        let actor = ctx.actor()?;
+        let changed = lifecycle::change_state(actor, id, change).await?;
+        Ok(shown_or_not_found(actor, changed, "license")?)
     }
 }
 
@@ -318,9 +359,10 @@ impl LicensesMutation {
             plan_code: input.plan_code,
             fields: license_fields!(input),
         };
-        let (license, key) = service::create(ctx.actor()?, new).await?;
+        let actor = ctx.actor()?;
+        let (license, key) = service::create(actor, new).await?;
         Ok(LicenseKeyPayload {
-            license: License(license),
+            license: shown_or_not_found(actor, license, "license")?,
             license_key: key.plaintext,
         })
     }
@@ -336,7 +378,9 @@ impl LicensesMutation {
             plan_code: input.plan_code,
             fields: license_fields!(input),
         };
-        Ok(License(service::update(ctx.actor()?, id, changes).await?))
+        let actor = ctx.actor()?;
+        let updated = service::update(actor, id, changes).await?;
+        Ok(shown_or_not_found(actor, updated, "license")?)
     }
 
     /// Issues a new key; the old one stops working at once.
@@ -345,9 +389,10 @@ impl LicensesMutation {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> Result<LicenseKeyPayload> {
-        let (license, key) = service::regenerate_key(ctx.actor()?, id).await?;
+        let actor = ctx.actor()?;
+        let (license, key) = service::regenerate_key(actor, id).await?;
         Ok(LicenseKeyPayload {
-            license: License(license),
+            license: shown_or_not_found(actor, license, "license")?,
             license_key: key.plaintext,
         })
     }
@@ -382,7 +427,9 @@ impl LicensesMutation {
     /// Extends expiry by one term (from expiry, or from now if already expired), active and
     /// paid. Admins only.
     async fn renew_license(&self, ctx: &Context<'_>, id: Uuid) -> Result<License> {
-        Ok(License(lifecycle::renew(ctx.actor()?, id).await?))
+        let actor = ctx.actor()?;
+        let renewed = lifecycle::renew(actor, id).await?;
+        Ok(shown_or_not_found(actor, renewed, "license")?)
     }
 }
 
@@ -394,18 +441,15 @@ impl LicensesSubscription {
     /// Committed license changes, from every gateway process: all of them for admins, a
     /// developer's own for a developer.
     async fn license_events(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = LicenseEvent>> {
-        let actor = ctx.actor()?;
-        let caller = actor.caller.clone();
-        caller.require_user()?;
+        let actor = ctx.actor()?.clone();
+        actor.require_user()?;
         let events = BroadcastStream::new(actor.app.bus.subscribe());
         Ok(events.filter_map(move |received| {
-            let visible = received.ok().filter(|event| {
-                event.kind.starts_with("license.")
-                    && event
-                        .developer_id
-                        .is_some_and(|owner| caller.can_see_developer(owner))
-            });
-            std::future::ready(visible.map(LicenseEvent))
+            let visible = received
+                .ok()
+                .filter(|event| event.kind.starts_with("license."))
+                .and_then(|event| shown::<LicenseEvent>(&actor, event));
+            std::future::ready(visible)
         }))
     }
 }

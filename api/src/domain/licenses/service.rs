@@ -273,7 +273,7 @@ async fn owned(conn: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResul
     Licenses::find_by_id(id)
         .one(conn)
         .await?
-        .filter(|l| actor.can_see_developer(l.developer_id))
+        .filter(|l| actor.manages(l.developer_id))
         .ok_or(AppError::NotFound("license"))
 }
 

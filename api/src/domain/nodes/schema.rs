@@ -1,18 +1,35 @@
 use super::model::NodeStatus;
-use super::service::{self, CheckIn, NodeInput};
+use super::service::{self, CheckIn, Node, NodeInput};
+use crate::auth::{Actor, Audience};
 use crate::domain::licenses::loaders::LicenseById;
 use crate::domain::licenses::schema::License;
-use crate::domain::validation::schema::LicenseStatus;
+use crate::domain::validation::schema::{LicenseStatus, key_bearer};
 use crate::domain::validation::verdict::ValidationCode;
 use crate::error::AppError;
-use crate::graphql::context::ContextExt;
+use crate::graphql::context::{ContextExt, related_one};
+use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::runtime_nodes;
 use uuid::Uuid;
 
 /// A deployed copy of the vendor's software, registered by fingerprint.
-pub struct RuntimeNode(pub runtime_nodes::Model);
+pub struct RuntimeNode(runtime_nodes::Model);
+
+impl Guarded for RuntimeNode {
+    type Row = Node;
+
+    fn audience((node, developer): &Node) -> Audience {
+        Audience::Runtime {
+            license: node.license_id,
+            developer: *developer,
+        }
+    }
+
+    fn wrap((node, _): Node, _: Seen) -> Self {
+        Self(node)
+    }
+}
 
 #[Object]
 impl RuntimeNode {
@@ -54,14 +71,7 @@ impl RuntimeNode {
     }
     /// The license, for signed-in owners and admins (a license key alone does not reveal it).
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
-        let actor = ctx.actor()?;
-        let license = ctx
-            .loader::<LicenseById>()?
-            .load_one(self.0.license_id)
-            .await?;
-        Ok(license
-            .filter(|l| actor.can_see_developer(l.developer_id))
-            .map(License))
+        related_one::<LicenseById, License>(ctx, self.0.license_id).await
     }
 }
 
@@ -76,19 +86,21 @@ pub struct CheckInResult {
     next_heartbeat_before: Option<DateTime<Utc>>,
 }
 
-impl From<CheckIn> for CheckInResult {
-    fn from(c: CheckIn) -> Self {
+impl CheckInResult {
+    /// The answer to a heartbeat, showing what `actor` may see of the license and node.
+    fn new(actor: &Actor, c: CheckIn) -> Self {
+        let developer = c.license.as_ref().map(|l| l.developer_id);
         Self {
             valid: c.code == ValidationCode::Valid,
             code: c.code,
             detail: c.code.detail().to_owned(),
-            license: c.license.map(LicenseStatus::from),
             next_heartbeat_before: c
                 .node
                 .as_ref()
                 .filter(|n| n.status == NodeStatus::Active.as_str())
                 .map(|n| n.heartbeat_deadline_at.with_timezone(&Utc)),
-            node: c.node.map(RuntimeNode),
+            node: c.node.zip(developer).and_then(|node| shown(actor, node)),
+            license: c.license.and_then(|l| shown(actor, l.into())),
         }
     }
 }
@@ -115,8 +127,10 @@ impl NodesMutation {
             version,
             name,
         };
-        let node = service::activate(ctx.actor()?, &license_key, input).await?;
-        Ok(RuntimeNode(node))
+        let actor = ctx.actor()?;
+        let node = service::activate(actor, &license_key, input).await?;
+        let bearer = key_bearer(actor, node.0.license_id);
+        Ok(shown_or_not_found(&bearer, node, "runtime node")?)
     }
 
     /// A heartbeat: by license key and fingerprint, or by node id when signed in. Answers the
@@ -132,7 +146,11 @@ impl NodesMutation {
         let actor = ctx.actor()?;
         let answer = match (license_key, fingerprint, node_id) {
             (Some(key), Some(fingerprint), None) => {
-                service::check_in_by_key(actor, &key, &fingerprint, version).await?
+                let answer = service::check_in_by_key(actor, &key, &fingerprint, version).await?;
+                return Ok(match answer.license.as_ref().map(|l| l.id) {
+                    Some(license) => CheckInResult::new(&key_bearer(actor, license), answer),
+                    None => CheckInResult::new(actor, answer),
+                });
             }
             (None, None, Some(id)) => service::check_in_by_id(actor, id, version).await?,
             _ => {
@@ -143,12 +161,14 @@ impl NodesMutation {
                 .into());
             }
         };
-        Ok(answer.into())
+        Ok(CheckInResult::new(actor, answer))
     }
 
     /// Frees a node's slot. The license's developer, or an admin.
     async fn deactivate_runtime_node(&self, ctx: &Context<'_>, id: Uuid) -> Result<RuntimeNode> {
-        Ok(RuntimeNode(service::deactivate(ctx.actor()?, id).await?))
+        let actor = ctx.actor()?;
+        let node = service::deactivate(actor, id).await?;
+        Ok(shown_or_not_found(actor, node, "runtime node")?)
     }
 
     /// Deactivates a node and activates a new fingerprint in its place, in one transaction.
@@ -167,8 +187,8 @@ impl NodesMutation {
             version,
             name,
         };
-        Ok(RuntimeNode(
-            service::replace(ctx.actor()?, old_id, input).await?,
-        ))
+        let actor = ctx.actor()?;
+        let node = service::replace(actor, old_id, input).await?;
+        Ok(shown_or_not_found(actor, node, "runtime node")?)
     }
 }

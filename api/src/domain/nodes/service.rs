@@ -26,6 +26,9 @@ use uuid::Uuid;
 
 const ACTIVE: &str = NodeStatus::Active.as_str();
 
+/// A node, with the developer whose license it runs on (who may see it follows from that).
+pub type Node = (runtime_nodes::Model, Uuid);
+
 /// What a node says about itself when it activates.
 pub struct NodeInput {
     pub fingerprint: String,
@@ -266,11 +269,7 @@ async fn revive(
 
 /// `activateRuntimeNode`: the key is the credential.
 #[tracing::instrument(skip_all)]
-pub async fn activate(
-    actor: &Actor,
-    key: &str,
-    input: NodeInput,
-) -> AppResult<runtime_nodes::Model> {
+pub async fn activate(actor: &Actor, key: &str, input: NodeInput) -> AppResult<Node> {
     validate_input(&input)?;
     let license = license_by_key(actor, key)
         .await?
@@ -283,7 +282,7 @@ pub async fn activate(
     lock_license(&*uow, license.id).await?;
     let node = activate_locked(&mut uow, &license, input).await?;
     uow.commit().await?;
-    Ok(node)
+    Ok((node, license.developer_id))
 }
 
 /// A heartbeat from a node identified by key and fingerprint.
@@ -415,13 +414,13 @@ async fn owned_node(
         .await?
         .ok_or(AppError::NotFound("runtime node"))?;
     let license = license
-        .filter(|l| actor.can_see_developer(l.developer_id))
+        .filter(|l| actor.manages(l.developer_id))
         .ok_or(AppError::NotFound("runtime node"))?;
     Ok((node, license))
 }
 
 /// Frees a node's slot. Owners and admins.
-pub async fn deactivate(actor: &Actor, node_id: Uuid) -> AppResult<runtime_nodes::Model> {
+pub async fn deactivate(actor: &Actor, node_id: Uuid) -> AppResult<Node> {
     let (node, license) = owned_node(actor, node_id).await?;
     if node.status != ACTIVE {
         return Err(ConflictReason::NotActive.into());
@@ -435,15 +434,11 @@ pub async fn deactivate(actor: &Actor, node_id: Uuid) -> AppResult<runtime_nodes
     )
     .await?;
     uow.commit().await?;
-    Ok(node)
+    Ok((node, license.developer_id))
 }
 
 /// Swaps a node for a new fingerprint in one transaction: the old one's slot passes to the new.
-pub async fn replace(
-    actor: &Actor,
-    old_id: Uuid,
-    input: NodeInput,
-) -> AppResult<runtime_nodes::Model> {
+pub async fn replace(actor: &Actor, old_id: Uuid, input: NodeInput) -> AppResult<Node> {
     validate_input(&input)?;
     let (old, license) = owned_node(actor, old_id).await?;
     if old.status != ACTIVE {
@@ -458,5 +453,5 @@ pub async fn replace(
         .await?;
     let node = activate_locked(&mut uow, &license, input).await?;
     uow.commit().await?;
-    Ok(node)
+    Ok((node, license.developer_id))
 }

@@ -1,8 +1,10 @@
 use super::loaders::EntitlementsByPlan;
 use super::model::{BillingInterval, DbType};
 use super::service;
+use crate::auth::Audience;
 use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
+use crate::graphql::guard::{Guarded, Seen, shown, shown_all};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use entity::{plan_entitlements, plans};
 use uuid::Uuid;
@@ -14,19 +16,31 @@ pub struct PlansQuery;
 impl PlansQuery {
     /// Plans on sale, cheapest first. Public.
     async fn plans(&self, ctx: &Context<'_>) -> Result<Vec<Plan>> {
-        let plans = service::list(ctx.actor()?).await?;
-        Ok(plans.into_iter().map(Plan).collect())
+        let actor = ctx.actor()?;
+        Ok(shown_all(actor, service::list(actor).await?))
     }
 
     /// One plan by its code, e.g. `solo`. Public.
     async fn plan(&self, ctx: &Context<'_>, code: String) -> Result<Option<Plan>> {
-        Ok(service::by_code(&ctx.actor()?.app.db, &code)
-            .await?
-            .map(Plan))
+        let actor = ctx.actor()?;
+        let found = service::by_code(&actor.app.db, &code).await?;
+        Ok(found.and_then(|plan| shown(actor, plan)))
     }
 }
 
-pub struct Plan(pub plans::Model);
+pub struct Plan(plans::Model);
+
+impl Guarded for Plan {
+    type Row = plans::Model;
+
+    fn audience(_: &plans::Model) -> Audience {
+        Audience::Everyone
+    }
+
+    fn wrap(row: plans::Model, _: Seen) -> Self {
+        Self(row)
+    }
+}
 
 #[Object]
 impl Plan {

@@ -1,11 +1,26 @@
 use super::service::{self, NewPool, PoolChanges};
+use crate::auth::Audience;
 use crate::graphql::context::ContextExt;
+use crate::graphql::guard::{Guarded, Seen, shown_all, shown_or_not_found};
 use async_graphql::{Context, Object, Result};
 use entity::database_pools;
 use uuid::Uuid;
 
 /// A shared database server that holds many customers' databases.
-pub struct DatabasePool(pub database_pools::Model);
+pub struct DatabasePool(database_pools::Model);
+
+impl Guarded for DatabasePool {
+    type Row = database_pools::Model;
+
+    /// Operator data: where customers' databases live.
+    fn audience(_: &database_pools::Model) -> Audience {
+        Audience::Admins
+    }
+
+    fn wrap(row: database_pools::Model, _: Seen) -> Self {
+        Self(row)
+    }
+}
 
 #[Object]
 impl DatabasePool {
@@ -54,14 +69,17 @@ pub struct PoolsQuery;
 impl PoolsQuery {
     /// Shared pools with their load. Admins only.
     async fn database_pools(&self, ctx: &Context<'_>) -> Result<Vec<DatabasePool>> {
-        let pools = service::list_pools(ctx.actor()?).await?;
-        Ok(pools.into_iter().map(DatabasePool).collect())
+        let actor = ctx.actor()?;
+        Ok(shown_all(actor, service::list_pools(actor).await?))
     }
 
     /// Pools at or past their alert threshold, fullest first. Admins only.
     async fn pools_approaching_capacity(&self, ctx: &Context<'_>) -> Result<Vec<DatabasePool>> {
-        let pools = service::pools_approaching_capacity(ctx.actor()?).await?;
-        Ok(pools.into_iter().map(DatabasePool).collect())
+        let actor = ctx.actor()?;
+        Ok(shown_all(
+            actor,
+            service::pools_approaching_capacity(actor).await?,
+        ))
     }
 }
 
@@ -88,9 +106,9 @@ impl PoolsMutation {
             alert_threshold,
             storage_total_bytes,
         };
-        Ok(DatabasePool(
-            service::create_pool(ctx.actor()?, input).await?,
-        ))
+        let actor = ctx.actor()?;
+        let pool = service::create_pool(actor, input).await?;
+        Ok(shown_or_not_found(actor, pool, "database pool")?)
     }
 
     /// Changes a pool's status (active, draining, offline), size or alert threshold; more
@@ -108,8 +126,8 @@ impl PoolsMutation {
             max_databases,
             alert_threshold,
         };
-        Ok(DatabasePool(
-            service::update_pool(ctx.actor()?, id, changes).await?,
-        ))
+        let actor = ctx.actor()?;
+        let pool = service::update_pool(actor, id, changes).await?;
+        Ok(shown_or_not_found(actor, pool, "database pool")?)
     }
 }

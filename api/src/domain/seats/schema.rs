@@ -1,17 +1,34 @@
 use super::model::AssignmentStatus;
-use super::service::{self, Release};
+use super::service::{self, Release, Seat};
+use crate::auth::Audience;
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
 use crate::domain::licenses::loaders::LicenseById;
 use crate::domain::licenses::schema::License;
-use crate::graphql::context::ContextExt;
+use crate::graphql::context::{ContextExt, related_one};
+use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::license_assignments;
 use uuid::Uuid;
 
 /// A seat on a license held by a user.
-pub struct Assignment(pub license_assignments::Model);
+pub struct Assignment(license_assignments::Model);
+
+impl Guarded for Assignment {
+    type Row = Seat;
+
+    fn audience((seat, developer): &Seat) -> Audience {
+        Audience::License {
+            id: seat.license_id,
+            developer: *developer,
+        }
+    }
+
+    fn wrap((seat, _): Seat, _: Seen) -> Self {
+        Self(seat)
+    }
+}
 
 #[Object]
 impl Assignment {
@@ -28,18 +45,10 @@ impl Assignment {
         self.0.released_at.map(|t| t.with_timezone(&Utc))
     }
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        Ok(ctx
-            .loader::<UserById>()?
-            .load_one(self.0.user_id)
-            .await?
-            .map(User))
+        related_one::<UserById, User>(ctx, self.0.user_id).await
     }
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
-        let found = ctx
-            .loader::<LicenseById>()?
-            .load_one(self.0.license_id)
-            .await?;
-        Ok(found.map(License))
+        related_one::<LicenseById, License>(ctx, self.0.license_id).await
     }
 }
 
@@ -56,8 +65,9 @@ impl SeatsMutation {
         license_id: Uuid,
         user_email: String,
     ) -> Result<Assignment> {
-        let assignment = service::assign(ctx.actor()?, license_id, &user_email).await?;
-        Ok(Assignment(assignment))
+        let actor = ctx.actor()?;
+        let seat = service::assign(actor, license_id, &user_email).await?;
+        Ok(shown_or_not_found(actor, seat, "assignment")?)
     }
 
     /// Frees the seat a user holds on a license.
@@ -70,12 +80,13 @@ impl SeatsMutation {
         let actor = ctx.actor()?;
         let id = service::active_assignment_id(actor, license_id, &user_email).await?;
         let released = service::release(actor, id, Release::Unassign).await?;
-        Ok(Assignment(released))
+        Ok(shown_or_not_found(actor, released, "assignment")?)
     }
 
     /// Takes a seat away by assignment id; it is recorded as revoked, not merely unassigned.
     async fn revoke_seat(&self, ctx: &Context<'_>, assignment_id: Uuid) -> Result<Assignment> {
-        let released = service::release(ctx.actor()?, assignment_id, Release::Revoke).await?;
-        Ok(Assignment(released))
+        let actor = ctx.actor()?;
+        let released = service::release(actor, assignment_id, Release::Revoke).await?;
+        Ok(shown_or_not_found(actor, released, "assignment")?)
     }
 }

@@ -12,11 +12,16 @@ use crate::events::{Change, UnitOfWork};
 use chrono::{DateTime, Utc};
 use entity::{license_assignments, licenses, prelude::*, users};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
 const ACTIVE: &str = AssignmentStatus::Active.as_str();
+
+/// A seat, with the developer whose license it is on (who may see it follows from that).
+pub type Seat = (license_assignments::Model, Uuid);
 
 /// The license, if the caller may manage its seats: admins any, developers their own.
 async fn managed_license(
@@ -28,15 +33,18 @@ async fn managed_license(
     let license = Licenses::find_by_id(license_id)
         .one(conn)
         .await?
-        .filter(|l| actor.can_see_developer(l.developer_id))
+        .filter(|l| actor.manages(l.developer_id))
         .ok_or(AppError::NotFound("license"))?;
     Ok(license)
 }
 
-/// The user with this email, created as a team member if there is none. Safe under races:
-/// the insert does nothing when another transaction created the same email first.
+/// The member of `developer`'s team with this email, created if there is no account with it.
+/// An account that is not on that team (another developer, another team's member, an admin)
+/// is never linked. Safe under races: the insert does nothing when another transaction
+/// created the same email first.
 async fn member_by_email(
     conn: &impl ConnectionTrait,
+    developer: Uuid,
     email: &str,
     now: DateTime<Utc>,
 ) -> AppResult<users::Model> {
@@ -49,6 +57,7 @@ async fn member_by_email(
         email_verified_at: Set(None),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
+        developer_id: Set(Some(developer)),
     };
     Users::insert(member)
         .on_conflict(
@@ -58,11 +67,20 @@ async fn member_by_email(
         )
         .exec_without_returning(conn)
         .await?;
-    Users::find()
+    let user = Users::find()
         .filter(users::Column::Email.eq(email))
         .one(conn)
         .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("member vanished after upsert")))
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("member vanished after upsert")))?;
+    let on_team =
+        Role::parse(&user.role) == Some(Role::Member) && user.developer_id == Some(developer);
+    if !on_team {
+        return Err(AppError::validation(
+            "userEmail",
+            "seats go to members of the license's team only",
+        ));
+    }
+    Ok(user)
 }
 
 fn seat_limit_reached(license: &licenses::Model) -> AppError {
@@ -90,11 +108,7 @@ fn seat_change(
 
 /// Gives `email` a seat on the license, creating the member account if needed.
 #[tracing::instrument(skip(actor))]
-pub async fn assign(
-    actor: &Actor,
-    license_id: Uuid,
-    email: &str,
-) -> AppResult<license_assignments::Model> {
+pub async fn assign(actor: &Actor, license_id: Uuid, email: &str) -> AppResult<Seat> {
     let now = actor.now;
     let email = input::email(email)
         .map_err(|_| AppError::validation("userEmail", "not a valid email address"))?;
@@ -110,7 +124,7 @@ pub async fn assign(
             format!("seats cannot be assigned on a {} license", license.state),
         ));
     }
-    let user = member_by_email(&*uow, &email, now).await?;
+    let user = member_by_email(&*uow, license.developer_id, &email, now).await?;
     let already = LicenseAssignments::find()
         .filter(license_assignments::Column::LicenseId.eq(license_id))
         .filter(license_assignments::Column::UserId.eq(user.id))
@@ -157,7 +171,7 @@ pub async fn assign(
     ))
     .await?;
     uow.commit().await?;
-    Ok(assignment)
+    Ok((assignment, license.developer_id))
 }
 
 /// How a seat is given back.
@@ -180,11 +194,7 @@ impl Release {
 
 /// Frees the seat held by an active assignment.
 #[tracing::instrument(skip(actor))]
-pub async fn release(
-    actor: &Actor,
-    assignment_id: Uuid,
-    how: Release,
-) -> AppResult<license_assignments::Model> {
+pub async fn release(actor: &Actor, assignment_id: Uuid, how: Release) -> AppResult<Seat> {
     let now = actor.now;
     let mut uow = UnitOfWork::begin(actor).await?;
     let assignment = LicenseAssignments::find_by_id(assignment_id)
@@ -230,10 +240,11 @@ pub async fn release(
     ))
     .await?;
     uow.commit().await?;
-    LicenseAssignments::find_by_id(assignment_id)
+    let released = LicenseAssignments::find_by_id(assignment_id)
         .one(&actor.app.db)
         .await?
-        .ok_or(AppError::NotFound("assignment"))
+        .ok_or(AppError::NotFound("assignment"))?;
+    Ok((released, license.developer_id))
 }
 
 /// The active assignment of `email` on a license, for releasing by email.
@@ -255,4 +266,16 @@ pub async fn active_assignment_id(actor: &Actor, license_id: Uuid, email: &str) 
         .await?
         .map(|a| a.id)
         .ok_or(AppError::NotFound("assignment"))
+}
+
+/// The licenses a team member holds a seat on: what it may see of them.
+pub async fn held_by(db: &impl ConnectionTrait, member: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(LicenseAssignments::find()
+        .select_only()
+        .column(license_assignments::Column::LicenseId)
+        .filter(license_assignments::Column::UserId.eq(member))
+        .filter(license_assignments::Column::Status.eq(ACTIVE))
+        .into_tuple()
+        .all(db)
+        .await?)
 }

@@ -3,7 +3,7 @@
 
 use super::metrics::{self, Granularity, Metric};
 use super::rollup::{Scope, bucket, quota_scope};
-use crate::auth::{Actor, Caller};
+use crate::auth::{Actor, Audience};
 use crate::domain::entitlements::resolve::Entitlements;
 use crate::domain::entitlements::service::subject as entitlement_subject;
 use crate::error::{AppError, AppResult};
@@ -27,16 +27,17 @@ pub async fn subject(
     instance_id: Option<Uuid>,
     developer_id: Option<Uuid>,
 ) -> AppResult<(Subject, Uuid)> {
-    let caller = &actor.caller;
     match (instance_id, developer_id) {
         (Some(id), None) => {
             let instance = Instances::find_by_id(id)
                 .one(&actor.app.db)
                 .await?
                 .ok_or(AppError::NotFound("instance"))?;
-            let visible = caller.can_see_developer(instance.developer_id)
-                || matches!(caller, Caller::InstanceToken { instance_id } if *instance_id == id);
-            if !visible {
+            let audience = Audience::Instance {
+                id,
+                developer: instance.developer_id,
+            };
+            if !actor.may_see(audience) {
                 return Err(AppError::NotFound("instance"));
             }
             Ok((
@@ -48,7 +49,7 @@ pub async fn subject(
             ))
         }
         (None, Some(id)) => {
-            if !caller.can_see_developer(id) {
+            if !actor.may_see(Audience::Developer(id)) {
                 return Err(AppError::NotFound("developer"));
             }
             Ok((

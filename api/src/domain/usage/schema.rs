@@ -5,6 +5,7 @@ use super::query::{self, Current, Point, range};
 use super::rollup::Scope;
 use crate::domain::instances::schema::Instance;
 use crate::graphql::context::ContextExt;
+use crate::graphql::guard::shown;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -189,15 +190,18 @@ impl UsageQuery {
         ctx: &Context<'_>,
         #[graphql(default = 0.9)] threshold: f64,
     ) -> Result<Vec<InstanceQuotaAlert>> {
-        Ok(query::instances_approaching(ctx.actor()?, threshold)
-            .await?
+        let actor = ctx.actor()?;
+        let near = query::instances_approaching(actor, threshold).await?;
+        Ok(near
             .into_iter()
-            .map(|near| InstanceQuotaAlert {
-                percent: near.value as f64 * 100.0 / near.limit.max(1) as f64,
-                instance: Instance(near.instance),
-                metric: near.metric,
-                value: near.value,
-                limit: near.limit,
+            .filter_map(|near| {
+                Some(InstanceQuotaAlert {
+                    percent: near.value as f64 * 100.0 / near.limit.max(1) as f64,
+                    instance: shown(actor, near.instance)?,
+                    metric: near.metric,
+                    value: near.value,
+                    limit: near.limit,
+                })
             })
             .collect())
     }

@@ -1,59 +1,56 @@
 use super::service::{self, ValidatedLicense};
 use super::verdict::ValidationCode;
+use crate::auth::{Actor, Audience, Caller};
 use crate::domain::licenses::model::LicenseState;
 use crate::domain::plans::loaders::EntitlementsByPlan;
 use crate::domain::plans::schema::Entitlements;
 use crate::graphql::context::ContextExt;
+use crate::graphql::guard::{Guarded, Seen, shown};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::licenses;
 use uuid::Uuid;
 
 /// What a license-key holder may learn about its license.
-pub struct LicenseStatus {
-    id: Uuid,
-    plan_id: Uuid,
-    state: String,
-    expires_at: Option<DateTime<Utc>>,
-}
+pub struct LicenseStatus(ValidatedLicense);
 
-impl From<ValidatedLicense> for LicenseStatus {
-    fn from(l: ValidatedLicense) -> Self {
-        Self {
-            id: l.id,
-            plan_id: l.plan_id,
-            state: l.state,
-            expires_at: l.expires_at,
+impl Guarded for LicenseStatus {
+    type Row = ValidatedLicense;
+
+    fn audience(row: &ValidatedLicense) -> Audience {
+        Audience::Runtime {
+            license: row.id,
+            developer: row.developer_id,
         }
+    }
+
+    fn wrap(row: ValidatedLicense, _: Seen) -> Self {
+        Self(row)
     }
 }
 
-impl From<licenses::Model> for LicenseStatus {
-    fn from(l: licenses::Model) -> Self {
-        Self {
-            id: l.id,
-            plan_id: l.plan_id,
-            state: l.state,
-            expires_at: l.expires_at.map(|t| t.with_timezone(&Utc)),
-        }
-    }
+/// The request as the bearer of the key that opened `license`: a validation or heartbeat by
+/// key answers what that key may see, whoever sent it.
+pub fn key_bearer(actor: &Actor, license: Uuid) -> Actor {
+    actor.acting_as(Caller::LicenseKey {
+        license_id: license,
+    })
 }
 
 #[Object]
 impl LicenseStatus {
     async fn id(&self) -> Uuid {
-        self.id
+        self.0.id
     }
     async fn state(&self) -> Result<Option<LicenseState>> {
-        Ok(Some(LicenseState::from_stored(&self.state)?))
+        Ok(Some(LicenseState::from_stored(&self.0.state)?))
     }
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.expires_at
+        self.0.expires_at
     }
     async fn entitlements(&self, ctx: &Context<'_>) -> Result<Option<Entitlements>> {
         let found = ctx
             .loader::<EntitlementsByPlan>()?
-            .load_one(self.plan_id)
+            .load_one(self.0.plan_id)
             .await?;
         Ok(found.map(Entitlements::from_row).transpose()?)
     }
@@ -83,18 +80,17 @@ impl ValidationQuery {
         fingerprint: Option<String>,
         product: Option<String>,
     ) -> Result<ValidationResult> {
-        let found = service::validate_guarded(
-            ctx.actor()?,
-            &key,
-            fingerprint.as_deref(),
-            product.as_deref(),
-        )
-        .await?;
+        let actor = ctx.actor()?;
+        let found =
+            service::validate_guarded(actor, &key, fingerprint.as_deref(), product.as_deref())
+                .await?;
         Ok(ValidationResult {
             valid: found.code == ValidationCode::Valid,
             code: found.code,
             detail: found.code.detail().to_owned(),
-            license: found.license.map(LicenseStatus::from),
+            license: found
+                .license
+                .and_then(|l| shown(&key_bearer(actor, l.id), l)),
         })
     }
 }

@@ -6,6 +6,7 @@ use crate::auth::Actor;
 use crate::domain::licenses::model::LicenseState;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use entity::licenses;
 
 /// Longest fingerprint a node may present (the column's own bound).
 pub const MAX_FINGERPRINT_CHARS: usize = 255;
@@ -19,6 +20,18 @@ pub struct ValidatedLicense {
     pub developer_id: Uuid,
     pub state: String,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<licenses::Model> for ValidatedLicense {
+    fn from(l: licenses::Model) -> Self {
+        Self {
+            id: l.id,
+            plan_id: l.plan_id,
+            developer_id: l.developer_id,
+            state: l.state,
+            expires_at: l.expires_at.map(|t| t.with_timezone(&Utc)),
+        }
+    }
 }
 
 pub struct Validation {
