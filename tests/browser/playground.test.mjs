@@ -48,6 +48,11 @@ function startGateway() {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr.pipe(log);
+  // Should this process end before `after` runs (interrupted, its output closed), so does the
+  // gateway.
+  process.once('exit', () => child.kill('SIGKILL'));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => process.exit(1));
+  for (const stream of [process.stdout, process.stderr]) stream.once('error', () => process.exit(1));
   const exited = new Promise((done) => child.once('exit', done));
   return new Promise((done, fail) => {
     const found = { child, exited };
