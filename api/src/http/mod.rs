@@ -37,6 +37,7 @@ pub fn router(state: HttpState) -> Router {
     let body_limit = state.app.config.limits.body_limit_bytes;
     Router::new()
         .route("/", get(graphiql::page))
+        .route("/playground/{file}", get(graphiql::asset))
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
