@@ -16,7 +16,7 @@ use entity::{licenses, plan_entitlements, runtime_nodes};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, Query, SelectStatement, SubQueryStatement, Value,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
@@ -214,8 +214,9 @@ impl LicenseLookup {
     }
 }
 
-/// What a lane sends back for one key: its row, if the key matched a license.
-type Answer = Result<Option<ValidationRow>, ()>;
+/// What a lane sends back for one key: its row, if the key matched a license, or why the
+/// batch failed.
+type Answer = Result<Option<ValidationRow>, DbErr>;
 
 struct Waiting {
     digest: String,
@@ -256,7 +257,7 @@ impl LookupBatcher {
                 reply,
             })
             .map_err(|_| lost())?;
-        answer.await.map_err(|_| lost())?.map_err(|()| lost())
+        Ok(answer.await.map_err(|_| lost())??)
     }
 }
 
@@ -305,14 +306,12 @@ async fn answer(db: &DatabaseConnection, now: DateTime<Utc>, batch: &mut Vec<Wai
         }),
         Err(err) => Err(err),
     };
-    if let Err(err) = &outcome {
-        tracing::error!(error = ?err, keys = batch.len(), "batched license lookup failed");
-    }
+    // Each caller maps the failure (and logs it): an outage answers SERVICE_UNAVAILABLE.
     for (waiting, row) in batch.drain(..).zip(rows) {
         // A caller that went away no longer needs its answer.
         let _ = waiting
             .reply
-            .send(outcome.as_ref().map(|_| row).map_err(|_| ()));
+            .send(outcome.as_ref().map(|_| row).map_err(DbErr::clone));
     }
 }
 
