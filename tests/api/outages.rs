@@ -290,6 +290,10 @@ async fn a_database_that_stops_answering_is_service_unavailable_within_the_acqui
     }
     let ready = Answer::of(app.get("/readyz")).await;
     assert_eq!(ready.status, 200);
+    eprintln!(
+        "silent database: slowest refusal {slowest:?}; writes again {:?} after restore",
+        back.elapsed()
+    );
 }
 
 /// Without any database (its pool closed), on either backend: GraphQL answers, a credential
