@@ -26,6 +26,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "connection pool size; about twice the cores is fastest",
     ),
     (
+        "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+        "5",
+        "longest a request waits for a database connection before it is answered SERVICE_UNAVAILABLE (503); also bounds `/readyz`",
+    ),
+    (
         "AUTO_MIGRATE",
         "true",
         "apply pending migrations and seed plans when serving",
@@ -222,6 +227,8 @@ pub struct DatabaseConfig {
     /// May carry a password, hence secret.
     pub url: SecretString,
     pub max_connections: u32,
+    /// How long a request waits for a pooled connection (or a new one) before giving up.
+    pub acquire_timeout_seconds: u64,
     pub auto_migrate: bool,
 }
 
@@ -298,6 +305,7 @@ impl Config {
             database: DatabaseConfig {
                 url: SecretString::from(get("DATABASE_URL")),
                 max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS")?,
+                acquire_timeout_seconds: parse(&get, "DATABASE_ACQUIRE_TIMEOUT_SECONDS")?,
                 auto_migrate: parse(&get, "AUTO_MIGRATE")?,
             },
             auth: AuthConfig {
@@ -360,6 +368,11 @@ impl Config {
                     "{name} is the development default; set a real secret in production"
                 )));
             }
+        }
+        if self.database.acquire_timeout_seconds == 0 {
+            return Err(ConfigError(
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS must be positive".into(),
+            ));
         }
         if self.auth.jwt_ttl_seconds <= 0 {
             return Err(ConfigError("JWT_TTL_SECONDS must be positive".into()));

@@ -6,6 +6,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Counts every SQL statement the application sends, so tests can pin the cost of a query.
 #[derive(Clone, Debug, Default)]
@@ -30,7 +31,7 @@ pub async fn connect(
         std::fs::create_dir_all(folder)?;
     }
     let counter = StatementCounter::default();
-    let db = open(url, config.max_connections, &counter, |_| {}).await?;
+    let db = open(config, config.max_connections, &counter, |_| {}).await?;
     Ok((db, counter))
 }
 
@@ -43,7 +44,7 @@ pub async fn connect_lookup_lanes(
     lanes: u32,
     counter: &StatementCounter,
 ) -> anyhow::Result<DatabaseConnection> {
-    open(config.url.expose_secret(), lanes, counter, |options| {
+    open(config, lanes, counter, |options| {
         options
             .map_sqlx_postgres_opts(|pg| pg.options([("plan_cache_mode", "force_generic_plan")]));
     })
@@ -51,18 +52,23 @@ pub async fn connect_lookup_lanes(
 }
 
 async fn open(
-    url: &str,
+    config: &DatabaseConfig,
     max_connections: u32,
     counter: &StatementCounter,
     adjust: impl FnOnce(&mut ConnectOptions),
 ) -> anyhow::Result<DatabaseConnection> {
-    let mut options = ConnectOptions::new(url.to_owned());
+    let mut options = ConnectOptions::new(config.url.expose_secret().to_owned());
     options
         .max_connections(max_connections.max(1))
         .min_connections(1)
+        // While the database is down a request fails after this long (SERVICE_UNAVAILABLE)
+        // instead of queueing for the pool's default half minute.
+        .acquire_timeout(Duration::from_secs(config.acquire_timeout_seconds))
         // Pinging every checkout doubles the round trips of a one-statement request; a
         // connection busy within the last half minute is alive, an older one is pinged first.
-        .test_before_acquire_if_idle_for(std::time::Duration::from_secs(30))
+        // One that broke fails its request and is dropped when released (the pool pings
+        // every returned connection), so after an outage the pool refills with new ones.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     adjust(&mut options);
     let mut db = Database::connect(options).await?;

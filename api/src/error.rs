@@ -8,7 +8,7 @@
 
 use crate::vocabulary::text_enum;
 use async_graphql::ErrorExtensions;
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, SqlErr, sqlx};
 
 text_enum!(
     /// Every `extensions.code` the API answers, declared here once. The README's table of
@@ -192,14 +192,71 @@ impl From<AppError> for async_graphql::Error {
     }
 }
 
+/// How long a client is told to wait when the database is out of reach: the pool reconnects
+/// on the next request, so a short pause is enough once the database is back.
+pub const OUTAGE_RETRY_AFTER_SECONDS: u64 = 1;
+
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(detail)) => conflict_for_constraint(&detail)
-                .unwrap_or_else(|| AppError::Internal(anyhow::Error::new(err))),
-            _ => AppError::Internal(anyhow::Error::new(err)),
+        if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err()
+            && let Some(conflict) = conflict_for_constraint(&detail)
+        {
+            return conflict;
         }
+        if is_outage(&err) {
+            // Expected while the database restarts or the pool is full, and not our fault:
+            // a warning, without the URL (no sqlx error carries it).
+            tracing::warn!(error = %err, "database unavailable");
+            return AppError::ServiceUnavailable {
+                retry_after: OUTAGE_RETRY_AFTER_SECONDS,
+            };
+        }
+        AppError::Internal(anyhow::Error::new(err))
     }
+}
+
+/// Whether the database could not be reached or could not serve now, as opposed to refusing
+/// the statement: no connection came from the pool in time (or it is closed), the connection
+/// failed or broke, or the server says it is shutting down, starting up or full. Anything
+/// else, a wrong statement included, stays internal.
+fn is_outage(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(RuntimeErr::SqlxError(_)) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err)) => {
+            match err.as_ref() {
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+                sqlx::Error::Database(err) => database_says_unavailable(err.as_ref()),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The server's own error code says it cannot serve now: on SQLite, the database is locked
+/// by another writer past the busy timeout; on PostgreSQL, see [`sqlstate_is_outage`].
+fn database_says_unavailable(err: &dyn sqlx::error::DatabaseError) -> bool {
+    /// SQLite's primary result code for a database locked by another connection.
+    const SQLITE_BUSY: i32 = 5;
+    let Some(code) = err.code() else {
+        return false;
+    };
+    if err
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // SQLite reports extended codes; the primary code is the low byte.
+        return code.parse::<i32>().is_ok_and(|c| c & 0xff == SQLITE_BUSY);
+    }
+    sqlstate_is_outage(&code)
+}
+
+/// PostgreSQL SQLSTATEs that mean "not now" rather than "not this": connection exceptions
+/// (class 08), too many connections (53300), and the server shutting down or starting up
+/// (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+fn sqlstate_is_outage(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
 }
 
 impl ConflictReason {
@@ -326,6 +383,150 @@ mod tests {
         let gql: async_graphql::Error = AppError::validation("password", "too short").into();
         let field = gql.extensions.and_then(|e| e.get("field").cloned());
         assert_eq!(field, Some(async_graphql::Value::from("password")));
+    }
+
+    /// A database server's error, reduced to its code.
+    #[derive(Debug)]
+    struct ServerSays(&'static str);
+
+    impl std::fmt::Display for ServerSays {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "server error {}", self.0)
+        }
+    }
+
+    impl std::error::Error for ServerSays {}
+
+    impl sqlx::error::DatabaseError for ServerSays {
+        fn message(&self) -> &str {
+            "server error"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn sqlx_err(err: sqlx::Error) -> sea_orm::RuntimeErr {
+        sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(err))
+    }
+
+    fn io(kind: std::io::ErrorKind) -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::new(kind, "the connection broke"))
+    }
+
+    fn server_says(code: &'static str) -> DbErr {
+        DbErr::Exec(sqlx_err(sqlx::Error::Database(Box::new(ServerSays(code)))))
+    }
+
+    #[test]
+    fn an_unreachable_or_full_database_is_service_unavailable() {
+        use sea_orm::ConnAcquireErr;
+        use std::io::ErrorKind;
+        let cases = [
+            // The pool: no connection in time (database down or pool exhausted), or closed.
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            // Opening a connection failed.
+            DbErr::Conn(sqlx_err(io(ErrorKind::ConnectionRefused))),
+            DbErr::Conn(sqlx_err(sqlx::Error::Database(Box::new(ServerSays(
+                "57P03",
+            ))))),
+            // A connection broke under a statement.
+            DbErr::Exec(sqlx_err(io(ErrorKind::ConnectionReset))),
+            DbErr::Query(sqlx_err(io(ErrorKind::UnexpectedEof))),
+            DbErr::Query(sqlx_err(io(ErrorKind::BrokenPipe))),
+            DbErr::Exec(sqlx_err(sqlx::Error::PoolTimedOut)),
+            DbErr::Query(sqlx_err(sqlx::Error::PoolClosed)),
+            // PostgreSQL going down, starting up, full, or the link failing.
+            server_says("57P01"),
+            server_says("57P02"),
+            server_says("57P03"),
+            server_says("53300"),
+            server_says("08006"),
+            server_says("08003"),
+        ];
+        for err in cases {
+            let shown = err.to_string();
+            match AppError::from(err) {
+                AppError::ServiceUnavailable { retry_after } => {
+                    assert_eq!(retry_after, OUTAGE_RETRY_AFTER_SECONDS, "{shown}");
+                }
+                other => panic!("{shown} answered {:?}", other.code()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_statement_stays_internal() {
+        let cases = [
+            server_says("42703"), // undefined column
+            server_says("42601"), // syntax error
+            server_says("23503"), // foreign key violation
+            server_says("22P02"), // invalid text representation
+            server_says("40001"), // serialization failure
+            DbErr::Query(sqlx_err(sqlx::Error::ColumnNotFound("x".into()))),
+            DbErr::Query(sqlx_err(sqlx::Error::Protocol("unexpected message".into()))),
+            DbErr::Exec(sea_orm::RuntimeErr::Internal("bad statement".into())),
+            DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                "Dropping a locked Transaction".into(),
+            )),
+            DbErr::RecordNotUpdated,
+            DbErr::Type("no such value".into()),
+        ];
+        for err in cases {
+            let shown = err.to_string();
+            assert_eq!(AppError::from(err).code(), Code::Internal, "{shown}");
+        }
+    }
+
+    /// A real SQLite database locked by another connection past its busy timeout.
+    #[tokio::test]
+    async fn a_locked_sqlite_database_is_service_unavailable_and_a_bad_statement_is_not() {
+        use sqlx::sqlite::SqliteConnectOptions;
+        use sqlx::{Connection, Executor};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("locked.db"))
+            .create_if_missing(true)
+            .busy_timeout(std::time::Duration::ZERO);
+        let mut holder = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("connect");
+        holder
+            .execute("CREATE TABLE t (x INTEGER NOT NULL)")
+            .await
+            .expect("create");
+        holder.execute("BEGIN EXCLUSIVE").await.expect("lock");
+        let mut other = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("connect");
+        let busy = other
+            .execute("INSERT INTO t VALUES (1)")
+            .await
+            .expect_err("locked");
+        let busy = AppError::from(DbErr::Exec(sqlx_err(busy)));
+        assert_eq!(busy.code(), Code::ServiceUnavailable);
+        holder.execute("COMMIT").await.expect("unlock");
+        let wrong = other
+            .execute("INSERT INTO t VALUES (NULL)")
+            .await
+            .expect_err("not null");
+        assert_eq!(
+            AppError::from(DbErr::Exec(sqlx_err(wrong))).code(),
+            Code::Internal
+        );
     }
 
     #[test]

@@ -261,10 +261,23 @@ async fn account_doors_are_rate_limited_per_email_and_per_client() {
         "RATE_LIMITED",
     ];
     assert_eq!(codes, expected.map(|c| Some(c.to_owned())));
-    // The right password does not get past the limit either: the door is shut for a while.
-    let right = app
-        .login("door@example.com", crate::helpers::PASSWORD)
-        .await;
+    // The right password does not get past the limit either: the door is shut for a while,
+    // and the HTTP answer says for how long.
+    let variables = json!({ "e": "door@example.com", "p": crate::helpers::PASSWORD });
+    let response = app
+        .post("/graphql")
+        .json(&json!({ "query": LOGIN, "variables": variables }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 429);
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    assert!(retry_after.is_some_and(|s| s >= 1), "{retry_after:?}");
+    let right: Value = response.json().await.expect("json");
     assert_eq!(error_code(&right), Some("RATE_LIMITED"), "{right}");
     // Signup is a door of its own, counted for this client too.
     for n in 0..4 {

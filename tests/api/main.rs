@@ -19,6 +19,7 @@ mod license_queries;
 mod licenses;
 mod migrations;
 mod nodes;
+mod outages;
 mod schema;
 mod seats;
 mod statements;

@@ -20,8 +20,15 @@ impl From<DbErr> for LoaderError {
 }
 
 impl From<LoaderError> for AppError {
+    /// Mapped like any database error (an outage is SERVICE_UNAVAILABLE), with the batch named
+    /// when it is internal.
     fn from(err: LoaderError) -> Self {
-        AppError::internal(anyhow::anyhow!("batch load failed: {:?}", err.0))
+        match AppError::from(DbErr::clone(&err.0)) {
+            AppError::Internal(_) => {
+                AppError::internal(anyhow::anyhow!("batch load failed: {:?}", err.0))
+            }
+            other => other,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::HttpState;
 use super::auth::{actor_for, caller_from_authorization, caller_from_headers, request_meta};
-use super::{access_log, ws_session};
+use super::{access_log, status, ws_session};
 use crate::auth::{Caller, RequestMeta};
 use crate::config::LimitsConfig;
 use crate::error::{AppError, Code};
@@ -33,17 +33,18 @@ fn refusal(status: StatusCode, code: Code, message: &str) -> Response {
 }
 
 fn unauthenticated(err: AppError) -> Response {
-    // Instance tokens are looked up in the database, so reading a credential can now fail
-    // for reasons that are ours, not the caller's.
+    // Instance tokens and license keys are looked up in the database, so reading a credential
+    // can fail for reasons that are ours, not the caller's: a fault (500) or an outage (503).
     if let AppError::Internal(inner) = &err {
         tracing::error!(error = ?inner, "internal error while reading the credential");
-        return refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            err.code(),
-            &err.message(),
-        );
     }
-    refusal(StatusCode::UNAUTHORIZED, err.code(), &err.message())
+    let outcome = status::of_credential_error(&err);
+    let mut extensions = json!({ "code": err.code().as_str() });
+    if let Some(seconds) = outcome.retry_after {
+        extensions["retryAfter"] = json!(seconds);
+    }
+    let body = json!({ "errors": [{ "message": err.message(), "extensions": extensions }] });
+    outcome.apply(axum::Json(body).into_response())
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -140,7 +141,8 @@ async fn execute(
     if let Some((operations, caller)) = logged {
         access_log::record(started, &caller, &operations, &response);
     }
-    GraphQLResponse::from(response).into_response()
+    let outcome = status::of_answer(&response);
+    outcome.apply(GraphQLResponse::from(response).into_response())
 }
 
 pub async fn get(

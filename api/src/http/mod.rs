@@ -4,6 +4,7 @@
 //! - `ws_session.rs`, `ws_rules.rs`: one WebSocket connection and the protocol rules around it.
 //! - `documents.rs`: parsed documents kept by query text.
 //! - `access_log.rs`: one log line per request.
+//! - `status.rs`: the status and `Retry-After` of an answer that asks the client to come back.
 //! - `graphiql.rs`, `health.rs`: the playground and the probes.
 
 mod access_log;
@@ -12,6 +13,7 @@ mod documents;
 mod graphiql;
 mod graphql;
 mod health;
+mod status;
 mod ws_rules;
 mod ws_session;
 
@@ -20,9 +22,12 @@ pub use documents::DocumentCache;
 use crate::graphql::AppSchema;
 use crate::state::AppState;
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::get;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -43,7 +48,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(health::ready))
         // The GraphQL extractor reads the raw body, so axum's default limit would not apply.
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().on_failure(log_failure))
         // Defence in depth: a request that still panics gets a coded answer, and the process
         // (and every other request) carries on.
         .layer(CatchPanicLayer::custom(panicked))
@@ -64,4 +69,16 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Respo
         axum::Json(body),
     )
         .into_response()
+}
+
+/// A 503 is an outage the client is told to retry, already logged as a warning where it was
+/// mapped; any other server error stays an error.
+fn log_failure(failure: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
+    let latency_ms = latency.as_millis();
+    match failure {
+        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
+            tracing::warn!(classification = %failure, latency_ms, "response failed");
+        }
+        _ => tracing::error!(classification = %failure, latency_ms, "response failed"),
+    }
 }

@@ -7,6 +7,8 @@
 //! - `websocket`: graphql-transport-ws sockets (`connect_graphql_ws`, `initialised_ws`,
 //!   `send_json`) and an open `Subscription`.
 //! - `process`: a second gateway as its own OS process, on the same database.
+//! - `proxy`: the gateway on a fresh PostgreSQL database reached through a TCP proxy the test
+//!   can cut, silence and restore (`spawn_app_behind_proxy`, `DbProxy`): an outage on demand.
 //! - `logging`: `TEST_LOG=1` shows the servers' logs on stderr (`RUST_LOG` filters them).
 //! - `fixtures`: what a test needs in place before it starts, each a small builder answering
 //!   ids, tokens and keys: a developer on a plan with its license key, a pool, an instance, a
@@ -17,12 +19,14 @@ mod database;
 mod fixtures;
 mod logging;
 mod process;
+mod proxy;
 mod server;
 mod websocket;
 
 pub use database::{fresh_database, on_postgres};
 pub use fixtures::{Developer, Rows};
 pub use process::{spawn_gateway_process, spawn_gateway_process_with_piped_log};
+pub use proxy::{DbProxy, spawn_app_behind_proxy};
 pub use server::{
     PASSWORD, SIGNUP, TestApp, error_code, spawn_app, spawn_app_with, spawn_patient_app,
     test_config, time,

@@ -48,8 +48,18 @@ pub async fn spawn_patient_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    logging::init();
     let (database_url, db) = fresh_database().await;
+    spawn_app_on(database_url, db, overrides).await
+}
+
+/// The server on the database at `database_url` (such as a fresh one reached another way),
+/// which lives as long as `db`.
+pub(super) async fn spawn_app_on(
+    database_url: String,
+    db: TestDb,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    logging::init();
     let mut app = api::build(test_config(&database_url, overrides))
         .await
         .expect("app builds");

@@ -10,13 +10,13 @@
 //! file has no round trip to save).
 
 use crate::clock::Clock;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Code};
 use chrono::{DateTime, FixedOffset, Utc};
 use entity::{licenses, plan_entitlements, runtime_nodes};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, Query, SelectStatement, SubQueryStatement, Value,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
@@ -214,8 +214,9 @@ impl LicenseLookup {
     }
 }
 
-/// What a lane sends back for one key: its row, if the key matched a license.
-type Answer = Result<Option<ValidationRow>, ()>;
+/// What a lane sends back for one key: its row, if the key matched a license, or why the
+/// batch failed.
+type Answer = Result<Option<ValidationRow>, DbErr>;
 
 struct Waiting {
     digest: String,
@@ -256,7 +257,7 @@ impl LookupBatcher {
                 reply,
             })
             .map_err(|_| lost())?;
-        answer.await.map_err(|_| lost())?.map_err(|()| lost())
+        Ok(answer.await.map_err(|_| lost())??)
     }
 }
 
@@ -289,17 +290,21 @@ async fn answer(db: &DatabaseConnection, now: DateTime<Utc>, batch: &mut Vec<Wai
                 let _ = waiting.reply.send(Ok(row));
             }
         }
+        // The database is not there: each caller is told so (SERVICE_UNAVAILABLE), and
+        // asking again key by key would only wait on it once per key.
+        Err(err) if AppError::from(err.clone()).code() == Code::ServiceUnavailable => {
+            for waiting in batch.drain(..) {
+                let _ = waiting.reply.send(Err(err.clone()));
+            }
+        }
         Err(err) => {
             tracing::warn!(error = ?err, keys = batch.len(), "batched license lookup failed; looking each key up alone");
             for waiting in batch.drain(..) {
                 let alone = std::slice::from_ref(&waiting);
-                let answer = match lookup_many(db, now, alone).await {
-                    Ok(mut rows) => Ok(rows.pop().flatten()),
-                    Err(err) => {
-                        tracing::error!(error = ?err, "license lookup failed");
-                        Err(())
-                    }
-                };
+                let answer = lookup_many(db, now, alone)
+                    .await
+                    .map(|mut rows| rows.pop().flatten());
+                // Each caller maps (and logs) its own failure.
                 let _ = waiting.reply.send(answer);
             }
         }
