@@ -454,3 +454,25 @@ async fn developers_see_where_their_own_actions_came_from_never_an_admins() {
         .expect("the change");
     assert!(change["node"]["ip"].is_string() && change["node"]["actorId"].is_string());
 }
+
+#[tokio::test]
+async fn the_standard_introspection_query_passes_the_depth_limit_and_nothing_else_does() {
+    let app = spawn_app().await;
+    // What a GraphQL client asks for to draw its documentation: type references unwrapped seven
+    // levels down, fifteen deep in all.
+    let type_ref = "kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }";
+    let introspection = format!(
+        "query IntrospectionQuery {{ __schema {{ queryType {{ name }} types {{ kind name fields(includeDeprecated: true) {{ name args {{ name type {{ {type_ref} }} }} type {{ {type_ref} }} }} inputFields {{ name type {{ {type_ref} }} }} }} }} }}"
+    );
+    let body = app.graphql(&introspection, json!({}), None).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(
+        body["data"]["__schema"]["types"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
+    // The same depth through data is refused.
+    let deep = "{ licenses { edges { node { developer { licenses { developer { licenses { developer { licenses { developer { licenses { developer { licenses { id } } } } } } } } } } } } } }";
+    let body = app.graphql(deep, json!({}), None).await;
+    assert_eq!(error_code(&body), Some("QUERY_TOO_DEEP"), "{body}");
+}

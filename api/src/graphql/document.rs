@@ -212,6 +212,23 @@ pub fn check_repetition(document: &ExecutableDocument, max: usize) -> Result<(),
     }
 }
 
+/// Whether every operation of the document asks only for introspection (`__schema`, `__type`,
+/// `__typename`) at its root.
+pub fn introspects_only(document: &ExecutableDocument) -> bool {
+    let root_is_introspection = |set: &SelectionSet| {
+        set.items.iter().all(|item| match &item.node {
+            Selection::Field(field) => field.node.name.node.starts_with("__"),
+            _ => false,
+        })
+    };
+    match &document.operations {
+        DocumentOperations::Single(op) => root_is_introspection(&op.node.selection_set.node),
+        DocumentOperations::Multiple(ops) => ops
+            .values()
+            .all(|op| root_is_introspection(&op.node.selection_set.node)),
+    }
+}
+
 /// How often each field name is selected in `set`, looking through its fragments.
 fn merged_fields<'a>(
     set: &'a SelectionSet,
@@ -304,6 +321,19 @@ mod tests {
         let spread = "{ ...F ...G } fragment F on Query { a: me { id } b: me { id } } fragment G on Query { c: me { id } }";
         assert!(check_repetition(&doc(spread), 2).is_err());
         assert!(check_repetition(&doc(spread), 3).is_ok());
+    }
+
+    #[test]
+    fn only_documents_whose_roots_all_introspect_are_introspection() {
+        assert!(introspects_only(&doc(
+            "{ __schema { types { name } } __typename }"
+        )));
+        assert!(!introspects_only(&doc(
+            "{ __schema { types { name } } plans { code } }"
+        )));
+        assert!(!introspects_only(&doc(
+            "{ ...F } fragment F on Query { __typename }"
+        )));
     }
 
     #[test]

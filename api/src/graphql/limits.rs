@@ -4,7 +4,7 @@
 //! extension measures them itself from the validation result; parse and validation failures
 //! get codes too, so every error a client sees can be switched on.
 
-use super::document::{Breach, InputBounds, check_repetition, token_count};
+use super::document::{Breach, InputBounds, check_repetition, introspects_only, token_count};
 use crate::error::Code;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
@@ -14,6 +14,7 @@ use async_graphql::{
     ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Variables,
 };
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Copy)]
 pub struct QueryLimits {
@@ -25,13 +26,24 @@ pub struct QueryLimits {
     pub max_list_length: usize,
 }
 
+/// How much deeper a document that only introspects may go: the standard introspection query
+/// unwraps type references seven levels down, which puts it at 15.
+const INTROSPECTION_EXTRA_DEPTH: usize = 4;
+
 impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimitsExtension(*self))
+        Arc::new(QueryLimitsExtension {
+            limits: *self,
+            introspection_only: AtomicBool::new(false),
+        })
     }
 }
 
-struct QueryLimitsExtension(QueryLimits);
+/// One request's limits, and what parsing learned of its document.
+struct QueryLimitsExtension {
+    limits: QueryLimits,
+    introspection_only: AtomicBool,
+}
 
 fn with_code(mut err: ServerError, code: Code) -> ServerError {
     let extensions = err
@@ -67,7 +79,7 @@ impl Extension for QueryLimitsExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let limits = &self.0;
+        let limits = &self.limits;
         let tokens = token_count(query);
         if tokens > limits.max_tokens {
             return Err(with_code(
@@ -91,6 +103,8 @@ impl Extension for QueryLimitsExtension {
             };
             with_code(err, code)
         })?;
+        self.introspection_only
+            .store(introspects_only(&document), Ordering::Relaxed);
         check_repetition(&document, limits.max_aliases)
             .map_err(|breach| breached(breach, Code::QueryTooComplex))?;
         let bounds = InputBounds {
@@ -126,20 +140,26 @@ impl Extension for QueryLimitsExtension {
                 .map(|e| with_code(e, Code::GraphqlValidationFailed))
                 .collect::<Vec<_>>()
         })?;
-        if result.depth > self.0.max_depth {
+        let limits = &self.limits;
+        let max_depth = if self.introspection_only.load(Ordering::Relaxed) {
+            limits.max_depth + INTROSPECTION_EXTRA_DEPTH
+        } else {
+            limits.max_depth
+        };
+        if result.depth > max_depth {
             return Err(refusal(
                 format!(
-                    "query is nested {} deep; the limit is {}",
-                    result.depth, self.0.max_depth
+                    "query is nested {} deep; the limit is {max_depth}",
+                    result.depth
                 ),
                 Code::QueryTooDeep,
             ));
         }
-        if result.complexity > self.0.max_complexity {
+        if result.complexity > limits.max_complexity {
             return Err(refusal(
                 format!(
                     "query complexity is {}; the limit is {}",
-                    result.complexity, self.0.max_complexity
+                    result.complexity, limits.max_complexity
                 ),
                 Code::QueryTooComplex,
             ));
