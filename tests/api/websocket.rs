@@ -102,3 +102,23 @@ async fn an_id_in_use_closes_with_4409_and_a_running_subscription_still_delivers
     send_json(&mut socket, subscribe).await;
     assert_eq!(receive(&mut socket).await, Err(Some(4409)));
 }
+
+#[tokio::test]
+async fn a_subscription_ends_when_its_token_expires() {
+    let app = spawn_app_with(&[("JWT_TTL_SECONDS", "2")]).await;
+    let admin = app.admin_token().await;
+    let mut socket = initialised_ws(&app.ws_url(), Some(&admin)).await;
+    send_json(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS } }),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    // Nothing is published: the next thing the socket carries is its close, at the token's end.
+    assert_eq!(receive(&mut socket).await, Err(Some(4403)));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited <= Duration::from_secs(4),
+        "closed after {waited:?}"
+    );
+}

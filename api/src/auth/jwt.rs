@@ -90,6 +90,15 @@ impl JwtKeys {
 
     /// Checks a bearer token. Every failure looks the same to the client.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> AppResult<Caller> {
+        self.verify_until(token, now).map(|(caller, _)| caller)
+    }
+
+    /// Checks a bearer token and answers until when it holds.
+    pub fn verify_until(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> AppResult<(Caller, DateTime<Utc>)> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| REJECTED)?;
         // An unknown kid is refused here, before any signature work or I/O.
         let key = header
@@ -104,10 +113,12 @@ impl JwtKeys {
             return Err(REJECTED);
         }
         let id = Uuid::parse_str(&claims.sub).map_err(|_| REJECTED)?;
-        Ok(Caller::User {
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or(REJECTED)?;
+        let caller = Caller::User {
             id,
             role: claims.role,
-        })
+        };
+        Ok((caller, expires_at))
     }
 }
 

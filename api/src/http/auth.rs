@@ -8,6 +8,7 @@ use crate::domain::validation::service::wrong_key;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::http::{HeaderMap, header};
+use chrono::{DateTime, Utc};
 use entity::{licenses, prelude::Licenses};
 use ipnet::IpNet;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -37,6 +38,14 @@ pub async fn caller_from_authorization(
         return license_key_caller(app, meta, token).await;
     }
     app.jwt.verify(token, app.clock.now())
+}
+
+/// When the credential in an `Authorization: Bearer` value stops holding, if it expires by
+/// itself (an access token does; a license key or an instance token lasts until revoked).
+pub fn credential_expiry(app: &AppState, value: Option<&str>) -> Option<DateTime<Utc>> {
+    let token = value?.trim().strip_prefix("Bearer ")?.trim();
+    let (_, expires_at) = app.jwt.verify_until(token, app.clock.now()).ok()?;
+    Some(expires_at)
 }
 
 /// Eight groups of five base32 characters: a license key, which a runtime node may present as

@@ -4,7 +4,9 @@
 //! form or `text/plain` post from another site cannot act on a signed-in user's behalf.
 
 use super::HttpState;
-use super::auth::{actor_for, caller_from_authorization, caller_from_headers, request_meta};
+use super::auth::{
+    actor_for, caller_from_authorization, caller_from_headers, credential_expiry, request_meta,
+};
 use super::{access_log, status, ws_session};
 use crate::auth::{Caller, RequestMeta};
 use crate::config::LimitsConfig;
@@ -22,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A refusal in GraphQL's error shape, with a status code that says the same.
@@ -236,6 +238,14 @@ async fn websocket(
         &state.app.config.server.trusted_proxies,
     );
     let header_caller = caller_from_headers(&state.app, &meta, &parts.headers).await;
+    let header_value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // When the connection's credential expires, the socket is closed (4403).
+    let credential_end = Arc::new(OnceLock::new());
+    let ends = credential_end.clone();
     let limits = &state.app.config.limits;
     let init_timeout = Duration::from_secs(limits.ws_init_timeout_seconds);
     let max_operations = limits.ws_max_operations;
@@ -254,18 +264,21 @@ async fn websocket(
                     .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
                     .filter(|v| !v.trim().is_empty())
                     .map(str::to_owned);
-                let caller = match from_payload {
-                    Some(value) => {
-                        let value = if value.contains(' ') {
-                            value
-                        } else {
-                            format!("Bearer {value}")
-                        };
-                        caller_from_authorization(&app, &meta, Some(&value)).await
-                    }
+                let presented = match from_payload {
+                    Some(value) if value.contains(' ') => Some(value),
+                    Some(value) => Some(format!("Bearer {value}")),
+                    None => None,
+                };
+                let caller = match &presented {
+                    Some(value) => caller_from_authorization(&app, &meta, Some(value)).await,
                     None => header_caller,
                 }
                 .map_err(async_graphql::Error::from)?;
+                let used = presented.or(header_value);
+                if let Some(expires_at) = credential_expiry(&app, used.as_deref()) {
+                    let left = (expires_at - app.clock.now()).to_std().unwrap_or_default();
+                    let _ = ends.set(Instant::now() + left);
+                }
                 // The connection's actor; each operation gets a copy at its own time.
                 let actor = actor_for(&app, caller, meta)
                     .await
@@ -280,6 +293,7 @@ async fn websocket(
                 protocol,
                 init_timeout,
                 max_operations,
+                credential_end,
                 on_init,
             )
         })

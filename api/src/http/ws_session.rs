@@ -12,8 +12,8 @@ use futures_util::stream::BoxStream;
 use futures_util::{SinkExt, StreamExt};
 use std::any::TypeId;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
@@ -59,6 +59,7 @@ pub async fn serve<OnInit, InitFuture>(
     protocol: WebSocketProtocols,
     init_timeout: Duration,
     max_operations: usize,
+    credential_end: Arc<OnceLock<Instant>>,
     on_connection_init: OnInit,
 ) where
     OnInit: FnOnce(serde_json::Value) -> InitFuture + Send + 'static,
@@ -76,8 +77,16 @@ pub async fn serve<OnInit, InitFuture>(
     let mut engine = std::pin::pin!(engine);
     let init_deadline = tokio::time::sleep(init_timeout);
     let mut init_deadline = std::pin::pin!(init_deadline);
+    // Armed once `connection_init` has named a credential that expires.
+    let expiry = tokio::time::sleep(Duration::ZERO);
+    let mut expiry = std::pin::pin!(expiry);
+    let mut expiry_armed = false;
 
     loop {
+        if !expiry_armed && let Some(end) = credential_end.get() {
+            expiry.as_mut().reset((*end).into());
+            expiry_armed = true;
+        }
         let outgoing = tokio::select! {
             frame = from_client.next() => {
                 let text = match frame {
@@ -110,6 +119,9 @@ pub async fn serve<OnInit, InitFuture>(
             },
             () = &mut init_deadline, if rules.awaiting_init() => {
                 close(4408, "Connection initialisation timeout".into())
+            }
+            () = &mut expiry, if expiry_armed => {
+                close(4403, "Forbidden: the credential has expired".into())
             }
         };
         let closing = matches!(outgoing, Message::Close(_));
