@@ -22,16 +22,13 @@ async fn the_audit_trail_records_who_what_and_where_and_shows_developers_their_o
     let app = spawn_app().await;
     // Sign up with a user agent, to see it recorded.
     let signup: Value = app
-        .post("/graphql")
-        .header("user-agent", "audit-probe/1.0")
-        .json(&json!({ "query": SIGNUP, "variables": { "input": {
-            "email": "trail@example.com", "name": "T", "password": PASSWORD, "planCode": "pro" } } }))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+        .graphql_with_header(
+            ("user-agent", "audit-probe/1.0"),
+            SIGNUP,
+            json!({ "input": {
+                "email": "trail@example.com", "name": "T", "password": PASSWORD, "planCode": "pro" } }),
+        )
+        .await;
     let mine = &signup["data"]["signup"];
     let token = mine["accessToken"].as_str().expect("token");
     let license = mine["license"]["id"].as_str().expect("id");

@@ -310,16 +310,14 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_alone() {
         let app = &app;
         async move {
             let guess = format!("PROXY-AAAA{n}-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF-GGGGG");
-            let body: Value = app
-                .post("/graphql")
-                .header("x-forwarded-for", format!("203.0.113.250, {client}"))
-                .json(&json!({ "query": query, "variables": { "k": guess } }))
-                .send()
-                .await
-                .expect("sent")
-                .json()
-                .await
-                .expect("json");
+            let forwarded = format!("203.0.113.250, {client}");
+            let body = app
+                .graphql_with_header(
+                    ("x-forwarded-for", &forwarded),
+                    query,
+                    json!({ "k": guess }),
+                )
+                .await;
             body["data"]["validateLicense"]["code"].clone()
         }
     };

@@ -101,6 +101,25 @@ impl TestApp {
             .await
     }
 
+    /// The answer to a GraphQL request sent with one extra header (a user agent, a forwarded
+    /// client address).
+    pub async fn graphql_with_header(
+        &self,
+        (name, value): (&str, &str),
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        self.post("/graphql")
+            .header(name, value)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("JSON answer")
+    }
+
     /// The answer to a GraphQL request and the SQL statements the server sent for it.
     pub async fn graphql_counted(
         &self,
