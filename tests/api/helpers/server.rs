@@ -95,6 +95,17 @@ pub fn time(field: &Value) -> chrono::DateTime<chrono::Utc> {
         .unwrap_or_else(|| panic!("a time: {field}"))
 }
 
+/// The JSON a request is answered with.
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("JSON answer")
+}
+
 impl TestApp {
     pub async fn graphql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
         self.graphql_at(&self.address, query, variables, token)
@@ -109,15 +120,11 @@ impl TestApp {
         query: &str,
         variables: Value,
     ) -> Value {
-        self.post("/graphql")
+        let request = self
+            .post("/graphql")
             .header(name, value)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request sent")
-            .json()
-            .await
-            .expect("JSON answer")
+            .json(&json!({ "query": query, "variables": variables }));
+        answer(request).await
     }
 
     /// The answer to a GraphQL request and the SQL statements the server sent for it.
@@ -147,13 +154,7 @@ impl TestApp {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        request
-            .send()
-            .await
-            .expect("request sent")
-            .json()
-            .await
-            .expect("JSON answer")
+        answer(request).await
     }
 
     /// A GET of `path` (such as `/readyz`) on this server, to finish and send.
