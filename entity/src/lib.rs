@@ -14,6 +14,7 @@ pub mod licenses;
 pub mod plan_entitlements;
 pub mod plans;
 pub mod runtime_nodes;
+pub mod sessions;
 pub mod trials;
 pub mod usage_distinct_values;
 pub mod usage_events;

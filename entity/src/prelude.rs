@@ -12,6 +12,7 @@ pub use super::licenses::Entity as Licenses;
 pub use super::plan_entitlements::Entity as PlanEntitlements;
 pub use super::plans::Entity as Plans;
 pub use super::runtime_nodes::Entity as RuntimeNodes;
+pub use super::sessions::Entity as Sessions;
 pub use super::trials::Entity as Trials;
 pub use super::usage_distinct_values::Entity as UsageDistinctValues;
 pub use super::usage_events::Entity as UsageEvents;

@@ -28,6 +28,8 @@ pub enum Relation {
     LicenseAssignments,
     #[sea_orm(has_many = "super::licenses::Entity")]
     Licenses,
+    #[sea_orm(has_many = "super::sessions::Entity")]
+    Sessions,
     #[sea_orm(has_many = "super::trials::Entity")]
     Trials,
     #[sea_orm(has_many = "super::usage_events::Entity")]
@@ -57,6 +59,12 @@ impl Related<super::license_assignments::Entity> for Entity {
 impl Related<super::licenses::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Licenses.def()
+    }
+}
+
+impl Related<super::sessions::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Sessions.def()
     }
 }
 

@@ -1,4 +1,4 @@
-use crate::helpers::{Developer, TestApp, error_code, spawn_app, token_format};
+use crate::helpers::{Developer, INSTANCE_TOKEN, TestApp, error_code, spawn_app};
 use entity::{audit_events, instance_events, instance_logs, instance_tokens, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -109,7 +109,7 @@ async fn an_instance_token_is_shown_once_and_only_its_digest_is_stored() {
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
     let secret = &app.state.config.auth.license_key_secret;
-    assert_eq!(row.token_hash, token_format::digest(secret, token));
+    assert_eq!(row.token_hash, INSTANCE_TOKEN.digest(secret, token));
     for stored in [&row.token_hash, &row.prefix, &row.name] {
         assert!(!stored.contains(token), "the raw token is stored: {stored}");
     }
@@ -176,7 +176,7 @@ async fn the_token_never_reaches_the_audit_trail() {
         "audited against the token"
     );
     let secret_part = &token["inst_".len()..];
-    let digest = token_format::digest(&app.state.config.auth.license_key_secret, &token);
+    let digest = INSTANCE_TOKEN.digest(&app.state.config.auth.license_key_secret, &token);
     for event in AuditEvents::find().all(&app.state.db).await.expect("audit") {
         let metadata = event.metadata.to_string();
         assert!(

@@ -1,7 +1,8 @@
 //! Reading the credential once, at the edge, for HTTP and WebSocket alike.
 
 use crate::auth::{Actor, Caller, RequestMeta, Role};
-use crate::domain::instance_tokens::{format as token_format, service as tokens};
+use crate::auth::opaque_token::INSTANCE;
+use crate::domain::instance_tokens::service as tokens;
 use crate::domain::licenses::model::LicenseState;
 use crate::domain::seats::service as seats;
 use crate::domain::validation::service::wrong_key;
@@ -31,7 +32,7 @@ pub async fn caller_from_authorization(
         ))?;
     let token = token.trim();
     // Told apart by prefix, so JWTs never cost a database lookup.
-    if token_format::looks_like_token(token) {
+    if INSTANCE.looks_like(token) {
         return tokens::authenticate(app, token, app.clock.now()).await;
     }
     if looks_like_license_key(token) {

@@ -39,6 +39,6 @@ pub use websocket::{
 // the crate is fixed in one place.
 pub use api::auth::Actor;
 pub use api::db;
-pub use api::domain::instance_tokens::format as token_format;
+pub use api::auth::opaque_token::INSTANCE as INSTANCE_TOKEN;
 pub use api::domain::validation::service as validation;
 pub use api::graphql::export_sdl;

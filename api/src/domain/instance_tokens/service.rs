@@ -1,7 +1,7 @@
 //! Instance tokens: made and revoked by the instance's developer or an admin, presented by the
 //! instance itself to write its logs.
 
-use super::format as token_format;
+use crate::auth::opaque_token::INSTANCE;
 use crate::auth::{Actor, Caller};
 use crate::domain::instances::access::visible_instance;
 use crate::domain::instances::changes::{HistoryLine, write_history};
@@ -79,7 +79,7 @@ pub async fn create_token(actor: &Actor, instance_id: Uuid, name: &str) -> AppRe
             "a deleted instance cannot get new tokens",
         ));
     }
-    let new = token_format::generate(&actor.app.config.auth.license_key_secret);
+    let new = INSTANCE.generate(&actor.app.config.auth.license_key_secret);
     let token = instance_tokens::ActiveModel {
         id: Set(Uuid::now_v7()),
         instance_id: Set(instance.id),
@@ -161,7 +161,7 @@ pub async fn authenticate(
     now: DateTime<Utc>,
 ) -> AppResult<Caller> {
     const REFUSED: AppError = AppError::Unauthenticated("unknown or revoked instance token");
-    let digest = token_format::digest(&app.config.auth.license_key_secret, presented);
+    let digest = INSTANCE.digest(&app.config.auth.license_key_secret, presented);
     let token = InstanceTokens::find()
         .inner_join(Instances)
         .filter(instance_tokens::Column::TokenHash.eq(digest))
