@@ -56,7 +56,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "licensing-api",
         "`aud` claim issued and required",
     ),
-    ("JWT_TTL_SECONDS", "3600", "access token lifetime"),
+    (
+        "JWT_TTL_SECONDS",
+        "900",
+        "access token lifetime; a refresh token renews it",
+    ),
+    (
+        "REFRESH_TTL_SECONDS",
+        "2592000",
+        "how long a sign-in lasts without being refreshed (each refresh token works once)",
+    ),
     (
         "LICENSE_KEY_SECRET",
         DEV_LICENSE_KEY_SECRET,
@@ -241,6 +250,7 @@ pub struct AuthConfig {
     pub jwt_audience: String,
     pub jwt_ttl_seconds: i64,
     pub license_key_secret: SecretString,
+    pub refresh_ttl_seconds: i64,
     pub attempts_per_minute: u32,
     pub password_hash_concurrency: usize,
 }
@@ -316,6 +326,7 @@ impl Config {
                 jwt_audience: get("JWT_AUDIENCE"),
                 jwt_ttl_seconds: parse(&get, "JWT_TTL_SECONDS")?,
                 license_key_secret: SecretString::from(get("LICENSE_KEY_SECRET")),
+                refresh_ttl_seconds: parse(&get, "REFRESH_TTL_SECONDS")?,
                 attempts_per_minute: parse(&get, "AUTH_ATTEMPTS_PER_MINUTE")?,
                 password_hash_concurrency: parse(&get, "PASSWORD_HASH_CONCURRENCY")?,
             },

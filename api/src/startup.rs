@@ -9,6 +9,7 @@ use crate::domain::accounts::service::{BootstrapAdmin, ensure_admin};
 use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::domain::plans::seed::seed_plans;
+use crate::domain::sessions::liveness::Liveness;
 use crate::domain::validation::lookup::LicenseLookup;
 use crate::events::EventBus;
 use crate::graphql::{AppSchema, build_schema};
@@ -118,6 +119,8 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         &bus,
     );
     let doors = SharedLimiter::shared("doors", config.auth.attempts_per_minute, &bus);
+    let liveness = Liveness::new();
+    liveness.follow(&bus);
     let clock = Clock::default();
     let license_lookup = match db.get_database_backend() {
         DbBackend::Postgres => {
@@ -140,6 +143,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         guesses,
         doors,
         passwords: Passwords::new(config.auth.password_hash_concurrency),
+        liveness,
         config: Arc::new(config),
     });
     Ok((state, statements))

@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::keys::LicenseKeys;
+use crate::domain::sessions::liveness::Liveness;
 use crate::domain::validation::lookup::LicenseLookup;
 use crate::events::EventBus;
 use crate::rate_limit::SharedLimiter;
@@ -31,6 +32,8 @@ pub struct Shared {
     /// Counts attempts at the account doors (login, signup, ...) per client IP and email.
     pub doors: Arc<SharedLimiter>,
     pub passwords: Passwords,
+    /// Which sign-in sessions still hold, kept briefly and forgotten on revocation.
+    pub liveness: Liveness,
     /// Developers' entitlements, kept briefly and dropped on any change.
     pub entitlements: EntitlementCache,
 }

@@ -53,7 +53,12 @@ async fn signup_creates_developer_trial_and_license_and_shows_the_key_once() {
     kinds.sort();
     assert_eq!(
         kinds,
-        ["developer.created", "license.created", "trial.created"]
+        [
+            "developer.created",
+            "license.created",
+            "session.opened",
+            "trial.created"
+        ]
     );
     let license_audit = AuditEvents::find()
         .filter(audit_events::Column::EventType.eq("license.created"))

@@ -6,11 +6,11 @@ use serde_json::{Value, json};
 const DEV_SECRET: &str = "dev-only-jwt-secret-do-not-use-in-production";
 const OLD_SECRET: &str = "an-older-signing-key-still-accepted-for-now";
 
-fn claims(sub: &str, overrides: Value) -> Value {
+fn claims(sub: &str, sid: &str, overrides: Value) -> Value {
     let now = chrono::Utc::now().timestamp();
     let mut claims = json!({
         "sub": sub, "role": "developer", "iss": "licensing-gateway", "aud": "licensing-api",
-        "exp": now + 600, "nbf": now - 5, "iat": now - 5,
+        "exp": now + 600, "nbf": now - 5, "iat": now - 5, "sid": sid,
     });
     for (k, v) in overrides.as_object().expect("object") {
         if v.is_null() {
@@ -36,19 +36,22 @@ fn sign(kid: &str, secret: &str, claims: &Value) -> String {
 #[tokio::test]
 async fn every_bad_token_is_unauthenticated_and_good_ones_pass() {
     let app = spawn_app_with(&[("JWT_PREVIOUS_KEYS", &format!("old={OLD_SECRET}"))]).await;
-    let sub = &app
-        .developer("tok@example.com", "solo")
-        .await
-        .id
-        .to_string();
+    let developer = app.developer("tok@example.com", "solo").await;
+    let sub = &developer.id.to_string();
+    // The session the developer's own sign-in opened: a token must name a live one.
+    let payload = developer.token.split('.').nth(1).expect("payload");
+    let payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload.as_bytes()).expect("base64"))
+            .expect("claims");
+    let sid = payload["sid"].as_str().expect("sid");
     let now = chrono::Utc::now().timestamp();
 
-    let good = sign("primary", DEV_SECRET, &claims(sub, json!({})));
-    let rotated = sign("old", OLD_SECRET, &claims(sub, json!({})));
+    let good = sign("primary", DEV_SECRET, &claims(sub, sid, json!({})));
+    let rotated = sign("old", OLD_SECRET, &claims(sub, sid, json!({})));
     let forged_role = {
         let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
         parts[1] = URL_SAFE_NO_PAD.encode(
-            claims(sub, json!({ "role": "admin" }))
+            claims(sub, sid, json!({ "role": "admin" }))
                 .to_string()
                 .as_bytes(),
         );
@@ -57,7 +60,7 @@ async fn every_bad_token_is_unauthenticated_and_good_ones_pass() {
     let unsigned = format!(
         "{}.{}.",
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"primary"}"#.as_bytes()),
-        URL_SAFE_NO_PAD.encode(claims(sub, json!({})).to_string().as_bytes())
+        URL_SAFE_NO_PAD.encode(claims(sub, sid, json!({})).to_string().as_bytes())
     );
     let bad = [
         (
@@ -67,6 +70,7 @@ async fn every_bad_token_is_unauthenticated_and_good_ones_pass() {
                 DEV_SECRET,
                 &claims(
                     sub,
+                    sid,
                     json!({ "exp": now - 3600, "nbf": now - 7200, "iat": now - 7200 }),
                 ),
             ),
@@ -78,7 +82,7 @@ async fn every_bad_token_is_unauthenticated_and_good_ones_pass() {
             sign(
                 "primary",
                 DEV_SECRET,
-                &claims(sub, json!({ "iss": "someone-else" })),
+                &claims(sub, sid, json!({ "iss": "someone-else" })),
             ),
         ),
         (
@@ -86,32 +90,56 @@ async fn every_bad_token_is_unauthenticated_and_good_ones_pass() {
             sign(
                 "primary",
                 DEV_SECRET,
-                &claims(sub, json!({ "aud": "another-api" })),
+                &claims(sub, sid, json!({ "aud": "another-api" })),
             ),
         ),
         (
             "missing audience",
-            sign("primary", DEV_SECRET, &claims(sub, json!({ "aud": null }))),
+            sign(
+                "primary",
+                DEV_SECRET,
+                &claims(sub, sid, json!({ "aud": null })),
+            ),
         ),
         (
             "missing nbf",
-            sign("primary", DEV_SECRET, &claims(sub, json!({ "nbf": null }))),
+            sign(
+                "primary",
+                DEV_SECRET,
+                &claims(sub, sid, json!({ "nbf": null })),
+            ),
         ),
         (
             "issued in the future",
             sign(
                 "primary",
                 DEV_SECRET,
-                &claims(sub, json!({ "iat": now + 3600 })),
+                &claims(sub, sid, json!({ "iat": now + 3600 })),
             ),
         ),
         (
             "unknown kid",
-            sign("mystery", DEV_SECRET, &claims(sub, json!({}))),
+            sign("mystery", DEV_SECRET, &claims(sub, sid, json!({}))),
         ),
         (
             "wrong key",
-            sign("primary", OLD_SECRET, &claims(sub, json!({}))),
+            sign("primary", OLD_SECRET, &claims(sub, sid, json!({}))),
+        ),
+        (
+            "no session",
+            sign(
+                "primary",
+                DEV_SECRET,
+                &claims(sub, sid, json!({ "sid": null })),
+            ),
+        ),
+        (
+            "a session that does not exist",
+            sign(
+                "primary",
+                DEV_SECRET,
+                &claims(sub, sid, json!({ "sid": uuid::Uuid::now_v7().to_string() })),
+            ),
         ),
         ("garbage", "not.a.jwt".to_owned()),
     ];

@@ -22,6 +22,7 @@ mod nodes;
 mod outages;
 mod schema;
 mod seats;
+mod sessions;
 mod statements;
 mod usage;
 mod validation_batches;

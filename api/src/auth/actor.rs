@@ -18,6 +18,8 @@ pub struct Actor {
     pub now: DateTime<Utc>,
     /// For a team member, the licenses it holds a seat on (what it may see of them).
     pub seats: Arc<[Uuid]>,
+    /// The sign-in session the request's access token belongs to, if it came with one.
+    pub session: Option<Uuid>,
 }
 
 impl Actor {
@@ -28,6 +30,15 @@ impl Actor {
             caller,
             meta,
             seats: Arc::from([]),
+            session: None,
+        }
+    }
+
+    /// The same actor in the sign-in session its access token named.
+    pub fn in_session(self, session: Uuid) -> Self {
+        Self {
+            session: Some(session),
+            ..self
         }
     }
 
@@ -50,6 +61,7 @@ impl Actor {
         Self {
             caller,
             seats: Arc::from([]),
+            session: None,
             ..self.clone()
         }
     }

@@ -23,6 +23,15 @@ struct Claims {
     exp: i64,
     nbf: i64,
     iat: i64,
+    /// The sign-in session the token belongs to; revoking it ends the token at once.
+    sid: Uuid,
+}
+
+/// What a valid access token says.
+pub struct Verified {
+    pub caller: Caller,
+    pub session: Uuid,
+    pub expires_at: DateTime<Utc>,
 }
 
 pub struct IssuedToken {
@@ -70,7 +79,13 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user_id: Uuid, role: Role, now: DateTime<Utc>) -> AppResult<IssuedToken> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        role: Role,
+        session: Uuid,
+        now: DateTime<Utc>,
+    ) -> AppResult<IssuedToken> {
         let expires_at = now + self.ttl;
         let claims = Claims {
             sub: user_id.to_string(),
@@ -80,6 +95,7 @@ impl JwtKeys {
             exp: expires_at.timestamp(),
             nbf: now.timestamp(),
             iat: now.timestamp(),
+            sid: session,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing_kid.clone());
@@ -88,17 +104,9 @@ impl JwtKeys {
         Ok(IssuedToken { token, expires_at })
     }
 
-    /// Checks a bearer token. Every failure looks the same to the client.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> AppResult<Caller> {
-        self.verify_until(token, now).map(|(caller, _)| caller)
-    }
-
-    /// Checks a bearer token and answers until when it holds.
-    pub fn verify_until(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> AppResult<(Caller, DateTime<Utc>)> {
+    /// Checks a bearer token: its signature and claims (whether its session still holds is the
+    /// caller's to ask). Every failure looks the same to the client.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> AppResult<Verified> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| REJECTED)?;
         // An unknown kid is refused here, before any signature work or I/O.
         let key = header
@@ -118,7 +126,11 @@ impl JwtKeys {
             id,
             role: claims.role,
         };
-        Ok((caller, expires_at))
+        Ok(Verified {
+            caller,
+            session: claims.sid,
+            expires_at,
+        })
     }
 }
 
@@ -138,14 +150,20 @@ mod tests {
         let keys = keys();
         let id = Uuid::new_v4();
         let now = Utc::now();
-        let issued = keys.issue(id, Role::Developer, now).expect("sign");
-        let caller = keys.verify(&issued.token, now).expect("verify");
+        let session = Uuid::new_v4();
+        let issued = keys.issue(id, Role::Developer, session, now).expect("sign");
+        let verified = keys.verify(&issued.token, now).expect("verify");
         assert_eq!(
-            caller,
+            verified.caller,
             Caller::User {
                 id,
                 role: Role::Developer
             }
+        );
+        assert_eq!(verified.session, session);
+        assert_eq!(
+            verified.expires_at.timestamp(),
+            issued.expires_at.timestamp()
         );
     }
 
@@ -171,7 +189,7 @@ mod tests {
         let keys = keys();
         let later = Utc::now() + Duration::hours(1);
         let issued = keys
-            .issue(Uuid::new_v4(), Role::Admin, later)
+            .issue(Uuid::new_v4(), Role::Admin, Uuid::new_v4(), later)
             .expect("sign");
         assert!(keys.verify(&issued.token, Utc::now()).is_err());
     }

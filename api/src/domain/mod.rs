@@ -3,6 +3,7 @@
 //! transactions; no GraphQL), `loaders.rs` (one dataloader per relation edge) and, where it has
 //! them, `model.rs` (its stored vocabularies and the filters clients send).
 //! - `accounts`: developers, team members, admins; signup and login.
+//! - `sessions`: sign-in sessions, refresh tokens, logging out.
 //! - `plans`: the plan catalogue and what each plan grants.
 //! - `licenses`: keys, the state machine, issuing, editing, listing.
 //! - `validation`: `validateLicense`, the hot path, and refusing key guessers.
@@ -27,5 +28,6 @@ pub mod nodes;
 pub mod plans;
 pub mod pools;
 pub mod seats;
+pub mod sessions;
 pub mod usage;
 pub mod validation;

@@ -35,6 +35,7 @@ use crate::domain::pools::loaders::PoolById;
 use crate::domain::pools::schema::{PoolsMutation, PoolsQuery};
 use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
 use crate::domain::seats::schema::SeatsMutation;
+use crate::domain::sessions::schema::SessionsMutation;
 use crate::domain::usage::loaders::{UsageNowByDeveloper, UsageSeries};
 use crate::domain::usage::schema::{UsageMutation, UsageQuery};
 use crate::domain::validation::schema::ValidationQuery;
@@ -70,6 +71,7 @@ pub struct MutationRoot(
     InstanceLogsMutation,
     UsageMutation,
     EntitlementsMutation,
+    SessionsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

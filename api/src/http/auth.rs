@@ -1,7 +1,7 @@
 //! Reading the credential once, at the edge, for HTTP and WebSocket alike.
 
-use crate::auth::{Actor, Caller, RequestMeta, Role};
 use crate::auth::opaque_token::INSTANCE;
+use crate::auth::{Actor, Caller, RequestMeta, Role};
 use crate::domain::instance_tokens::service as tokens;
 use crate::domain::licenses::model::LicenseState;
 use crate::domain::seats::service as seats;
@@ -14,15 +14,31 @@ use entity::{licenses, prelude::Licenses};
 use ipnet::IpNet;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::net::{IpAddr, SocketAddr};
+use uuid::Uuid;
+
+/// Who a request's credential names, and the sign-in session an access token belongs to.
+pub struct Credential {
+    pub caller: Caller,
+    pub session: Option<Uuid>,
+}
+
+impl From<Caller> for Credential {
+    fn from(caller: Caller) -> Self {
+        Self {
+            caller,
+            session: None,
+        }
+    }
+}
 
 /// The caller named by an `Authorization: Bearer` value; none means anonymous.
 pub async fn caller_from_authorization(
     app: &AppState,
     meta: &RequestMeta,
     value: Option<&str>,
-) -> Result<Caller, AppError> {
+) -> Result<Credential, AppError> {
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Ok(Caller::Anonymous);
+        return Ok(Caller::Anonymous.into());
     };
     let token = value
         .strip_prefix("Bearer ")
@@ -33,20 +49,32 @@ pub async fn caller_from_authorization(
     let token = token.trim();
     // Told apart by prefix, so JWTs never cost a database lookup.
     if INSTANCE.looks_like(token) {
-        return tokens::authenticate(app, token, app.clock.now()).await;
+        return Ok(tokens::authenticate(app, token, app.clock.now())
+            .await?
+            .into());
     }
     if looks_like_license_key(token) {
-        return license_key_caller(app, meta, token).await;
+        return Ok(license_key_caller(app, meta, token).await?.into());
     }
-    app.jwt.verify(token, app.clock.now())
+    let now = app.clock.now();
+    let verified = app.jwt.verify(token, now)?;
+    // A valid token of a session that was ended (logged out, its refresh token copied) is not.
+    if !app.liveness.holds(&app.db, verified.session, now).await? {
+        return Err(AppError::Unauthenticated(
+            "this session has ended; sign in again",
+        ));
+    }
+    Ok(Credential {
+        caller: verified.caller,
+        session: Some(verified.session),
+    })
 }
 
 /// When the credential in an `Authorization: Bearer` value stops holding, if it expires by
 /// itself (an access token does; a license key or an instance token lasts until revoked).
 pub fn credential_expiry(app: &AppState, value: Option<&str>) -> Option<DateTime<Utc>> {
     let token = value?.trim().strip_prefix("Bearer ")?.trim();
-    let (_, expires_at) = app.jwt.verify_until(token, app.clock.now()).ok()?;
-    Some(expires_at)
+    Some(app.jwt.verify(token, app.clock.now()).ok()?.expires_at)
 }
 
 /// Eight groups of five base32 characters: a license key, which a runtime node may present as
@@ -90,9 +118,10 @@ async fn license_key_caller(
 /// from them).
 pub async fn actor_for(
     app: &AppState,
-    caller: Caller,
+    credential: Credential,
     meta: RequestMeta,
 ) -> Result<Actor, AppError> {
+    let Credential { caller, session } = credential;
     let seats = match &caller {
         Caller::User {
             id,
@@ -100,14 +129,18 @@ pub async fn actor_for(
         } => seats::held_by(&app.db, *id).await?,
         _ => Vec::new(),
     };
-    Ok(Actor::new(app, caller, meta).holding(seats))
+    let actor = Actor::new(app, caller, meta).holding(seats);
+    Ok(match session {
+        Some(session) => actor.in_session(session),
+        None => actor,
+    })
 }
 
 pub async fn caller_from_headers(
     app: &AppState,
     meta: &RequestMeta,
     headers: &HeaderMap,
-) -> Result<Caller, AppError> {
+) -> Result<Credential, AppError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .map(|v| {

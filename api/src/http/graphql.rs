@@ -5,10 +5,11 @@
 
 use super::HttpState;
 use super::auth::{
-    actor_for, caller_from_authorization, caller_from_headers, credential_expiry, request_meta,
+    Credential, actor_for, caller_from_authorization, caller_from_headers, credential_expiry,
+    request_meta,
 };
 use super::{access_log, status, ws_session};
-use crate::auth::{Caller, RequestMeta};
+use crate::auth::RequestMeta;
 use crate::config::LimitsConfig;
 use crate::error::{AppError, Code};
 use crate::graphql::document::token_count;
@@ -128,14 +129,18 @@ fn batch_refusal(batch: &BatchRequest, limits: &LimitsConfig) -> Option<Response
 async fn execute(
     state: &HttpState,
     batch: BatchRequest,
-    caller: Caller,
+    credential: Credential,
     meta: RequestMeta,
 ) -> Response {
     let started = Instant::now();
     let mut batch = state.documents.prepare_batch(batch);
-    let logged =
-        access_log::enabled().then(|| (access_log::operations(&mut batch), caller.clone()));
-    let actor = match actor_for(&state.app, caller, meta).await {
+    let logged = access_log::enabled().then(|| {
+        (
+            access_log::operations(&mut batch),
+            credential.caller.clone(),
+        )
+    });
+    let actor = match actor_for(&state.app, credential, meta).await {
         Ok(actor) => actor,
         Err(err) => return unauthenticated(err),
     };

@@ -1,5 +1,7 @@
 use super::server::TestApp;
-use api::auth::Role;
+use api::auth::{Actor, Caller, Role};
+use api::domain::sessions::service as sessions;
+use api::events::UnitOfWork;
 use chrono::Utc;
 use entity::{licenses, plans, prelude::*, users};
 use sea_orm::{
@@ -132,13 +134,18 @@ impl TestApp {
             rows.license_for(db, id, plan.id, 1, 0)
                 .await
                 .expect("license");
-            tokens.push(
-                self.state
-                    .jwt
-                    .issue(id, Role::Developer, Utc::now())
-                    .expect("token")
-                    .token,
-            );
+            // A session of its own, as a sign-in would open.
+            let developer = Caller::User {
+                id,
+                role: Role::Developer,
+            };
+            let actor = Actor::system(&self.state).acting_as(developer);
+            let mut uow = UnitOfWork::begin(&actor).await.expect("begin");
+            let session = sessions::open(&mut uow, id, Role::Developer)
+                .await
+                .expect("session");
+            uow.commit().await.expect("commit");
+            tokens.push(session.access.token);
         }
         tokens
     }

@@ -38,7 +38,7 @@ pub use websocket::{
 // The crate's own modules that feature files reach into, named here so that a path moved in
 // the crate is fixed in one place.
 pub use api::auth::Actor;
-pub use api::db;
 pub use api::auth::opaque_token::INSTANCE as INSTANCE_TOKEN;
+pub use api::db;
 pub use api::domain::validation::service as validation;
 pub use api::graphql::export_sdl;

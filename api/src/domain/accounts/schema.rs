@@ -1,12 +1,13 @@
 use super::model::DeveloperFilter;
 use super::service::{self, SignupInput};
-use crate::auth::Audience;
 use crate::auth::Role;
+use crate::auth::{Actor, Audience};
 use crate::domain::entitlements::schema::{self as entitlement_schema, Entitlement};
 use crate::domain::instances::loaders::InstancesByDeveloper;
 use crate::domain::instances::schema::Instance;
 use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::schema::License;
+use crate::domain::sessions::service::Opened;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related};
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
@@ -93,6 +94,8 @@ pub struct SignupPayload {
     license_key: String,
     access_token: String,
     access_token_expires_at: DateTime<Utc>,
+    /// Renews the access token (`refreshToken`); works once, shown this once.
+    refresh_token: String,
 }
 
 #[derive(SimpleObject)]
@@ -100,6 +103,20 @@ pub struct AuthPayload {
     access_token: String,
     expires_at: DateTime<Utc>,
     user: User,
+    /// Renews the access token (`refreshToken`); works once, shown this once.
+    refresh_token: String,
+}
+
+impl AuthPayload {
+    /// The answer to a sign-in: the session's new pair, and the account as it sees itself.
+    pub fn signed_in(actor: &Actor, user: users::Model, session: Opened) -> Result<Self> {
+        Ok(Self {
+            access_token: session.access.token,
+            expires_at: session.access.expires_at,
+            user: shown_or_not_found(actor, user, "account")?,
+            refresh_token: session.refresh,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -162,8 +179,9 @@ impl AccountsMutation {
             developer: shown_or_not_found(developer, out.developer, "developer")?,
             license: shown_or_not_found(developer, out.license, "license")?,
             license_key: out.license_key,
-            access_token: out.token.token,
-            access_token_expires_at: out.token.expires_at,
+            access_token: out.session.access.token,
+            access_token_expires_at: out.session.access.expires_at,
+            refresh_token: out.session.refresh,
         })
     }
 
@@ -175,10 +193,6 @@ impl AccountsMutation {
         password: String,
     ) -> Result<AuthPayload> {
         let signed_in = service::login(ctx.actor()?, &email, password).await?;
-        Ok(AuthPayload {
-            access_token: signed_in.token.token,
-            expires_at: signed_in.token.expires_at,
-            user: shown_or_not_found(&signed_in.actor, signed_in.user, "account")?,
-        })
+        AuthPayload::signed_in(&signed_in.actor, signed_in.user, signed_in.session)
     }
 }

@@ -2,9 +2,10 @@
 
 use super::input;
 use super::model::DeveloperFilter;
-use crate::auth::{Actor, Caller, IssuedToken, Role};
+use crate::auth::{Actor, Caller, Role};
 use crate::domain::licenses::service as licenses_service;
 use crate::domain::plans::service as plans_service;
+use crate::domain::sessions::service::{self as sessions, Opened};
 use crate::error::{AppError, AppResult};
 use crate::events::{Change, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
@@ -33,7 +34,8 @@ pub struct SignupOutcome {
     pub license: licenses::Model,
     /// The plaintext key: returned this once, never stored.
     pub license_key: String,
-    pub token: IssuedToken,
+    /// The new account's first session.
+    pub session: Opened,
 }
 
 /// Creates the developer, its trial and its first license in one transaction.
@@ -82,15 +84,14 @@ pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcom
         trial_ends_at,
     )
     .await?;
+    let session = sessions::open(&mut uow, developer.id, Role::Developer).await?;
     uow.commit().await?;
-
-    let token = app.jwt.issue(developer.id, Role::Developer, now)?;
     Ok(SignupOutcome {
         actor: developer_actor,
         developer,
         license,
         license_key: key.plaintext,
-        token,
+        session,
     })
 }
 
@@ -163,14 +164,15 @@ async fn insert_user(
     .await?)
 }
 
-/// An access token for the right password; unknown emails and wrong passwords look alike.
-/// A successful login: the account, its token, and the request acting as that account.
+/// A successful login: the account, its new session's tokens, and the request acting as that
+/// account.
 pub struct SignedIn {
     pub user: users::Model,
-    pub token: IssuedToken,
+    pub session: Opened,
     pub actor: Actor,
 }
 
+/// A new session for the right password; unknown emails and wrong passwords look alike.
 #[tracing::instrument(skip_all)]
 pub async fn login(actor: &Actor, email: &str, password_attempt: String) -> AppResult<SignedIn> {
     let app = &actor.app;
@@ -190,9 +192,16 @@ pub async fn login(actor: &Actor, email: &str, password_attempt: String) -> AppR
         .filter(|_| matches)
         .ok_or(AppError::Unauthenticated("wrong email or password"))?;
     let role = Role::from_stored(&user.role)?;
-    let token = app.jwt.issue(user.id, role, actor.now)?;
-    let actor = actor.acting_as(Caller::User { id: user.id, role });
-    Ok(SignedIn { user, token, actor })
+    let signed_in = actor.acting_as(Caller::User { id: user.id, role });
+    let mut uow = UnitOfWork::begin(&signed_in).await?;
+    let session = sessions::open(&mut uow, user.id, role).await?;
+    uow.commit().await?;
+    let actor = signed_in.in_session(session.id);
+    Ok(SignedIn {
+        user,
+        session,
+        actor,
+    })
 }
 
 pub async fn me(actor: &Actor) -> AppResult<users::Model> {
