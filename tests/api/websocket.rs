@@ -122,3 +122,34 @@ async fn a_subscription_ends_when_its_token_expires() {
         "closed after {waited:?}"
     );
 }
+
+#[tokio::test]
+async fn a_subscription_ends_when_its_session_does() {
+    let app = spawn_app().await;
+    let dev = app.developer("socket@example.com", "solo").await;
+    let mut socket = initialised_ws(&app.ws_url(), Some(&dev.token)).await;
+    send_json(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": EVENTS } }),
+    )
+    .await;
+    // Another session of the same account ending leaves this one open.
+    let other = app
+        .login("socket@example.com", crate::helpers::PASSWORD)
+        .await;
+    let other_token = other["data"]["login"]["accessToken"]
+        .as_str()
+        .expect("token");
+    let out = app
+        .graphql("mutation { logout }", json!({}), Some(other_token))
+        .await;
+    assert_eq!(out["data"]["logout"], true, "{out}");
+    send_json(&mut socket, json!({ "type": "ping" })).await;
+    let pong = receive(&mut socket).await.map(|m| m["type"].clone());
+    assert_eq!(pong, Ok(json!("pong")), "still open");
+    let out = app
+        .graphql("mutation { logout }", json!({}), Some(&dev.token))
+        .await;
+    assert_eq!(out["data"]["logout"], true, "{out}");
+    assert_eq!(receive(&mut socket).await, Err(Some(4403)));
+}

@@ -248,12 +248,15 @@ async fn websocket(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    // When the connection's credential expires, the socket is closed (4403).
-    let credential_end = Arc::new(OnceLock::new());
-    let ends = credential_end.clone();
+    // When the connection's credential expires or its session ends, the socket closes (4403).
+    let lifetime = Arc::new(OnceLock::new());
+    let learned = lifetime.clone();
+    let endings = state.app.liveness.endings();
     let limits = &state.app.config.limits;
-    let init_timeout = Duration::from_secs(limits.ws_init_timeout_seconds);
-    let max_operations = limits.ws_max_operations;
+    let socket_limits = ws_session::SocketLimits {
+        init_timeout: Duration::from_secs(limits.ws_init_timeout_seconds),
+        max_operations: limits.ws_max_operations,
+    };
     // A message may be no larger than a request body: the socket is not a way around it.
     upgrade
         .max_message_size(limits.body_limit_bytes)
@@ -280,14 +283,18 @@ async fn websocket(
                 }
                 .map_err(async_graphql::Error::from)?;
                 let used = presented.or(header_value);
-                if let Some(expires_at) = credential_expiry(&app, used.as_deref()) {
+                let ends_at = credential_expiry(&app, used.as_deref()).map(|expires_at| {
                     let left = (expires_at - app.clock.now()).to_std().unwrap_or_default();
-                    let _ = ends.set(Instant::now() + left);
-                }
+                    Instant::now() + left
+                });
                 // The connection's actor; each operation gets a copy at its own time.
                 let actor = actor_for(&app, caller, meta)
                     .await
                     .map_err(async_graphql::Error::from)?;
+                let _ = learned.set(ws_session::Lifetime {
+                    ends_at,
+                    session: actor.session,
+                });
                 let mut data = Data::default();
                 data.insert(actor);
                 Ok(data)
@@ -296,9 +303,9 @@ async fn websocket(
                 socket,
                 state.schema.clone(),
                 protocol,
-                init_timeout,
-                max_operations,
-                credential_end,
+                socket_limits,
+                lifetime,
+                endings,
                 on_init,
             )
         })

@@ -14,8 +14,10 @@ use std::any::TypeId;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
+use uuid::Uuid;
 
 fn close(code: u16, reason: String) -> Message {
     Message::Close(Some(CloseFrame {
@@ -53,19 +55,35 @@ impl Executor for ActorPerOperation {
     }
 }
 
+/// How long a socket may take to initialise, and how many operations it may run at once.
+pub struct SocketLimits {
+    pub init_timeout: Duration,
+    pub max_operations: usize,
+}
+
+/// What the socket's credential allows for how long: when it expires and the sign-in session it
+/// belongs to (the socket closes with 4403 at either's end). Set by `connection_init`.
+pub struct Lifetime {
+    pub ends_at: Option<Instant>,
+    pub session: Option<Uuid>,
+}
+
 pub async fn serve<OnInit, InitFuture>(
     socket: WebSocket,
     schema: AppSchema,
     protocol: WebSocketProtocols,
-    init_timeout: Duration,
-    max_operations: usize,
-    credential_end: Arc<OnceLock<Instant>>,
+    limits: SocketLimits,
+    credential: Arc<OnceLock<Lifetime>>,
+    mut endings: broadcast::Receiver<Arc<[Uuid]>>,
     on_connection_init: OnInit,
 ) where
     OnInit: FnOnce(serde_json::Value) -> InitFuture + Send + 'static,
     InitFuture: Future<Output = async_graphql::Result<Data>> + Send + 'static,
 {
-    let mut rules = Rules::new(protocol == WebSocketProtocols::GraphQLWS, max_operations);
+    let mut rules = Rules::new(
+        protocol == WebSocketProtocols::GraphQLWS,
+        limits.max_operations,
+    );
     let (mut to_client, mut from_client) = socket.split();
     let (to_engine, engine_input) = mpsc::unbounded_channel::<Vec<u8>>();
     let engine = async_graphql::http::WebSocket::new(
@@ -75,7 +93,7 @@ pub async fn serve<OnInit, InitFuture>(
     )
     .on_connection_init(on_connection_init);
     let mut engine = std::pin::pin!(engine);
-    let init_deadline = tokio::time::sleep(init_timeout);
+    let init_deadline = tokio::time::sleep(limits.init_timeout);
     let mut init_deadline = std::pin::pin!(init_deadline);
     // Armed once `connection_init` has named a credential that expires.
     let expiry = tokio::time::sleep(Duration::ZERO);
@@ -83,8 +101,8 @@ pub async fn serve<OnInit, InitFuture>(
     let mut expiry_armed = false;
 
     loop {
-        if !expiry_armed && let Some(end) = credential_end.get() {
-            expiry.as_mut().reset((*end).into());
+        if !expiry_armed && let Some(end) = credential.get().and_then(|c| c.ends_at) {
+            expiry.as_mut().reset(end.into());
             expiry_armed = true;
         }
         let outgoing = tokio::select! {
@@ -122,6 +140,21 @@ pub async fn serve<OnInit, InitFuture>(
             }
             () = &mut expiry, if expiry_armed => {
                 close(4403, "Forbidden: the credential has expired".into())
+            }
+            ended = endings.recv() => {
+                let session = credential.get().and_then(|c| c.session);
+                match ended {
+                    Ok(ended) if session.is_some_and(|s| ended.contains(&s)) => {
+                        close(4403, "Forbidden: the session has ended".into())
+                    }
+                    // Missed endings might include this one: look it up again.
+                    Err(broadcast::error::RecvError::Lagged(_)) if session.is_some() => {
+                        close(4403, "Forbidden: the session may have ended; sign in again".into())
+                    }
+                    // The application itself is going away.
+                    Err(broadcast::error::RecvError::Closed) => close(1001, "Going away".into()),
+                    _ => continue,
+                }
             }
         };
         let closing = matches!(outgoing, Message::Close(_));

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use entity::{prelude::*, sessions};
 use moka::sync::Cache;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
 /// The signal that carries revoked sessions to the other gateways.
@@ -22,6 +23,8 @@ const KEPT_FOR: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Liveness {
     alive: Cache<Uuid, ()>,
+    /// Sessions ended here or on another gateway, as they end: open sockets close on them.
+    ended: broadcast::Sender<Arc<[Uuid]>>,
 }
 
 impl Liveness {
@@ -31,12 +34,19 @@ impl Liveness {
                 .max_capacity(100_000)
                 .time_to_live(KEPT_FOR)
                 .build(),
+            ended: broadcast::channel(256).0,
         }
+    }
+
+    /// Sessions as they end, for whoever holds something open on one.
+    pub fn endings(&self) -> broadcast::Receiver<Arc<[Uuid]>> {
+        self.ended.subscribe()
     }
 
     /// Forgets sessions revoked on other gateways as their signals arrive.
     pub fn follow(&self, bus: &EventBus) {
         let alive = self.alive.clone();
+        let ended = self.ended.clone();
         let mut signals = bus.subscribe_signals();
         tokio::spawn(async move {
             loop {
@@ -44,9 +54,10 @@ impl Liveness {
                     Ok(signal) if signal.kind == REVOKED_SIGNAL => {
                         let families: Vec<Uuid> =
                             serde_json::from_value(signal.data.clone()).unwrap_or_default();
-                        for family in families {
-                            alive.invalidate(&family);
+                        for family in &families {
+                            alive.invalidate(family);
                         }
+                        let _ = ended.send(families.into());
                     }
                     // A lost signal may hide a revocation: start over.
                     Err(RecvError::Lagged(_)) => alive.invalidate_all(),
@@ -91,6 +102,7 @@ impl Liveness {
         for family in families {
             self.alive.invalidate(family);
         }
+        let _ = self.ended.send(families.into());
         bus.signal(REVOKED_SIGNAL, serde_json::json!(families))
             .await;
     }
