@@ -203,6 +203,11 @@ impl From<DbErr> for AppError {
         {
             return conflict;
         }
+        if is_input_out_of_range(&err) {
+            // The client's value reached the database and was refused there (a date or number
+            // beyond a column's range): the input's fault, not ours, whatever check missed it.
+            return AppError::validation("input", "a value is out of the range it may take");
+        }
         if is_outage(&err) {
             // Expected while the database restarts or the pool is full, and not our fault:
             // a warning, without the URL (no sqlx error carries it).
@@ -212,6 +217,23 @@ impl From<DbErr> for AppError {
             };
         }
         AppError::Internal(anyhow::Error::new(err))
+    }
+}
+
+/// PostgreSQL's data exceptions (class 22: a datetime or number out of range, an invalid text
+/// representation): the statement was right, a value in it was not.
+fn is_input_out_of_range(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err)) => {
+            match err.as_ref() {
+                sqlx::Error::Database(err) => err
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some_and(|pg| pg.code().starts_with("22")),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

@@ -66,8 +66,20 @@ async fn dates_at_the_calendars_ends_are_answered_not_crashed_on() {
             answered(&body);
         }
     }
-    // A license that expires at the end of time cannot be renewed past it.
+    // Filters at the ends of the calendar reach the database, and are answered.
+    let filters = [
+        "query($t: DateTime) { licenses(filter: { createdAfter: $t }) { edges { node { id } } } }",
+        "query($t: DateTime) { auditEvents(filter: { from: $t }) { edges { node { id } } } }",
+        "query($t: DateTime) { developers(filter: { createdBefore: $t }) { edges { node { id } } } }",
+    ];
     let admin = app.admin_token().await;
+    for query in filters {
+        for end in ["-262143-01-01T00:00:00Z", "+262142-12-31T00:00:00Z"] {
+            let body = app.graphql(query, json!({ "t": end }), Some(&admin)).await;
+            answered(&body);
+        }
+    }
+    // A license that expires at the end of time cannot be renewed past it.
     let far = app
         .graphql(
             "mutation($id: UUID!) { updateLicense(id: $id, input: { expiresAt: \"+262142-12-31T00:00:00Z\" }) { expiresAt daysUntilExpiry expiring } }",
