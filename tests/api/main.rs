@@ -21,6 +21,7 @@ mod migrations;
 mod nodes;
 mod outages;
 mod schema;
+mod schema_walk;
 mod seats;
 mod sessions;
 mod statements;

@@ -117,6 +117,16 @@ impl TestApp {
         assert!(body["errors"].is_null(), "{body}");
     }
 
+    /// An access token for a team member, signed as the server signs them: members cannot
+    /// sign in yet, but a token names them all the same.
+    pub fn member_token(&self, member: Uuid) -> String {
+        self.state
+            .jwt
+            .issue(member, Role::Member, Utc::now())
+            .expect("token")
+            .token
+    }
+
     /// `count` developers on the plan `plan_code`, each with a license and a token, made
     /// straight in the database for volume. Answers their tokens.
     pub async fn developers_on(&self, plan_code: &str, count: usize) -> Vec<String> {

@@ -12,11 +12,15 @@
 //! - `logging`: `TEST_LOG=1` shows the servers' logs on stderr (`RUST_LOG` filters them).
 //! - `fixtures`: what a test needs in place before it starts, each a small builder answering
 //!   ids, tokens and keys: a developer on a plan with its license key, a pool, an instance, a
-//!   runtime node, an entitlement override; and `Rows` written straight to the database for
-//!   volume.
+//!   runtime node, an entitlement override, a team member's token; and `Rows` written straight
+//!   to the database for volume.
+//! - `introspection`: the schema as a caller is shown it (`Schema::fetch`), and what a test
+//!   generates from it: every root field, a selection of every field to a depth, and argument
+//!   values from a `Filler`.
 
 mod database;
 mod fixtures;
+mod introspection;
 mod logging;
 mod process;
 mod proxy;
@@ -25,6 +29,7 @@ mod websocket;
 
 pub use database::{fresh_database, on_postgres};
 pub use fixtures::{Developer, Rows};
+pub use introspection::{Field, Filler, Operation, Schema, TypeRef};
 pub use process::{spawn_gateway_process, spawn_gateway_process_with_piped_log};
 pub use proxy::{DbProxy, spawn_app_behind_proxy};
 pub use server::{
