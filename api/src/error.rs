@@ -44,6 +44,7 @@ text_enum!(
         PlanCodeTaken => "PLAN_CODE_TAKEN",
         MetricExists => "METRIC_EXISTS",
         SubdomainTaken => "SUBDOMAIN_TAKEN",
+        PoolHostTaken => "POOL_HOST_TAKEN",
         InstanceDeleted => "INSTANCE_DELETED",
         AlreadyRevoked => "ALREADY_REVOKED",
         AlreadyAssigned => "ALREADY_ASSIGNED",
@@ -289,6 +290,7 @@ impl ConflictReason {
             Self::PlanCodeTaken => "a plan with this code already exists",
             Self::MetricExists => "a metric with this code already exists",
             Self::SubdomainTaken => "this subdomain is in use",
+            Self::PoolHostTaken => "a pool with this host exists",
             Self::InstanceDeleted => "the instance is deleted",
             Self::AlreadyRevoked => "this token is already revoked",
             Self::AlreadyAssigned => "this user already holds a seat on this license",
@@ -331,6 +333,11 @@ const UNIQUE_CONFLICTS: &[(&str, &str, ConflictReason)] = &[
         "plans_code_key",
         "plans.code",
         ConflictReason::PlanCodeTaken,
+    ),
+    (
+        "database_pools_host_key",
+        "database_pools.host",
+        ConflictReason::PoolHostTaken,
     ),
 ];
 

@@ -117,14 +117,19 @@ impl TestApp {
         assert!(body["errors"].is_null(), "{body}");
     }
 
-    /// An access token for a team member, signed as the server signs them: members cannot
-    /// sign in yet, but a token names them all the same.
-    pub fn member_token(&self, member: Uuid) -> String {
-        self.state
-            .jwt
-            .issue(member, Role::Member, Utc::now())
-            .expect("token")
-            .token
+    /// An access token for a team member, in a session of its own as a sign-in would open:
+    /// members cannot sign in yet, but a token names them all the same.
+    pub async fn member_token(&self, member: Uuid) -> String {
+        self.session_token(member, Role::Member).await
+    }
+
+    /// An access token in a new session of the account, opened as a sign-in opens one.
+    async fn session_token(&self, user: Uuid, role: Role) -> String {
+        let actor = Actor::system(&self.state).acting_as(Caller::User { id: user, role });
+        let mut uow = UnitOfWork::begin(&actor).await.expect("begin");
+        let session = sessions::open(&mut uow, user, role).await.expect("session");
+        uow.commit().await.expect("commit");
+        session.access.token
     }
 
     /// `count` developers on the plan `plan_code`, each with a license and a token, made
@@ -144,18 +149,7 @@ impl TestApp {
             rows.license_for(db, id, plan.id, 1, 0)
                 .await
                 .expect("license");
-            // A session of its own, as a sign-in would open.
-            let developer = Caller::User {
-                id,
-                role: Role::Developer,
-            };
-            let actor = Actor::system(&self.state).acting_as(developer);
-            let mut uow = UnitOfWork::begin(&actor).await.expect("begin");
-            let session = sessions::open(&mut uow, id, Role::Developer)
-                .await
-                .expect("session");
-            uow.commit().await.expect("commit");
-            tokens.push(session.access.token);
+            tokens.push(self.session_token(id, Role::Developer).await);
         }
         tokens
     }

@@ -57,10 +57,7 @@ pub async fn create_instance(actor: &Actor, new: NewInstance) -> AppResult<insta
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::validation("name", "must be 1 to 100 characters"));
     }
-    let region = new.region.trim().to_lowercase();
-    if region.is_empty() {
-        return Err(AppError::validation("region", "required"));
-    }
+    let region = input::region(&new.region)?;
     let mut uow = UnitOfWork::begin(actor).await?;
     // Serialise one developer's creations so the plan limit holds under concurrency.
     Users::update_many()
@@ -296,10 +293,7 @@ pub async fn move_instance(
                     "only dedicated instances are provisioned by hand",
                 ));
             }
-            let host = host.trim().to_lowercase();
-            if host.is_empty() {
-                return Err(AppError::validation("host", "required"));
-            }
+            let host = input::host(host)?;
             update = update.col_expr(instances::Column::DatabaseHost, Expr::value(host.clone()));
             message = Some(format!("running on {host}"));
         }

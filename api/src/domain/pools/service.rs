@@ -3,6 +3,7 @@
 use super::model::PoolStatus;
 use super::placement::place_waiters;
 use crate::auth::Actor;
+use crate::domain::instances::input as instance_input;
 use crate::error::{AppError, AppResult};
 use crate::events::{Change, UnitOfWork};
 use entity::{database_pools, prelude::*};
@@ -47,10 +48,13 @@ pub async fn create_pool(actor: &Actor, input: NewPool) -> AppResult<database_po
         return Err(AppError::validation("maxDatabases", "must be at least 1"));
     }
     check_threshold(threshold)?;
-    let host = input.host.trim().to_lowercase();
-    let region = input.region.trim().to_lowercase();
-    if host.is_empty() || region.is_empty() {
-        return Err(AppError::validation("host", "host and region are required"));
+    let host = instance_input::host(&input.host)?;
+    let region = instance_input::region(&input.region)?;
+    if input.storage_total_bytes.is_some_and(|bytes| bytes < 0) {
+        return Err(AppError::validation(
+            "storageTotalBytes",
+            "must not be negative",
+        ));
     }
     let mut uow = UnitOfWork::begin(actor).await?;
     let pool = database_pools::ActiveModel {
