@@ -191,11 +191,42 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "",
         "proxies (IPs or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the client; unset: the connecting peer is the client",
     ),
+    (
+        "PUBLIC_URL",
+        "http://127.0.0.1:8080",
+        "the gateway's address as people reach it; links in mail point under it",
+    ),
+    (
+        "SMTP_URL",
+        "",
+        "where mail goes: `smtp://user:pass@host:port` (`?tls=required` for STARTTLS) or `smtps://user:pass@host:port`; unset: mail is logged without its links' tokens and kept for admins",
+    ),
+    (
+        "MAIL_FROM",
+        DEFAULT_MAIL_FROM,
+        "sender of every mail: an address, or `Name <address>`",
+    ),
+    (
+        "MAIL_POLL_SECONDS",
+        "5",
+        "how often a gateway looks for mail due to go out (and at once when it queues one); 0: this gateway delivers none",
+    ),
+    (
+        "MAIL_MAX_ATTEMPTS",
+        "8",
+        "delivery attempts before a mail is given up as `failed`",
+    ),
+    (
+        "MAIL_RETRY_SECONDS",
+        "60",
+        "wait after a mail's first failed attempt, doubling after each one up to an hour, with jitter",
+    ),
     ("RUST_LOG", "info,sqlx=warn", "log filter"),
 ];
 
 const DEV_JWT_SECRET: &str = "dev-only-jwt-secret-do-not-use-in-production";
 const DEV_LICENSE_KEY_SECRET: &str = "dev-only-license-key-secret-do-not-use-in-production";
+const DEFAULT_MAIL_FROM: &str = "Licensing gateway <no-reply@localhost>";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppEnv {
@@ -211,6 +242,23 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub licensing: LicensingConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    /// Links in mail point under this address (no trailing slash).
+    pub public_url: String,
+    /// The SMTP server and its credentials; none: mail is logged, not sent.
+    pub smtp_url: Option<SecretString>,
+    /// The sender, as written in the setting (checked when the mailer is built).
+    pub from: String,
+    /// How often the delivery worker looks for due mail; 0: this process delivers none.
+    pub poll_seconds: u64,
+    /// Attempts before a mail is given up.
+    pub max_attempts: u32,
+    /// The wait after a first failure, doubling after each further one.
+    pub retry_seconds: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -355,6 +403,16 @@ impl Config {
                 max_string_chars: parse(&get, "GRAPHQL_MAX_STRING_CHARS")?,
                 max_list_length: parse(&get, "GRAPHQL_MAX_LIST_LENGTH")?,
             },
+            mail: MailConfig {
+                public_url: get("PUBLIC_URL").trim().trim_end_matches('/').to_owned(),
+                smtp_url: Some(get("SMTP_URL").trim().to_owned())
+                    .filter(|url| !url.is_empty())
+                    .map(SecretString::from),
+                from: get("MAIL_FROM"),
+                poll_seconds: parse(&get, "MAIL_POLL_SECONDS")?,
+                max_attempts: parse(&get, "MAIL_MAX_ATTEMPTS")?,
+                retry_seconds: parse(&get, "MAIL_RETRY_SECONDS")?,
+            },
         };
         config.check()?;
         Ok(config)
@@ -387,6 +445,22 @@ impl Config {
         }
         if self.auth.jwt_ttl_seconds <= 0 {
             return Err(ConfigError("JWT_TTL_SECONDS must be positive".into()));
+        }
+        let public_url = &self.mail.public_url;
+        let scheme_ok = ["http://", "https://"]
+            .iter()
+            .any(|scheme| public_url.starts_with(scheme) && public_url.len() > scheme.len());
+        if !scheme_ok || public_url.contains(['?', '#']) || public_url.contains(char::is_whitespace)
+        {
+            return Err(ConfigError(
+                "PUBLIC_URL: expected http://host[:port][/path] or https://...".into(),
+            ));
+        }
+        if self.mail.max_attempts == 0 {
+            return Err(ConfigError("MAIL_MAX_ATTEMPTS must be positive".into()));
+        }
+        if self.mail.retry_seconds == 0 {
+            return Err(ConfigError("MAIL_RETRY_SECONDS must be positive".into()));
         }
         Ok(())
     }
@@ -498,6 +572,29 @@ mod tests {
             .map(|(k, _)| k.as_str())
             .collect();
         assert_eq!(kids, ["old", "older"]);
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_the_smtp_url_never_printed() {
+        let config = config_with(&[
+            ("PUBLIC_URL", "https://licensing.example.com/"),
+            ("SMTP_URL", "smtps://mailer:hunter2@smtp.example.com:465"),
+        ])
+        .expect("valid");
+        assert_eq!(config.mail.public_url, "https://licensing.example.com");
+        assert!(config.mail.smtp_url.is_some());
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(config_with(&[]).expect("defaults").mail.smtp_url.is_none());
+        for (name, value) in [
+            ("PUBLIC_URL", "licensing.example.com"),
+            ("PUBLIC_URL", "https://x.example.com/?a=1"),
+            ("MAIL_MAX_ATTEMPTS", "0"),
+            ("MAIL_RETRY_SECONDS", "0"),
+            ("MAIL_POLL_SECONDS", "soon"),
+        ] {
+            let err = config_with(&[(name, value)]).expect_err("refused");
+            assert!(err.0.contains(name), "{}", err.0);
+        }
     }
 
     #[test]

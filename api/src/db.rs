@@ -51,6 +51,20 @@ pub async fn connect_lookup_lanes(
     .await
 }
 
+/// A connection of its own for background work (mail delivery): its statements neither wait
+/// behind requests for the pool nor count with theirs. An in-memory SQLite database exists only
+/// in the pool that opened it, so there the work shares `main`.
+pub async fn connect_background(
+    config: &DatabaseConfig,
+    main: &DatabaseConnection,
+) -> anyhow::Result<DatabaseConnection> {
+    let url = config.url.expose_secret();
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(main.clone());
+    }
+    open(config, 1, &StatementCounter::default(), |_| {}).await
+}
+
 async fn open(
     config: &DatabaseConfig,
     max_connections: u32,

@@ -8,6 +8,7 @@ use crate::db::{self, StatementCounter};
 use crate::domain::accounts::service::{BootstrapAdmin, ensure_admin};
 use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::keys::LicenseKeys;
+use crate::domain::mail;
 use crate::domain::plans::seed::seed_plans;
 use crate::domain::sessions::liveness::Liveness;
 use crate::domain::validation::lookup::LicenseLookup;
@@ -87,6 +88,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let bootstrap_admin = ensure_admin(&Actor::system(&state))
         .await
         .map_err(|e| anyhow::anyhow!("creating the first admin failed: {e:?}"))?;
+    mail::delivery::start(&state).await?;
     let schema = build_schema(&state);
     let router = router(HttpState {
         schema: schema.clone(),

@@ -11,6 +11,7 @@ pub mod instance_tokens;
 pub mod instances;
 pub mod license_assignments;
 pub mod licenses;
+pub mod mail_outbox;
 pub mod plan_entitlements;
 pub mod plans;
 pub mod runtime_nodes;

@@ -9,6 +9,7 @@ pub use super::instance_tokens::Entity as InstanceTokens;
 pub use super::instances::Entity as Instances;
 pub use super::license_assignments::Entity as LicenseAssignments;
 pub use super::licenses::Entity as Licenses;
+pub use super::mail_outbox::Entity as MailOutbox;
 pub use super::plan_entitlements::Entity as PlanEntitlements;
 pub use super::plans::Entity as Plans;
 pub use super::runtime_nodes::Entity as RuntimeNodes;

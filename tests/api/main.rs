@@ -17,6 +17,7 @@ mod instances;
 mod isolation;
 mod license_queries;
 mod licenses;
+mod mail;
 mod migrations;
 mod nodes;
 mod outages;

@@ -16,6 +16,7 @@
 //! - `usage`: metering, roll-ups and quotas.
 //! - `entitlements`: plan grants with per-developer overrides, cached across gateways.
 //! - `audit`: reading the audit trail.
+//! - `mail`: the outbox and its delivery (SMTP, or the log).
 
 pub mod accounts;
 pub mod audit;
@@ -24,6 +25,7 @@ pub mod instance_logs;
 pub mod instance_tokens;
 pub mod instances;
 pub mod licenses;
+pub mod mail;
 pub mod nodes;
 pub mod plans;
 pub mod pools;

@@ -27,6 +27,7 @@ use crate::domain::instances::loaders::InstancesByDeveloper;
 use crate::domain::instances::schema::{InstancesMutation, InstancesQuery};
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
+use crate::domain::mail::schema::MailQuery;
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
 use crate::domain::nodes::schema::NodesMutation;
 use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
@@ -57,6 +58,7 @@ pub struct QueryRoot(
     InstanceLogsQuery,
     UsageQuery,
     EntitlementsQuery,
+    MailQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -10,6 +10,8 @@
 //! - `proxy`: the gateway on a fresh PostgreSQL database reached through a TCP proxy the test
 //!   can cut, silence and restore (`spawn_app_behind_proxy`, `DbProxy`): an outage on demand.
 //! - `logging`: `TEST_LOG=1` shows the servers' logs on stderr (`RUST_LOG` filters them).
+//! - `smtp`: a mail server on a loopback port that keeps what it receives and can refuse
+//!   recipients for a while (`SmtpReceiver`).
 //! - `fixtures`: what a test needs in place before it starts, each a small builder answering
 //!   ids, tokens and keys: a developer on a plan with its license key, a pool, an instance, a
 //!   runtime node, an entitlement override, a team member's token; and `Rows` written straight
@@ -25,6 +27,7 @@ mod logging;
 mod process;
 mod proxy;
 mod server;
+mod smtp;
 mod websocket;
 
 pub use database::{fresh_database, on_postgres};
@@ -36,6 +39,7 @@ pub use server::{
     PASSWORD, SIGNUP, TestApp, error_code, spawn_app, spawn_app_with, spawn_patient_app,
     test_config, time,
 };
+pub use smtp::SmtpReceiver;
 pub use websocket::{
     Subscription, WsSocket, connect_graphql_ws, initialised_ws, next_json, send_json,
 };
@@ -45,5 +49,8 @@ pub use websocket::{
 pub use api::auth::Actor;
 pub use api::auth::opaque_token::INSTANCE as INSTANCE_TOKEN;
 pub use api::db;
+pub use api::domain::mail::model::{MailKind, OutgoingMail};
+pub use api::domain::mail::service as mail;
 pub use api::domain::validation::service as validation;
+pub use api::events::UnitOfWork;
 pub use api::graphql::export_sdl;
