@@ -91,6 +91,22 @@ fn failed_attempt(attempts: i32) -> impl Fn(&mail_outbox::Model) -> bool {
     }
 }
 
+/// A gateway whose SMTP server refuses every mail until told otherwise,
+/// retrying every second and giving up after `max_attempts`.
+async fn app_with_refusing_smtp(max_attempts: &str) -> (SmtpReceiver, TestApp) {
+    let receiver = SmtpReceiver::start().await;
+    receiver.refuse(true);
+    let smtp = receiver.url();
+    let app = spawn_app_with(&[
+        ("SMTP_URL", &smtp),
+        ("MAIL_POLL_SECONDS", "1"),
+        ("MAIL_RETRY_SECONDS", "1"),
+        ("MAIL_MAX_ATTEMPTS", max_attempts),
+    ])
+    .await;
+    (receiver, app)
+}
+
 #[tokio::test]
 async fn queued_mail_reaches_the_smtp_server_with_its_link_and_admins_read_it_without_the_token() {
     let receiver = SmtpReceiver::start().await;
@@ -194,16 +210,7 @@ async fn a_mail_exists_only_if_its_change_commits() {
 
 #[tokio::test]
 async fn a_refused_mail_is_retried_later_and_later_until_the_server_takes_it() {
-    let receiver = SmtpReceiver::start().await;
-    receiver.refuse(true);
-    let smtp = receiver.url();
-    let app = spawn_app_with(&[
-        ("SMTP_URL", &smtp),
-        ("MAIL_POLL_SECONDS", "1"),
-        ("MAIL_RETRY_SECONDS", "1"),
-        ("MAIL_MAX_ATTEMPTS", "20"),
-    ])
-    .await;
+    let (receiver, app) = app_with_refusing_smtp("20").await;
     let secret = token();
     let id = queue(&app, reset_mail("ada@example.com", &secret)).await;
     let created = at(row(&app, id).await.created_at);
@@ -252,16 +259,7 @@ async fn a_refused_mail_is_retried_later_and_later_until_the_server_takes_it() {
 
 #[tokio::test]
 async fn a_mail_refused_at_every_attempt_is_given_up_and_its_token_erased() {
-    let receiver = SmtpReceiver::start().await;
-    receiver.refuse(true);
-    let smtp = receiver.url();
-    let app = spawn_app_with(&[
-        ("SMTP_URL", &smtp),
-        ("MAIL_POLL_SECONDS", "1"),
-        ("MAIL_RETRY_SECONDS", "1"),
-        ("MAIL_MAX_ATTEMPTS", "2"),
-    ])
-    .await;
+    let (receiver, app) = app_with_refusing_smtp("2").await;
     let secret = token();
     let id = queue(&app, reset_mail("ada@example.com", &secret)).await;
     let failed = row_once(&app, id, Duration::from_secs(20), |m| m.status == "failed").await;
