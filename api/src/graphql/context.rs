@@ -44,6 +44,22 @@ where
     Ok(found.map_or_else(Vec::new, |rows| shown_all(actor, rows)))
 }
 
+/// The same for an edge whose rows do not name their developer: each is shown as belonging to
+/// `owner`, the developer of the object the edge leaves from.
+pub async fn related_owned<L, T, R>(ctx: &Context<'_>, key: Uuid, owner: Uuid) -> Result<Vec<T>>
+where
+    L: Loader<Uuid, Value = Vec<R>, Error = LoaderError>,
+    T: Guarded<Row = (R, Uuid)>,
+{
+    let actor = ctx.actor()?;
+    let found = ctx.loader::<L>()?.load_one(key).await?;
+    let owned = found
+        .unwrap_or_default()
+        .into_iter()
+        .map(|row| (row, owner));
+    Ok(shown_all(actor, owned))
+}
+
 /// The object a one-to-one edge leads to from `key`, if there is one and the actor may see it.
 pub async fn related_one<L, T>(ctx: &Context<'_>, key: Uuid) -> Result<Option<T>>
 where

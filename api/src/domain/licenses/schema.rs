@@ -16,8 +16,8 @@ use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
 use crate::domain::seats::schema::Assignment;
 use crate::events::DomainEvent;
 use crate::graphql::connection::{PagedConnection, connection};
-use crate::graphql::context::{ContextExt, related, related_one};
-use crate::graphql::guard::{Guarded, Seen, shown, shown_all, shown_or_not_found};
+use crate::graphql::context::{ContextExt, related, related_one, related_owned};
+use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
 use crate::paging::{PageArgs, position_cursor};
 use async_graphql::{Context, Object, Result, Subscription};
 use async_graphql::{InputObject, SimpleObject};
@@ -149,15 +149,8 @@ impl License {
     }
     /// Registered runtime nodes (alive or not yet deactivated), oldest first.
     async fn runtime_nodes(&self, ctx: &Context<'_>) -> Result<Vec<RuntimeNode>> {
-        let found = ctx
-            .loader::<ActiveNodesByLicense>()?
-            .load_one(self.0.id)
-            .await?;
-        let owned = found
-            .unwrap_or_default()
-            .into_iter()
-            .map(|n| (n, self.0.developer_id));
-        Ok(shown_all(ctx.actor()?, owned))
+        related_owned::<ActiveNodesByLicense, RuntimeNode, _>(ctx, self.0.id, self.0.developer_id)
+            .await
     }
     /// What happened to this license, newest first.
     async fn audit_events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
@@ -165,15 +158,12 @@ impl License {
     }
     /// Seats currently held, oldest first.
     async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<Assignment>> {
-        let found = ctx
-            .loader::<ActiveAssignmentsByLicense>()?
-            .load_one(self.0.id)
-            .await?;
-        let owned = found
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| (a, self.0.developer_id));
-        Ok(shown_all(ctx.actor()?, owned))
+        related_owned::<ActiveAssignmentsByLicense, Assignment, _>(
+            ctx,
+            self.0.id,
+            self.0.developer_id,
+        )
+        .await
     }
     async fn plan(&self, ctx: &Context<'_>) -> Result<Option<Plan>> {
         related_one::<PlanById, Plan>(ctx, self.0.plan_id).await
