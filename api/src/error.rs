@@ -48,6 +48,7 @@ text_enum!(
         InstanceDeleted => "INSTANCE_DELETED",
         AlreadyRevoked => "ALREADY_REVOKED",
         AlreadyAssigned => "ALREADY_ASSIGNED",
+        AlreadyMember => "ALREADY_MEMBER",
         NotAssigned => "NOT_ASSIGNED",
         SeatLimitReached => "SEAT_LIMIT_REACHED",
         LicenseNotUsable => "LICENSE_NOT_USABLE",
@@ -294,6 +295,7 @@ impl ConflictReason {
             Self::InstanceDeleted => "the instance is deleted",
             Self::AlreadyRevoked => "this token is already revoked",
             Self::AlreadyAssigned => "this user already holds a seat on this license",
+            Self::AlreadyMember => "this address is already on the team",
             Self::NotAssigned => "this seat is not currently assigned",
             Self::SeatLimitReached => "every seat of this license is taken",
             Self::LicenseNotUsable => "the license is not usable",
@@ -323,6 +325,16 @@ const UNIQUE_CONFLICTS: &[(&str, &str, ConflictReason)] = &[
         "license_assignments_active_key",
         "license_assignments.license_id",
         ConflictReason::AlreadyAssigned,
+    ),
+    (
+        "license_assignments_pending_key",
+        "license_assignments.invitation_id",
+        ConflictReason::AlreadyAssigned,
+    ),
+    (
+        "invitations_pending_key",
+        "invitations.developer_id",
+        ConflictReason::ConcurrentUpdate,
     ),
     (
         "instances_subdomain_key",

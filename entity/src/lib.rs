@@ -2,6 +2,7 @@
 
 pub mod prelude;
 
+pub mod account_tokens;
 pub mod audit_events;
 pub mod database_pools;
 pub mod entitlement_overrides;
@@ -9,6 +10,7 @@ pub mod instance_events;
 pub mod instance_logs;
 pub mod instance_tokens;
 pub mod instances;
+pub mod invitations;
 pub mod license_assignments;
 pub mod licenses;
 pub mod mail_outbox;

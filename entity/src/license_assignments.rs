@@ -8,17 +8,26 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub license_id: Uuid,
-    pub user_id: Uuid,
+    pub user_id: Option<Uuid>,
     pub status: String,
     pub assigned_at: DateTimeWithTimeZone,
     pub released_at: Option<DateTimeWithTimeZone>,
     pub assigned_by: Option<Uuid>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    pub invitation_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::invitations::Entity",
+        from = "Column::InvitationId",
+        to = "super::invitations::Column::Id",
+        on_update = "NoAction",
+        on_delete = "Cascade"
+    )]
+    Invitations,
     #[sea_orm(
         belongs_to = "super::licenses::Entity",
         from = "Column::LicenseId",
@@ -35,6 +44,12 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Users,
+}
+
+impl Related<super::invitations::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Invitations.def()
+    }
 }
 
 impl Related<super::licenses::Entity> for Entity {

@@ -20,6 +20,8 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::account_tokens::Entity")]
+    AccountTokens,
     #[sea_orm(has_many = "super::entitlement_overrides::Entity")]
     EntitlementOverrides,
     #[sea_orm(has_many = "super::instances::Entity")]
@@ -36,6 +38,12 @@ pub enum Relation {
     UsageEvents,
     #[sea_orm(has_many = "super::usage_rollups::Entity")]
     UsageRollups,
+}
+
+impl Related<super::account_tokens::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::AccountTokens.def()
+    }
 }
 
 impl Related<super::entitlement_overrides::Entity> for Entity {

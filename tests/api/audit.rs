@@ -34,6 +34,8 @@ async fn the_audit_trail_records_who_what_and_where_and_shows_developers_their_o
     let license = mine["license"]["id"].as_str().expect("id");
     let other = app.developer("elsewhere@example.com", "solo").await;
     let admin = app.admin_token().await;
+    let developer_id = mine["developer"]["id"].as_str().expect("id");
+    app.mark_verified(developer_id.parse().expect("uuid")).await;
 
     app.graphql(
         "mutation($id: UUID!) { suspendLicense(id: $id) { state } }",
@@ -90,7 +92,11 @@ async fn the_audit_trail_records_who_what_and_where_and_shows_developers_their_o
             Some(&admin),
         )
         .await;
-    assert_eq!(types(&found), ["seat.assigned"], "{found}");
+    assert_eq!(
+        types(&found),
+        ["seat.assigned", "member.invited"],
+        "the seat, and the invitation it waits on: {found}"
+    );
 
     // A developer reads what it owns, and nothing of anyone else's.
     let own = app

@@ -6,8 +6,8 @@
 //!   documented status and code and never crashes a request or the server.
 
 use crate::helpers::{
-    Developer, Field, Filler, Operation, PASSWORD, Schema, TestApp, TypeRef, initialised_ws,
-    next_json, send_json, spawn_app_with,
+    Developer, Field, Filler, Member, Operation, PASSWORD, Schema, TestApp, TypeRef,
+    initialised_ws, next_json, send_json, spawn_app_with,
 };
 use data_encoding::BASE64URL_NOPAD;
 use futures_util::{StreamExt, future::join_all, stream};
@@ -168,7 +168,7 @@ struct Tenant {
     name: &'static str,
     developer: Developer,
     instance: String,
-    member: Uuid,
+    member: Member,
     instance_token: String,
     /// Ids of what it owns, by kind (see `KINDS`), to pass as arguments.
     ids: Vec<(&'static str, String)>,
@@ -265,6 +265,7 @@ async fn tenant(app: &TestApp, admin: &str, name: &'static str) -> Tenant {
     ]);
 
     let member_email = format!("{name}-member@example.com");
+    let member = app.team_member(&developer, &member_email).await;
     let seat = ok(
         app,
         "mutation($l: UUID!, $e: String!) { assignSeat(licenseId: $l, userEmail: $e) { id user { id } } }",
@@ -272,15 +273,35 @@ async fn tenant(app: &TestApp, admin: &str, name: &'static str) -> Tenant {
         dev,
     )
     .await;
-    let member = Uuid::parse_str(&text(&seat["assignSeat"]["user"]["id"])).expect("uuid");
+    assert_eq!(
+        text(&seat["assignSeat"]["user"]["id"]),
+        member.id.to_string()
+    );
+    // A seat offered to an address outside the team waits on an invitation.
+    let invited_email = format!("{name}-invited@example.com");
+    let pending = ok(
+        app,
+        "mutation($l: UUID!, $e: String!) { assignSeat(licenseId: $l, userEmail: $e) { id invitation { id } } }",
+        json!({ "l": developer.license_id, "e": invited_email }),
+        dev,
+    )
+    .await;
     ids.extend([
         ("assignment", text(&seat["assignSeat"]["id"])),
-        ("member", member.to_string()),
+        ("assignment", text(&pending["assignSeat"]["id"])),
+        ("member", member.id.to_string()),
+        (
+            "invitation",
+            text(&pending["assignSeat"]["invitation"]["id"]),
+        ),
     ]);
     marks.extend([
         member_email,
+        invited_email,
         text(&seat["assignSeat"]["id"]),
-        member.to_string(),
+        text(&pending["assignSeat"]["id"]),
+        text(&pending["assignSeat"]["invitation"]["id"]),
+        member.id.to_string(),
     ]);
 
     let (fingerprint, node_name) = (tag("fp"), tag("edge"));
@@ -545,6 +566,7 @@ impl Filler for Probe<'_> {
 const KINDS: &[&str] = &[
     "token",
     "node",
+    "invitation",
     "assignment",
     "seat",
     "log",
@@ -617,10 +639,9 @@ async fn no_caller_reaches_another_tenants_data_by_any_field() {
     audit_events(&app, &admin, &mut [&mut alice, &mut bob]).await;
     let setup = started.elapsed();
 
-    let member = app.member_token(alice.member).await;
     let callers: Vec<(&str, Option<&str>)> = vec![
         ("alice's developer token", Some(&alice.developer.token)),
-        ("alice's team member", Some(&member)),
+        ("alice's team member", Some(&alice.member.token)),
         ("alice's license key", Some(&alice.developer.license_key)),
         ("alice's instance token", Some(&alice.instance_token)),
         ("anonymous", None),
@@ -670,9 +691,11 @@ async fn no_caller_reaches_another_tenants_data_by_any_field() {
     );
 }
 
-/// Mutations that end the calling session itself: walking them would sign the caller out for
-/// every field after (they take no argument that could reach another tenant).
-const ENDS_THE_CALLERS_SESSION: &[&str] = &["logout", "logoutEverywhere"];
+/// Mutations that end a walking caller's session: walking them would sign the caller (or the
+/// team member walking after it) out for every field after. `logout` and `logoutEverywhere`
+/// take no argument that could reach another tenant; `removeMember` across tenants is proven
+/// in `members.rs`.
+const ENDS_THE_CALLERS_SESSION: &[&str] = &["logout", "logoutEverywhere", "removeMember"];
 
 /// One caller's walk of every root field of one operation type with the other tenant's
 /// identifiers as arguments.

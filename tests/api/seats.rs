@@ -40,12 +40,23 @@ async fn seats_fill_up_exactly_and_free_again() {
     let app = spawn_app().await;
     let owner = app.developer("seats@example.com", "pro").await; // pro: 3 seats
     let (token, license) = (owner.token.as_str(), owner.license_id);
+    for email in ["m0@team.io", "m1@team.io"] {
+        app.team_member(&owner, email).await;
+    }
 
-    for n in 0..3 {
+    // Members get their seat at once; an address outside the team waits on an invitation,
+    // holding its seat meanwhile.
+    for n in 0..2 {
         let body = assign(&app, token, license, &format!("m{n}@team.io")).await;
         assert_eq!(body["data"]["assignSeat"]["status"], "ACTIVE", "{body}");
         assert_eq!(body["data"]["assignSeat"]["user"]["role"], "MEMBER");
     }
+    let pending = assign(&app, token, license, "m2@team.io").await;
+    assert_eq!(
+        pending["data"]["assignSeat"]["status"], "PENDING",
+        "{pending}"
+    );
+    assert!(pending["data"]["assignSeat"]["user"].is_null(), "{pending}");
     let full = assign(&app, token, license, "m3@team.io").await;
     assert_eq!(error_code(&full), Some("CONFLICT"));
     assert_eq!(
@@ -56,7 +67,7 @@ async fn seats_fill_up_exactly_and_free_again() {
 
     let listed = app
         .graphql(
-            "query($id: UUID!) { license(id: $id) { seatsUsed utilizationPercent assignments { id user { email } } } }",
+            "query($id: UUID!) { license(id: $id) { seatsUsed utilizationPercent assignments { id status user { email } } } }",
             json!({ "id": license }),
             Some(token),
         )
@@ -71,18 +82,26 @@ async fn seats_fill_up_exactly_and_free_again() {
         .clone();
     assert_eq!(assignments.len(), 3);
 
-    let unassigned = app
-        .graphql(
+    let unassign = |email: &'static str| {
+        app.graphql(
             "mutation($l: UUID!, $e: String!) { unassignSeat(licenseId: $l, userEmail: $e) { status releasedAt } }",
-            json!({ "l": license, "e": "M0@team.io" }),
+            json!({ "l": license, "e": email }),
             Some(token),
         )
-        .await;
+    };
+    let unassigned = unassign("M0@team.io").await;
     assert_eq!(
         unassigned["data"]["unassignSeat"]["status"], "UNASSIGNED",
         "{unassigned}"
     );
     assert_eq!(seats_used(&app, license).await, 2);
+    // A pending seat is given back by its address the same way.
+    let withdrawn = unassign("m2@team.io").await;
+    assert_eq!(
+        withdrawn["data"]["unassignSeat"]["status"], "UNASSIGNED",
+        "{withdrawn}"
+    );
+    assert_eq!(seats_used(&app, license).await, 1);
 
     let again = assign(&app, token, license, "m1@team.io").await;
     assert_eq!(
@@ -97,7 +116,7 @@ async fn seats_fill_up_exactly_and_free_again() {
     );
     let twice = revoke(&app, token, &assignments[1]["id"]).await;
     assert_eq!(twice["errors"][0]["extensions"]["reason"], "NOT_ASSIGNED");
-    assert_eq!(seats_used(&app, license).await, 1);
+    assert_eq!(seats_used(&app, license).await, 0);
     assert_eq!(
         assign(&app, token, license, "m0@team.io").await["data"]["assignSeat"]["status"],
         "ACTIVE"
@@ -113,12 +132,13 @@ async fn only_the_owner_or_an_admin_manages_seats() {
     assert_eq!(error_code(&body), Some("NOT_FOUND"));
     let admin = app.admin_token().await;
     let body = assign(&app, &admin, license, "x@team.io").await;
-    assert_eq!(body["data"]["assignSeat"]["status"], "ACTIVE", "{body}");
+    assert_eq!(body["data"]["assignSeat"]["status"], "PENDING", "{body}");
     let bad = assign(&app, &admin, license, "not an email").await;
     assert_eq!(bad["errors"][0]["extensions"]["field"], "userEmail");
 }
 
-/// 200 simultaneous requests for distinct users on a 10-seat license.
+/// 200 simultaneous requests for distinct addresses on a 10-seat license: each seat waits on
+/// an invitation, and only the invitations of seats won are kept.
 #[tokio::test]
 async fn concurrent_assignments_never_exceed_the_seat_count() {
     let app = spawn_app().await;
@@ -146,7 +166,7 @@ async fn concurrent_assignments_never_exceed_the_seat_count() {
     let (mut won, mut full) = (0, 0);
     for result in results {
         let body = result.expect("task");
-        if body["data"]["assignSeat"]["status"] == "ACTIVE" {
+        if body["data"]["assignSeat"]["status"] == "PENDING" {
             won += 1;
         } else if body["errors"][0]["extensions"]["reason"] == "SEAT_LIMIT_REACHED" {
             full += 1;
@@ -156,4 +176,6 @@ async fn concurrent_assignments_never_exceed_the_seat_count() {
     }
     assert_eq!((won, full), (10, 190));
     assert_eq!(seats_used(&app, license).await, 10);
+    let invitations = Invitations::find().all(&app.state.db).await.expect("q");
+    assert_eq!(invitations.len(), 10);
 }

@@ -75,7 +75,8 @@ async fn licenses_query_cost(count: usize) -> u64 {
         entity::license_assignments::ActiveModel {
             id: Set(Uuid::now_v7()),
             license_id: Set(license.id),
-            user_id: Set(member),
+            user_id: Set(Some(member)),
+            invitation_id: Set(None),
             status: Set("active".into()),
             assigned_at: Set(Utc::now().into()),
             released_at: Set(None),

@@ -1,7 +1,8 @@
 //! Opaque tokens: a typed prefix and 200 random bits in lower-case base32, shown once, stored
 //! only as an HMAC-SHA256 digest under the server's key secret, so a leaked database leaks no
 //! usable token. The prefix tells the kinds apart at the edge without a lookup: `inst_` for an
-//! instance's token, `rt_` for a refresh token.
+//! instance's token, `rt_` for a refresh token, and the single-use tokens mailed as links:
+//! `inv_` (an invitation), `ev_` (email verification), `pr_` (password reset).
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -29,6 +30,21 @@ pub const INSTANCE: Kind = Kind {
 pub const REFRESH: Kind = Kind {
     prefix: "rt_",
     domain: b"refresh-token\0",
+};
+
+pub const INVITATION: Kind = Kind {
+    prefix: "inv_",
+    domain: b"invitation\0",
+};
+
+pub const EMAIL_VERIFICATION: Kind = Kind {
+    prefix: "ev_",
+    domain: b"email-verification\0",
+};
+
+pub const PASSWORD_RESET: Kind = Kind {
+    prefix: "pr_",
+    domain: b"password-reset\0",
 };
 
 /// A token as created: the plaintext goes to the caller once, the rest is stored.
@@ -101,7 +117,13 @@ mod tests {
 
     #[test]
     fn jwts_and_license_keys_are_not_mistaken_for_tokens() {
-        for kind in [INSTANCE, REFRESH] {
+        for kind in [
+            INSTANCE,
+            REFRESH,
+            INVITATION,
+            EMAIL_VERIFICATION,
+            PASSWORD_RESET,
+        ] {
             assert!(!kind.looks_like("eyJhbGciOiJIUzI1NiJ9.e30.sig"));
             assert!(!kind.looks_like("ABCDE-FGHIJ-KLMNO"));
         }

@@ -17,6 +17,7 @@
 //! - `entitlements`: plan grants with per-developer overrides, cached across gateways.
 //! - `audit`: reading the audit trail.
 //! - `mail`: the outbox and its delivery (SMTP, or the log).
+//! - `members`: a developer's team: invitations, members, removing them.
 
 pub mod accounts;
 pub mod audit;
@@ -26,6 +27,7 @@ pub mod instance_tokens;
 pub mod instances;
 pub mod licenses;
 pub mod mail;
+pub mod members;
 pub mod nodes;
 pub mod plans;
 pub mod pools;

@@ -16,6 +16,9 @@ pub const DOORS: &[&str] = &[
     "acceptInvitation",
     "requestPasswordReset",
     "resetPassword",
+    "changePassword",
+    "verifyEmail",
+    "inviteMember",
 ];
 
 /// How many lexical tokens `query` holds (names, numbers, strings and punctuators; commas,

@@ -28,13 +28,15 @@ use crate::domain::instances::schema::{InstancesMutation, InstancesQuery};
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
 use crate::domain::mail::schema::MailQuery;
+use crate::domain::members::loaders::InvitationById;
+use crate::domain::members::schema::{MembersMutation, MembersQuery};
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
 use crate::domain::nodes::schema::NodesMutation;
 use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
 use crate::domain::plans::schema::PlansQuery;
 use crate::domain::pools::loaders::PoolById;
 use crate::domain::pools::schema::{PoolsMutation, PoolsQuery};
-use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
+use crate::domain::seats::loaders::HeldAssignmentsByLicense;
 use crate::domain::seats::schema::SeatsMutation;
 use crate::domain::sessions::schema::SessionsMutation;
 use crate::domain::usage::loaders::{UsageNowByDeveloper, UsageSeries};
@@ -59,6 +61,7 @@ pub struct QueryRoot(
     UsageQuery,
     EntitlementsQuery,
     MailQuery,
+    MembersQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -66,6 +69,7 @@ pub struct MutationRoot(
     AccountsMutation,
     LicensesMutation,
     SeatsMutation,
+    MembersMutation,
     NodesMutation,
     PoolsMutation,
     InstancesMutation,
@@ -116,12 +120,13 @@ pub fn build_schema(state: &AppState) -> AppSchema {
             max_list_length: limits.max_list_length,
         })
         .data(loader(UserById(db.clone()), delay))
+        .data(loader(InvitationById(db.clone()), delay))
         .data(loader(PlanById(db.clone()), delay))
         .data(loader(EntitlementsByPlan(db.clone()), delay))
         .data(loader(LicensesByDeveloper::new(db.clone(), cap), delay))
         .data(loader(LicenseById(db.clone()), delay))
         .data(loader(
-            ActiveAssignmentsByLicense::new(db.clone(), cap),
+            HeldAssignmentsByLicense::new(db.clone(), cap),
             delay,
         ))
         .data(loader(ActiveNodesByLicense::new(db.clone(), cap), delay))

@@ -1,9 +1,10 @@
 use super::server::TestApp;
+use api::auth::opaque_token::INVITATION;
 use api::auth::{Actor, Caller, Role};
 use api::domain::sessions::service as sessions;
 use api::events::UnitOfWork;
 use chrono::Utc;
-use entity::{licenses, plans, prelude::*, users};
+use entity::{invitations, licenses, plans, prelude::*, users};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
 };
@@ -28,9 +29,43 @@ const OVERRIDE: &str = r#"mutation($d: UUID!, $k: String!, $v: JSON) {
     setEntitlementOverride(developerId: $d, key: $k, value: $v) { key limit source }
 }"#;
 
+/// A team member that joined through an invitation, signed in.
+pub struct Member {
+    pub id: Uuid,
+    pub email: String,
+    pub token: String,
+}
+
+const INVITE: &str = r#"mutation($e: String!) { inviteMember(email: $e) { id } }"#;
+
+const ACCEPT: &str = r#"mutation($t: String!) {
+    acceptInvitation(token: $t, name: "Team Member", password: "member-password-1") { accessToken user { id } }
+}"#;
+
 impl TestApp {
-    /// Signs `email` up on `plan`.
+    /// Signs `email` up on `plan`, its address verified (as following the mailed link would;
+    /// `mail` tests follow the link itself).
     pub async fn developer(&self, email: &str, plan: &str) -> Developer {
+        let developer = self.unverified_developer(email, plan).await;
+        self.mark_verified(developer.id).await;
+        developer
+    }
+
+    /// Marks an account's address verified, as following its mailed link would.
+    pub async fn mark_verified(&self, user: Uuid) {
+        Users::update_many()
+            .col_expr(
+                users::Column::EmailVerifiedAt,
+                sea_orm::sea_query::Expr::value(Utc::now().fixed_offset()),
+            )
+            .filter(users::Column::Id.eq(user))
+            .exec(&self.state.db)
+            .await
+            .expect("verify");
+    }
+
+    /// Signs `email` up on `plan`, without following the verification link.
+    pub async fn unverified_developer(&self, email: &str, plan: &str) -> Developer {
         let out = self.signup(email, plan).await;
         let text = |v: &Value| v.as_str().unwrap_or_else(|| panic!("in {out}")).to_owned();
         let id = |v: &Value| Uuid::parse_str(&text(v)).expect("uuid");
@@ -117,10 +152,41 @@ impl TestApp {
         assert!(body["errors"].is_null(), "{body}");
     }
 
-    /// An access token for a team member, in a session of its own as a sign-in would open:
-    /// members cannot sign in yet, but a token names them all the same.
-    pub async fn member_token(&self, member: Uuid) -> String {
-        self.session_token(member, Role::Member).await
+    /// A member of `developer`'s team, joined the way a person does: invited by the
+    /// developer, then accepting with the invitation's token. The mailed token is not read
+    /// back from the outbox: the fixture gives the invitation a token of its own, stored the
+    /// same way, and accepts with that (`mail` tests follow the mailed link itself).
+    pub async fn team_member(&self, developer: &Developer, email: &str) -> Member {
+        let invited = self
+            .graphql(INVITE, json!({ "e": email }), Some(&developer.token))
+            .await;
+        let id = invited["data"]["inviteMember"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("invited: {invited}"));
+        let token = INVITATION.generate(&self.state.config.auth.license_key_secret);
+        Invitations::update_many()
+            .col_expr(
+                invitations::Column::TokenHash,
+                sea_orm::sea_query::Expr::value(token.digest),
+            )
+            .filter(invitations::Column::Id.eq(Uuid::parse_str(id).expect("uuid")))
+            .exec(&self.state.db)
+            .await
+            .expect("token");
+        let joined = self
+            .graphql(ACCEPT, json!({ "t": token.plaintext }), None)
+            .await;
+        let answer = &joined["data"]["acceptInvitation"];
+        let text = |v: &Value| {
+            v.as_str()
+                .unwrap_or_else(|| panic!("accepted: {joined}"))
+                .to_owned()
+        };
+        Member {
+            id: Uuid::parse_str(&text(&answer["user"]["id"])).expect("uuid"),
+            email: email.to_owned(),
+            token: text(&answer["accessToken"]),
+        }
     }
 
     /// An access token in a new session of the account, opened as a sign-in opens one.

@@ -31,7 +31,7 @@ mod smtp;
 mod websocket;
 
 pub use database::{fresh_database, on_postgres};
-pub use fixtures::{Developer, Rows};
+pub use fixtures::{Developer, Member, Rows};
 pub use introspection::{Field, Filler, Operation, Schema, TypeRef};
 pub use process::{spawn_gateway_process, spawn_gateway_process_with_piped_log};
 pub use proxy::{DbProxy, spawn_app_behind_proxy};

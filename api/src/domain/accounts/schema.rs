@@ -1,5 +1,6 @@
 use super::model::DeveloperFilter;
 use super::service::{self, SignupInput};
+use super::{recovery, verification};
 use crate::auth::Role;
 use crate::auth::{Actor, Audience};
 use crate::domain::entitlements::schema::{self as entitlement_schema, Entitlement};
@@ -194,5 +195,42 @@ impl AccountsMutation {
     ) -> Result<AuthPayload> {
         let signed_in = service::login(ctx.actor()?, &email, password).await?;
         AuthPayload::signed_in(&signed_in.actor, signed_in.user, signed_in.session)
+    }
+
+    /// Marks an address verified with the token from the mailed link. Answers true.
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
+        Ok(verification::verify(ctx.actor()?, &token).await?)
+    }
+
+    /// Mails the signed-in account a new verification link. False when it is verified already.
+    async fn request_email_verification(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(verification::resend(ctx.actor()?).await?)
+    }
+
+    /// Mails a password reset link if the address has an account. Always answers true, so the
+    /// answer tells no one whether it has.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        Ok(recovery::request_reset(ctx.actor()?, &email).await?)
+    }
+
+    /// Sets a new password with the token from the mailed link; every session of the account
+    /// ends. Answers true.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        password: String,
+    ) -> Result<bool> {
+        Ok(recovery::reset(ctx.actor()?, &token, password).await?)
+    }
+
+    /// Changes the signed-in account's password; its other sessions end. Answers true.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<bool> {
+        Ok(recovery::change(ctx.actor()?, current_password, new_password).await?)
     }
 }

@@ -2,6 +2,7 @@
 
 use super::input;
 use super::model::DeveloperFilter;
+use super::verification;
 use crate::auth::{Actor, Caller, Role};
 use crate::domain::licenses::service as licenses_service;
 use crate::domain::plans::service as plans_service;
@@ -42,7 +43,7 @@ pub struct SignupOutcome {
 #[tracing::instrument(skip_all)]
 pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcome> {
     let (app, now) = (&actor.app, actor.now);
-    knock(actor, "signup", &input.email).await?;
+    knock(actor, "signup", Some(&input.email)).await?;
     let email = input::email(&input.email)?;
     let name = input::name(&input.name)?;
     input::password(&input.password)?;
@@ -58,16 +59,16 @@ pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcom
     });
 
     let mut uow = UnitOfWork::begin(&developer_actor).await?;
-    let developer = insert_user(
-        &*uow,
+    let account = NewAccount {
         id,
-        &email,
-        &name,
-        Some(password_hash),
-        Role::Developer,
-        now,
-    )
-    .await?;
+        email: &email,
+        name: &name,
+        password_hash: Some(password_hash),
+        role: Role::Developer,
+        team: None,
+        verified: false,
+    };
+    let developer = insert_user(&*uow, account, now).await?;
     let metadata = json!({ "email": developer.email, "planCode": plan.code });
     uow.record(
         Change::new("developer.created", "user", developer.id)
@@ -85,6 +86,7 @@ pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcom
     )
     .await?;
     let session = sessions::open(&mut uow, developer.id, Role::Developer).await?;
+    verification::queue_mail(&mut uow, &developer).await?;
     uow.commit().await?;
     Ok(SignupOutcome {
         actor: developer_actor,
@@ -95,17 +97,13 @@ pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcom
     })
 }
 
-/// Counts an attempt at an account door (login, signup, ...) against the client's IP and the
-/// email it names; past `AUTH_ATTEMPTS_PER_MINUTE` for either, RATE_LIMITED before any work.
-async fn knock(actor: &Actor, door: &str, email: &str) -> AppResult<()> {
-    let email = email.trim().to_lowercase();
-    let sources = actor
-        .meta
-        .ip
-        .iter()
-        .map(|ip| format!("{door}:ip:{ip}"))
-        .chain([format!("{door}:email:{email}")])
-        .collect();
+/// Counts an attempt at an account door (login, signup, ...) against the client's IP and, where
+/// the door names one, the email; past `AUTH_ATTEMPTS_PER_MINUTE` for either, RATE_LIMITED
+/// before any work.
+pub(crate) async fn knock(actor: &Actor, door: &str, email: Option<&str>) -> AppResult<()> {
+    let ip = actor.meta.ip.iter().map(|ip| format!("{door}:ip:{ip}"));
+    let email = email.map(|email| format!("{door}:email:{}", email.trim().to_lowercase()));
+    let sources = ip.chain(email).collect();
     actor.app.doors.attempt(sources).await
 }
 
@@ -140,25 +138,35 @@ async fn start_trial(
     Ok(Some(ends_at))
 }
 
-async fn insert_user(
+/// An account as it is first written.
+pub(crate) struct NewAccount<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: Option<String>,
+    pub role: Role,
+    /// For a member, the developer whose team it joins.
+    pub team: Option<Uuid>,
+    /// Whether the address is proven already (a member came through its mailed invitation).
+    pub verified: bool,
+}
+
+/// Writes a new account; an address that has one already is CONFLICT (EMAIL_TAKEN).
+pub(crate) async fn insert_user(
     conn: &impl ConnectionTrait,
-    id: Uuid,
-    email: &str,
-    name: &str,
-    password_hash: Option<String>,
-    role: Role,
+    account: NewAccount<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<users::Model> {
     Ok(users::ActiveModel {
-        id: Set(id),
-        email: Set(email.to_owned()),
-        name: Set(name.to_owned()),
-        password_hash: Set(password_hash),
-        role: Set(role.as_str().to_owned()),
-        email_verified_at: Set(None),
+        id: Set(account.id),
+        email: Set(account.email.to_owned()),
+        name: Set(account.name.to_owned()),
+        password_hash: Set(account.password_hash),
+        role: Set(account.role.as_str().to_owned()),
+        email_verified_at: Set(account.verified.then(|| now.into())),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
-        developer_id: Set(None),
+        developer_id: Set(account.team),
     }
     .insert(conn)
     .await?)
@@ -176,7 +184,7 @@ pub struct SignedIn {
 #[tracing::instrument(skip_all)]
 pub async fn login(actor: &Actor, email: &str, password_attempt: String) -> AppResult<SignedIn> {
     let app = &actor.app;
-    knock(actor, "login", email).await?;
+    knock(actor, "login", Some(email)).await?;
     let user = match input::email(email) {
         Ok(email) => {
             Users::find()
@@ -237,17 +245,16 @@ pub async fn ensure_admin(actor: &Actor) -> AppResult<Option<BootstrapAdmin>> {
         .collect();
     let hash = actor.app.passwords.hash(secret.clone()).await?;
     let mut uow = UnitOfWork::begin(actor).await?;
-    let admin = match insert_user(
-        &*uow,
-        Uuid::now_v7(),
-        BOOTSTRAP_ADMIN_EMAIL,
-        "Administrator",
-        Some(hash),
-        Role::Admin,
-        actor.now,
-    )
-    .await
-    {
+    let account = NewAccount {
+        id: Uuid::now_v7(),
+        email: BOOTSTRAP_ADMIN_EMAIL,
+        name: "Administrator",
+        password_hash: Some(hash),
+        role: Role::Admin,
+        team: None,
+        verified: true,
+    };
+    let admin = match insert_user(&*uow, account, actor.now).await {
         Ok(admin) => admin,
         // Another gateway process created it first.
         Err(AppError::Conflict { .. }) => return Ok(None),

@@ -1,10 +1,12 @@
-//! The `licenses` connection: filters, sorts, search and paging. Developers see their own.
+//! The `licenses` connection: filters, sorts, search and paging. Developers see their own,
+//! members the licenses they hold a seat on.
 
 use super::model::{LicenseFilter, LicenseOrder, LicenseOrderField, OrderDirection};
 use crate::auth::{Actor, Caller, Role};
-use crate::error::{AppError, AppResult};
+use crate::domain::seats::model::AssignmentStatus;
+use crate::error::AppResult;
 use crate::paging::{self, Page, PageArgs};
-use entity::{licenses, plans, prelude::*};
+use entity::{license_assignments, licenses, plans, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, DbBackend, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
@@ -52,7 +54,19 @@ fn matching(
     match caller.require_user()? {
         (_, Role::Admin) => {}
         (id, Role::Developer) => condition = condition.add(licenses::Column::DeveloperId.eq(id)),
-        (_, Role::Member) => return Err(AppError::Forbidden("team members do not own licenses")),
+        // A member's list is the licenses it holds a seat on, as the visibility rule has it.
+        (id, Role::Member) => {
+            let seated = Query::select()
+                .column(license_assignments::Column::LicenseId)
+                .from(license_assignments::Entity)
+                .and_where(Expr::col(license_assignments::Column::UserId).eq(id))
+                .and_where(
+                    Expr::col(license_assignments::Column::Status)
+                        .eq(AssignmentStatus::Active.as_str()),
+                )
+                .to_owned();
+            condition = condition.add(licenses::Column::Id.in_subquery(seated));
+        }
     }
     if let Some(state) = filter.state {
         condition = condition.add(licenses::Column::State.eq(state.as_str()));

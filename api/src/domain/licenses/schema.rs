@@ -12,7 +12,7 @@ use crate::domain::nodes::loaders::ActiveNodesByLicense;
 use crate::domain::nodes::schema::RuntimeNode;
 use crate::domain::plans::loaders::PlanById;
 use crate::domain::plans::schema::Plan;
-use crate::domain::seats::loaders::ActiveAssignmentsByLicense;
+use crate::domain::seats::loaders::HeldAssignmentsByLicense;
 use crate::domain::seats::schema::Assignment;
 use crate::events::DomainEvent;
 use crate::graphql::connection::{PagedConnection, connection};
@@ -156,9 +156,9 @@ impl License {
     async fn audit_events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
         related::<AuditEventsByEntity, AuditEvent>(ctx, self.0.id).await
     }
-    /// Seats currently held, oldest first.
+    /// Seats given: held by members, or waiting on an invitation (`PENDING`), oldest first.
     async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<Assignment>> {
-        related_owned::<ActiveAssignmentsByLicense, Assignment, _>(
+        related_owned::<HeldAssignmentsByLicense, Assignment, _>(
             ctx,
             self.0.id,
             self.0.developer_id,

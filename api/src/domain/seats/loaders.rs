@@ -7,15 +7,18 @@ use sea_orm::{ColumnTrait, DatabaseConnection};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Active seat assignments of each license, oldest first, a page at most.
-pub struct ActiveAssignmentsByLicense {
+/// The seats each license has given (held, or waiting on an invitation), oldest first, a page
+/// at most.
+pub struct HeldAssignmentsByLicense {
     db: DatabaseConnection,
     edge: CappedEdge<license_assignments::Entity>,
 }
 
-impl ActiveAssignmentsByLicense {
+impl HeldAssignmentsByLicense {
     pub fn new(db: DatabaseConnection, cap: u64) -> Self {
-        let active = license_assignments::Column::Status.eq(AssignmentStatus::Active.as_str());
+        let held =
+            [AssignmentStatus::Active, AssignmentStatus::Pending].map(AssignmentStatus::as_str);
+        let active = license_assignments::Column::Status.is_in(held);
         let edge = CappedEdge {
             key: license_assignments::Column::LicenseId,
             order: license_assignments::Column::Id,
@@ -27,7 +30,7 @@ impl ActiveAssignmentsByLicense {
     }
 }
 
-impl Loader<Uuid> for ActiveAssignmentsByLicense {
+impl Loader<Uuid> for HeldAssignmentsByLicense {
     type Value = Vec<license_assignments::Model>;
     type Error = LoaderError;
 

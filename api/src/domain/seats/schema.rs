@@ -5,6 +5,7 @@ use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
 use crate::domain::licenses::loaders::LicenseById;
 use crate::domain::licenses::schema::License;
+use crate::domain::members::schema::Invitation;
 use crate::graphql::context::{ContextExt, related_one};
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
 use async_graphql::{Context, Object, Result};
@@ -44,8 +45,16 @@ impl Assignment {
     async fn released_at(&self) -> Option<DateTime<Utc>> {
         self.0.released_at.map(|t| t.with_timezone(&Utc))
     }
+    /// The member holding the seat; none while it waits on an invitation.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        related_one::<UserById, User>(ctx, self.0.user_id).await
+        match self.0.user_id {
+            Some(id) => related_one::<UserById, User>(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+    /// The invitation the seat was offered with, if it was.
+    async fn invitation(&self, ctx: &Context<'_>) -> Result<Option<Invitation>> {
+        Invitation::of(ctx, self.0.invitation_id).await
     }
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
         related_one::<LicenseById, License>(ctx, self.0.license_id).await
@@ -57,8 +66,11 @@ pub struct SeatsMutation;
 
 #[Object]
 impl SeatsMutation {
-    /// Gives a user (created as a team member if new) a seat. A full license answers CONFLICT
-    /// with `extensions.reason` SEAT_LIMIT_REACHED. Admins, or the license's developer.
+    /// Gives a seat: at once to the developer or one of its members; to any other address as
+    /// a PENDING seat on an invitation mailed to it, held until the invitation is accepted or
+    /// withdrawn. The answer is the same whether or not the address has an account elsewhere.
+    /// A full license answers CONFLICT with `extensions.reason` SEAT_LIMIT_REACHED. Admins, or
+    /// the license's developer.
     async fn assign_seat(
         &self,
         ctx: &Context<'_>,
@@ -78,7 +90,7 @@ impl SeatsMutation {
         user_email: String,
     ) -> Result<Assignment> {
         let actor = ctx.actor()?;
-        let id = service::active_assignment_id(actor, license_id, &user_email).await?;
+        let id = service::held_assignment_id(actor, license_id, &user_email).await?;
         let released = service::release(actor, id, Release::Unassign).await?;
         Ok(shown_or_not_found(actor, released, "assignment")?)
     }

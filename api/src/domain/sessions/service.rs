@@ -11,7 +11,9 @@ use crate::events::{Change, UnitOfWork};
 use chrono::Duration;
 use entity::{prelude::*, sessions, users};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, sea_query::ExprTrait,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -168,6 +170,30 @@ async fn end(actor: &Actor, user: Uuid, which: FamilyOrUser) -> AppResult<u64> {
 enum FamilyOrUser {
     Family(Uuid),
     User(Uuid),
+    /// Every session of the account but the one in use.
+    UserBut(Uuid, Uuid),
+}
+
+/// Ends the sessions of `user` inside a unit of work that changes what they were opened on
+/// (a password, a membership), keeping `keep` (the session making the change) if given.
+/// Answers the sessions ended: hand them to `forget` once the unit of work commits.
+pub async fn end_all_within(
+    uow: &UnitOfWork<'_>,
+    user: Uuid,
+    keep: Option<Uuid>,
+) -> AppResult<Vec<Uuid>> {
+    let which = match keep {
+        Some(family) => FamilyOrUser::UserBut(user, family),
+        None => FamilyOrUser::User(user),
+    };
+    revoke(uow, which).await
+}
+
+/// Tells every gateway that these sessions ended: their access tokens stop working and their
+/// sockets close at once.
+pub async fn forget(actor: &Actor, families: &[Uuid]) {
+    let app = &actor.app;
+    app.liveness.forget(&app.bus, families).await;
 }
 
 /// Revokes every live token of a session (or of an account); answers the sessions it ended.
@@ -175,6 +201,9 @@ async fn revoke(uow: &UnitOfWork<'_>, which: FamilyOrUser) -> AppResult<Vec<Uuid
     let live = match which {
         FamilyOrUser::Family(family) => sessions::Column::FamilyId.eq(family),
         FamilyOrUser::User(user) => sessions::Column::UserId.eq(user),
+        FamilyOrUser::UserBut(user, keep) => sessions::Column::UserId
+            .eq(user)
+            .and(sessions::Column::FamilyId.ne(keep)),
     };
     let mut families: Vec<Uuid> = Sessions::find()
         .select_only()
