@@ -5,6 +5,7 @@
 mod helpers;
 
 mod access_log;
+mod account_mail;
 mod accounts;
 mod audit;
 mod auth;
@@ -18,6 +19,7 @@ mod isolation;
 mod license_queries;
 mod licenses;
 mod mail;
+mod members;
 mod migrations;
 mod nodes;
 mod outages;

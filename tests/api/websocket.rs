@@ -2,10 +2,11 @@
 //! breaks them is closed, and that a well-behaved one still gets its events.
 
 use crate::helpers::{
-    TestApp, WsSocket, connect_graphql_ws, initialised_ws, send_json, spawn_app, spawn_app_with,
+    TestApp, WsSocket, connect_graphql_ws, initialised_ws, receive, send_json, spawn_app,
+    spawn_app_with,
 };
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use futures_util::SinkExt;
+use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -13,25 +14,6 @@ const EVENTS: &str = "subscription { licenseEvents { type licenseId } }";
 
 async fn connect(app: &TestApp) -> WsSocket {
     connect_graphql_ws(&app.ws_url()).await
-}
-
-/// The next text message, or the close code if the server closes first.
-async fn receive(socket: &mut WsSocket) -> Result<Value, Option<u16>> {
-    let next = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(frame) = socket.next().await {
-            match frame {
-                Ok(Message::Text(text)) => {
-                    return Ok(serde_json::from_str(text.as_str()).expect("JSON message"));
-                }
-                Ok(Message::Close(frame)) => return Err(frame.map(|f| u16::from(f.code))),
-                Ok(_) => {}
-                Err(_) => return Err(None),
-            }
-        }
-        Err(None)
-    })
-    .await;
-    next.expect("the server answers within five seconds")
 }
 
 #[tokio::test]

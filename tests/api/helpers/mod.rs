@@ -41,7 +41,7 @@ pub use server::{
 };
 pub use smtp::SmtpReceiver;
 pub use websocket::{
-    Subscription, WsSocket, connect_graphql_ws, initialised_ws, next_json, send_json,
+    Subscription, WsSocket, connect_graphql_ws, initialised_ws, next_json, receive, send_json,
 };
 
 // The crate's own modules that feature files reach into, named here so that a path moved in

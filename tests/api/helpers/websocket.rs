@@ -111,3 +111,22 @@ where
     }
     None
 }
+
+/// The next text message, or the close code if the server closes first.
+pub async fn receive(socket: &mut WsSocket) -> Result<Value, Option<u16>> {
+    let next = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(frame) = socket.next().await {
+            match frame {
+                Ok(Message::Text(text)) => {
+                    return Ok(serde_json::from_str(text.as_str()).expect("JSON message"));
+                }
+                Ok(Message::Close(frame)) => return Err(frame.map(|f| u16::from(f.code))),
+                Ok(_) => {}
+                Err(_) => return Err(None),
+            }
+        }
+        Err(None)
+    })
+    .await;
+    next.expect("the server answers within five seconds")
+}

@@ -38,6 +38,13 @@ impl TokenPurpose {
     }
 }
 
+/// The request as the trail records a door anyone may knock at: whatever credential came with
+/// it, the token (or the address) is what counts, so the change is the platform's, from the
+/// request's IP.
+pub fn anyone(actor: &crate::auth::Actor) -> crate::auth::Actor {
+    actor.acting_as(crate::auth::Caller::Anonymous)
+}
+
 /// The same answer for a token that is unknown, used, expired or of another purpose.
 pub fn refused() -> AppError {
     AppError::validation("token", "unknown, used or expired token")
