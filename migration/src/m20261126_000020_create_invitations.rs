@@ -60,6 +60,7 @@ enum Users {
 }
 
 const ASSIGNMENT_STATUSES: [&str; 4] = ["active", "pending", "unassigned", "revoked"];
+const PREVIOUS_STATUSES: [&str; 3] = ["active", "unassigned", "revoked"];
 
 /// A held seat names its member; a pending one waits on an invitation.
 const ASSIGNMENT_HOLDER: &str = "(status <> 'active' OR user_id IS NOT NULL) AND (user_id IS NOT NULL OR invitation_id IS NOT NULL)";
@@ -154,7 +155,9 @@ impl MigrationTrait for Migration {
             .await?;
 
         match manager.get_database_backend() {
-            DatabaseBackend::Sqlite => rebuild_assignments_on_sqlite(manager).await?,
+            DatabaseBackend::Sqlite => {
+                rebuild_assignments_on_sqlite(manager, Shape::WithInvitations).await?
+            }
             _ => alter_assignments(manager).await?,
         }
         // A member's seats and an invitation's pending seats are looked up by holder.
@@ -183,10 +186,37 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 
-    async fn down(&self, _: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration(
-            "pending seats cannot be put back into a table that requires a member".into(),
-        ))
+    /// Seats that only ever waited on an invitation go with it; held ones stay.
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        match manager.get_database_backend() {
+            DatabaseBackend::Sqlite => {
+                rebuild_assignments_on_sqlite(manager, Shape::MembersOnly).await?
+            }
+            _ => {
+                let statuses = PREVIOUS_STATUSES.map(|s| format!("'{s}'")).join(", ");
+                let db = manager.get_connection();
+                db.execute_unprepared(
+                    "DELETE FROM license_assignments WHERE user_id IS NULL OR status = 'pending'",
+                )
+                .await?;
+                db.execute_unprepared(&format!(
+                    "DROP INDEX license_assignments_user_idx; \
+                     ALTER TABLE license_assignments \
+                       DROP CONSTRAINT license_assignments_holder_check, \
+                       DROP CONSTRAINT license_assignments_status_check, \
+                       ADD CONSTRAINT license_assignments_status_check CHECK (status IN ({statuses})), \
+                       DROP COLUMN invitation_id, \
+                       ALTER COLUMN user_id SET NOT NULL"
+                ))
+                .await?;
+            }
+        }
+        for table in ["account_tokens", "invitations"] {
+            manager
+                .drop_table(Table::drop().table(Alias::new(table)).to_owned())
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -209,28 +239,47 @@ async fn alter_assignments(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// SQLite cannot loosen a column or a CHECK in place: the table is made again with the same
-/// column shapes, its rows copied, and its indexes recreated. Nothing references it.
-async fn rebuild_assignments_on_sqlite(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+/// The shape `license_assignments` is rebuilt to on SQLite.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Seats may wait on invitations (this migration's).
+    WithInvitations,
+    /// Every seat names its member (the shape before it).
+    MembersOnly,
+}
+
+/// SQLite cannot loosen a column or a CHECK in place: the table is made again in the wanted
+/// shape with the same column shapes, its rows copied, and its indexes recreated. Nothing
+/// references it.
+async fn rebuild_assignments_on_sqlite(
+    manager: &SchemaManager<'_>,
+    shape: Shape,
+) -> Result<(), DbErr> {
     #[derive(DeriveIden)]
     enum Next {
         #[sea_orm(iden = "license_assignments_next")]
         Table,
     }
-    let create = Table::create()
+    let with_invitations = shape == Shape::WithInvitations;
+    let mut create = Table::create();
+    create
         .table(Next::Table)
         .col(id_pk(LicenseAssignments::Id))
-        .col(uuid_ref(LicenseAssignments::LicenseId))
-        .col(uuid_ref_null(LicenseAssignments::UserId))
-        .col(uuid_ref_null(LicenseAssignments::InvitationId))
+        .col(uuid_ref(LicenseAssignments::LicenseId));
+    if with_invitations {
+        create
+            .col(uuid_ref_null(LicenseAssignments::UserId))
+            .col(uuid_ref_null(LicenseAssignments::InvitationId));
+    } else {
+        create.col(uuid_ref(LicenseAssignments::UserId));
+    }
+    create
         .col(text(LicenseAssignments::Status))
         .col(timestamp(LicenseAssignments::AssignedAt))
         .col(timestamp_null(LicenseAssignments::ReleasedAt))
         .col(uuid_ref_null(LicenseAssignments::AssignedBy))
         .col(timestamp(LicenseAssignments::CreatedAt))
         .col(timestamp(LicenseAssignments::UpdatedAt))
-        .check(one_of("status", &ASSIGNMENT_STATUSES))
-        .check(Expr::cust(ASSIGNMENT_HOLDER))
         .foreign_key(
             ForeignKey::create()
                 .name("license_assignments_license_fk")
@@ -244,24 +293,38 @@ async fn rebuild_assignments_on_sqlite(manager: &SchemaManager<'_>) -> Result<()
                 .from(Next::Table, LicenseAssignments::UserId)
                 .to(Users::Table, Users::Id)
                 .on_delete(ForeignKeyAction::Cascade),
-        )
-        .foreign_key(
-            ForeignKey::create()
-                .name("license_assignments_invitation_fk")
-                .from(Next::Table, LicenseAssignments::InvitationId)
-                .to(Invitations::Table, Invitations::Id)
-                .on_delete(ForeignKeyAction::Cascade),
-        )
-        .to_owned();
+        );
+    if with_invitations {
+        create
+            .check(one_of("status", &ASSIGNMENT_STATUSES))
+            .check(Expr::cust(ASSIGNMENT_HOLDER))
+            .foreign_key(
+                ForeignKey::create()
+                    .name("license_assignments_invitation_fk")
+                    .from(Next::Table, LicenseAssignments::InvitationId)
+                    .to(Invitations::Table, Invitations::Id)
+                    .on_delete(ForeignKeyAction::Cascade),
+            );
+    } else {
+        create.check(one_of("status", &PREVIOUS_STATUSES));
+    }
     let create = manager.get_database_backend().build(&create).to_string();
+    let copy = if with_invitations {
+        "INSERT INTO license_assignments_next \
+           (id, license_id, user_id, status, assigned_at, released_at, assigned_by, created_at, updated_at) \
+         SELECT id, license_id, user_id, status, assigned_at, released_at, assigned_by, created_at, updated_at \
+         FROM license_assignments"
+    } else {
+        "INSERT INTO license_assignments_next \
+           (id, license_id, user_id, status, assigned_at, released_at, assigned_by, created_at, updated_at) \
+         SELECT id, license_id, user_id, status, assigned_at, released_at, assigned_by, created_at, updated_at \
+         FROM license_assignments WHERE user_id IS NOT NULL AND status <> 'pending'"
+    };
     // One call, so one connection: another pooled connection could still read the table as it
     // was before the drop.
     let statements = [
         create.as_str(),
-        "INSERT INTO license_assignments_next \
-           (id, license_id, user_id, status, assigned_at, released_at, assigned_by, created_at, updated_at) \
-         SELECT id, license_id, user_id, status, assigned_at, released_at, assigned_by, created_at, updated_at \
-         FROM license_assignments",
+        copy,
         "DROP TABLE license_assignments",
         "ALTER TABLE license_assignments_next RENAME TO license_assignments",
         "CREATE INDEX license_assignments_license_idx ON license_assignments (license_id)",

@@ -135,3 +135,98 @@ async fn a_subscription_ends_when_its_session_does() {
     assert_eq!(out["data"]["logout"], true, "{out}");
     assert_eq!(receive(&mut socket).await, Err(Some(4403)));
 }
+
+/// Sends a ping; answers whether the socket still answers it.
+async fn still_open(socket: &mut WsSocket) -> bool {
+    send_json(socket, json!({ "type": "ping" })).await;
+    receive(socket).await.map(|m| m["type"].clone()) == Ok(json!("pong"))
+}
+
+const CREATE_TOKEN: &str = r#"mutation($i: UUID!) {
+    createInstanceToken(instanceId: $i, name: "socket") { token instanceToken { id } }
+}"#;
+
+#[tokio::test]
+async fn a_socket_closes_when_its_instance_token_is_revoked_and_others_stay() {
+    let app = spawn_app().await;
+    let (developer, instance) = app
+        .developer_with_instance("tokens@example.com", "pro")
+        .await;
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let created = app
+            .graphql(
+                CREATE_TOKEN,
+                json!({ "i": instance }),
+                Some(&developer.token),
+            )
+            .await;
+        let created = &created["data"]["createInstanceToken"];
+        tokens.push((
+            created["token"].as_str().expect("token").to_owned(),
+            created["instanceToken"]["id"].clone(),
+        ));
+    }
+    let mut revoked_socket = initialised_ws(&app.ws_url(), Some(&tokens[0].0)).await;
+    let mut kept_socket = initialised_ws(&app.ws_url(), Some(&tokens[1].0)).await;
+    let revoked = app
+        .graphql(
+            "mutation($id: UUID!) { revokeInstanceToken(id: $id) { revokedAt } }",
+            json!({ "id": tokens[0].1 }),
+            Some(&developer.token),
+        )
+        .await;
+    assert!(revoked["errors"].is_null(), "{revoked}");
+    assert_eq!(receive(&mut revoked_socket).await, Err(Some(4403)));
+    assert!(
+        still_open(&mut kept_socket).await,
+        "the other token's socket"
+    );
+
+    // Deleting the instance ends every token it had.
+    let deleted = app
+        .graphql(
+            "mutation($id: UUID!) { deleteInstance(id: $id) { status } }",
+            json!({ "id": instance }),
+            Some(&developer.token),
+        )
+        .await;
+    assert!(deleted["errors"].is_null(), "{deleted}");
+    assert_eq!(receive(&mut kept_socket).await, Err(Some(4403)));
+}
+
+#[tokio::test]
+async fn a_socket_closes_when_its_license_key_is_replaced_or_revoked() {
+    let app = spawn_app().await;
+    let developer = app.developer("keys@example.com", "pro").await;
+    let mut old_key = initialised_ws(&app.ws_url(), Some(&developer.license_key)).await;
+    assert!(still_open(&mut old_key).await);
+    let rekeyed = app
+        .graphql(
+            "mutation($id: UUID!) { regenerateLicenseKey(id: $id) { licenseKey } }",
+            json!({ "id": developer.license_id }),
+            Some(&developer.token),
+        )
+        .await;
+    let new_key = rekeyed["data"]["regenerateLicenseKey"]["licenseKey"]
+        .as_str()
+        .unwrap_or_else(|| panic!("rekeyed: {rekeyed}"))
+        .to_owned();
+    assert_eq!(receive(&mut old_key).await, Err(Some(4403)));
+
+    let mut new_socket = initialised_ws(&app.ws_url(), Some(&new_key)).await;
+    assert!(still_open(&mut new_socket).await);
+    let admin = app.admin_token().await;
+    let revoked = app
+        .graphql(
+            "mutation($id: UUID!) { revokeLicense(id: $id) { state } }",
+            json!({ "id": developer.license_id }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(
+        revoked["data"]["revokeLicense"]["state"], "REVOKED",
+        "{revoked}"
+    );
+    assert_eq!(receive(&mut new_socket).await, Err(Some(4403)));
+}

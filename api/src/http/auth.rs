@@ -16,10 +16,14 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::net::{IpAddr, SocketAddr};
 use uuid::Uuid;
 
-/// Who a request's credential names, and the sign-in session an access token belongs to.
+/// Who a request's credential names, the sign-in session an access token belongs to, and the
+/// id whose ending ends the credential (see `Liveness`): the session for an access token, the
+/// license for its key (revoked, or its key regenerated), the token itself for an instance
+/// token (revoked, or its instance deleted). A socket opened with it closes then.
 pub struct Credential {
     pub caller: Caller,
     pub session: Option<Uuid>,
+    pub ends_with: Option<Uuid>,
 }
 
 impl From<Caller> for Credential {
@@ -27,6 +31,7 @@ impl From<Caller> for Credential {
         Self {
             caller,
             session: None,
+            ends_with: None,
         }
     }
 }
@@ -49,12 +54,22 @@ pub async fn caller_from_authorization(
     let token = token.trim();
     // Told apart by prefix, so JWTs never cost a database lookup.
     if INSTANCE.looks_like(token) {
-        return Ok(tokens::authenticate(app, token, app.clock.now())
-            .await?
-            .into());
+        let (caller, token_id) = tokens::authenticate(app, token, app.clock.now()).await?;
+        return Ok(Credential {
+            ends_with: Some(token_id),
+            ..caller.into()
+        });
     }
     if looks_like_license_key(token) {
-        return Ok(license_key_caller(app, meta, token).await?.into());
+        let caller = license_key_caller(app, meta, token).await?;
+        let ends_with = match &caller {
+            Caller::LicenseKey { license_id } => Some(*license_id),
+            _ => None,
+        };
+        return Ok(Credential {
+            ends_with,
+            ..caller.into()
+        });
     }
     let now = app.clock.now();
     let verified = app.jwt.verify(token, now)?;
@@ -67,6 +82,7 @@ pub async fn caller_from_authorization(
     Ok(Credential {
         caller: verified.caller,
         session: Some(verified.session),
+        ends_with: Some(verified.session),
     })
 }
 
@@ -121,7 +137,9 @@ pub async fn actor_for(
     credential: Credential,
     meta: RequestMeta,
 ) -> Result<Actor, AppError> {
-    let Credential { caller, session } = credential;
+    let Credential {
+        caller, session, ..
+    } = credential;
     let seats = match &caller {
         Caller::User {
             id,

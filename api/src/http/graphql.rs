@@ -277,24 +277,22 @@ async fn websocket(
                     Some(value) => Some(format!("Bearer {value}")),
                     None => None,
                 };
-                let caller = match &presented {
+                let credential = match &presented {
                     Some(value) => caller_from_authorization(&app, &meta, Some(value)).await,
                     None => header_caller,
                 }
                 .map_err(async_graphql::Error::from)?;
+                let ends_with = credential.ends_with;
                 let used = presented.or(header_value);
                 let ends_at = credential_expiry(&app, used.as_deref()).map(|expires_at| {
                     let left = (expires_at - app.clock.now()).to_std().unwrap_or_default();
                     Instant::now() + left
                 });
                 // The connection's actor; each operation gets a copy at its own time.
-                let actor = actor_for(&app, caller, meta)
+                let actor = actor_for(&app, credential, meta)
                     .await
                     .map_err(async_graphql::Error::from)?;
-                let _ = learned.set(ws_session::Lifetime {
-                    ends_at,
-                    session: actor.session,
-                });
+                let _ = learned.set(ws_session::Lifetime { ends_at, ends_with });
                 let mut data = Data::default();
                 data.insert(actor);
                 Ok(data)

@@ -61,11 +61,12 @@ pub struct SocketLimits {
     pub max_operations: usize,
 }
 
-/// What the socket's credential allows for how long: when it expires and the sign-in session it
-/// belongs to (the socket closes with 4403 at either's end). Set by `connection_init`.
+/// What the socket's credential allows for how long: when it expires, and the id whose ending
+/// ends it (a sign-in session, a license whose key it is, an instance token); the socket closes
+/// with 4403 at either's end. Set by `connection_init`.
 pub struct Lifetime {
     pub ends_at: Option<Instant>,
-    pub session: Option<Uuid>,
+    pub ends_with: Option<Uuid>,
 }
 
 pub async fn serve<OnInit, InitFuture>(
@@ -142,14 +143,14 @@ pub async fn serve<OnInit, InitFuture>(
                 close(4403, "Forbidden: the credential has expired".into())
             }
             ended = endings.recv() => {
-                let session = credential.get().and_then(|c| c.session);
+                let ends_with = credential.get().and_then(|c| c.ends_with);
                 match ended {
-                    Ok(ended) if session.is_some_and(|s| ended.contains(&s)) => {
-                        close(4403, "Forbidden: the session has ended".into())
+                    Ok(ended) if ends_with.is_some_and(|id| ended.contains(&id)) => {
+                        close(4403, "Forbidden: the credential has ended".into())
                     }
                     // Missed endings might include this one: look it up again.
-                    Err(broadcast::error::RecvError::Lagged(_)) if session.is_some() => {
-                        close(4403, "Forbidden: the session may have ended; sign in again".into())
+                    Err(broadcast::error::RecvError::Lagged(_)) if ends_with.is_some() => {
+                        close(4403, "Forbidden: the credential may have ended; present it again".into())
                     }
                     // The application itself is going away.
                     Err(broadcast::error::RecvError::Closed) => close(1001, "Going away".into()),

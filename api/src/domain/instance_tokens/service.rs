@@ -133,6 +133,8 @@ pub async fn revoke_token(actor: &Actor, token_id: Uuid) -> AppResult<Token> {
         .ok_or(AppError::NotFound("instance token"))?;
     record_token_change(&mut uow, "revoked", &instance, &token).await?;
     uow.commit().await?;
+    // Sockets opened with it close now, on every gateway.
+    actor.app.liveness.forget(&actor.app.bus, &[token_id]).await;
     Ok((token, instance.developer_id))
 }
 
@@ -153,13 +155,13 @@ pub async fn list_tokens(actor: &Actor, instance_id: Uuid) -> AppResult<Vec<Toke
         .collect())
 }
 
-/// The caller a presented token stands for. Unknown, revoked, and tokens of deleted instances
-/// are refused alike, so a probe learns nothing about which it hit.
+/// The caller a presented token stands for, and the token's id. Unknown, revoked, and tokens of
+/// deleted instances are refused alike, so a probe learns nothing about which it hit.
 pub async fn authenticate(
     app: &AppState,
     presented: &str,
     now: DateTime<Utc>,
-) -> AppResult<Caller> {
+) -> AppResult<(Caller, Uuid)> {
     const REFUSED: AppError = AppError::Unauthenticated("unknown or revoked instance token");
     let digest = INSTANCE.digest(&app.config.auth.license_key_secret, presented);
     let token = InstanceTokens::find()
@@ -177,9 +179,10 @@ pub async fn authenticate(
     if stale {
         note_use(app, token.id, now).await;
     }
-    Ok(Caller::InstanceToken {
+    let caller = Caller::InstanceToken {
         instance_id: token.instance_id,
-    })
+    };
+    Ok((caller, token.id))
 }
 
 /// Best effort: a failed bookkeeping write must not refuse a valid token.

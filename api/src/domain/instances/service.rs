@@ -12,7 +12,7 @@ use crate::domain::pools::placement::{place_waiters, release_slot, take_slot};
 use crate::error::{AppError, AppResult, ConflictReason};
 use crate::events::{Event, UnitOfWork};
 use chrono::{DateTime, Utc};
-use entity::{instances, prelude::*, users};
+use entity::{instance_tokens, instances, prelude::*, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -209,7 +209,16 @@ pub async fn delete_instance(actor: &Actor, id: Uuid) -> AppResult<instances::Mo
         release_slot(&*uow, pool_id, now).await?;
         place_waiters(&mut uow, &before.region).await?;
     }
+    let tokens: Vec<Uuid> = InstanceTokens::find()
+        .select_only()
+        .column(instance_tokens::Column::Id)
+        .filter(instance_tokens::Column::InstanceId.eq(id))
+        .into_tuple()
+        .all(&*uow)
+        .await?;
     uow.commit().await?;
+    // Its tokens open nothing now: sockets opened with them close, on every gateway.
+    actor.app.liveness.forget(&actor.app.bus, &tokens).await;
     Ok(after)
 }
 

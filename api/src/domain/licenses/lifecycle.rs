@@ -75,6 +75,10 @@ pub async fn change_state(actor: &Actor, id: Uuid, to: StateChange) -> AppResult
     uow.record(change("license.state_changed", &after, metadata))
         .await?;
     uow.commit().await?;
+    if to.to == LicenseState::Revoked {
+        // A revoked key opens nothing: sockets opened with it close now, on every gateway.
+        actor.app.liveness.forget(&actor.app.bus, &[after.id]).await;
+    }
     Ok(after)
 }
 

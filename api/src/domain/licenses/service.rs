@@ -404,5 +404,7 @@ pub async fn regenerate_key(actor: &Actor, id: Uuid) -> AppResult<(licenses::Mod
     uow.record(change("license.key_regenerated", &after, metadata))
         .await?;
     uow.commit().await?;
+    // Sockets opened with the old key close now, on every gateway.
+    actor.app.liveness.forget(&actor.app.bus, &[after.id]).await;
     Ok((after, key))
 }

@@ -97,7 +97,9 @@ impl Liveness {
         self.alive.insert(family, ());
     }
 
-    /// Forgets sessions revoked here, here and on every other gateway.
+    /// Forgets sessions revoked here, here and on every other gateway. Any other credential
+    /// that ends (a license's key, an instance token) is announced the same way, by its id, so
+    /// the sockets opened with it close everywhere.
     pub async fn forget(&self, bus: &EventBus, families: &[Uuid]) {
         for family in families {
             self.alive.invalidate(family);
