@@ -310,6 +310,54 @@ async fn account_doors_are_rate_limited_per_email_and_per_client() {
     }
 }
 
+/// The doors the mail flows open are counted like login: per client, and per address where
+/// they name one. Each refuses its fourth try in a minute with the same answer a wrong token
+/// gets the first three times, so a guesser learns nothing more by going on.
+#[tokio::test]
+async fn mail_flow_doors_are_rate_limited_too() {
+    let app = spawn_app_with(&[("AUTH_ATTEMPTS_PER_MINUTE", "3")]).await;
+    let doors: [(&str, Value, Option<&str>); 4] = [
+        (
+            "mutation($e: String!) { requestPasswordReset(email: $e) }",
+            json!({ "e": "someone@example.com" }),
+            None,
+        ),
+        (
+            "mutation($t: String!) { resetPassword(token: $t, password: \"a-new-password-1\") }",
+            json!({ "t": "pr_notatoken000000000000000000000000000000" }),
+            Some("VALIDATION"),
+        ),
+        (
+            "mutation($t: String!) { verifyEmail(token: $t) }",
+            json!({ "t": "ev_notatoken000000000000000000000000000000" }),
+            Some("VALIDATION"),
+        ),
+        (
+            "mutation($t: String!) { acceptInvitation(token: $t, name: \"N\", password: \"a-new-password-1\") { accessToken } }",
+            json!({ "t": "inv_notatoken00000000000000000000000000000" }),
+            Some("VALIDATION"),
+        ),
+    ];
+    for (query, variables, refused) in doors {
+        let mut codes = Vec::new();
+        for _ in 0..4 {
+            let body = app.graphql(query, variables.clone(), None).await;
+            codes.push(error_code(&body).map(str::to_owned));
+        }
+        let first = refused.map(str::to_owned);
+        assert_eq!(
+            codes,
+            [
+                first.clone(),
+                first.clone(),
+                first,
+                Some("RATE_LIMITED".into())
+            ],
+            "{query}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_alone() {
     let app = spawn_app_with(&[

@@ -23,7 +23,7 @@ pub const RESET_PATH: &str = "/reset-password";
 #[tracing::instrument(skip_all)]
 pub async fn request_reset(actor: &Actor, email: &str) -> AppResult<bool> {
     let actor = &anyone(actor);
-    knock(actor, "password_reset", Some(email)).await?;
+    knock(actor, "password_reset_request", Some(email)).await?;
     let Ok(email) = input::email(email) else {
         return Ok(true);
     };
