@@ -221,6 +221,26 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "60",
         "wait after a mail's first failed attempt, doubling after each one up to an hour, with jitter",
     ),
+    (
+        "SCHEDULER_TICK_SECONDS",
+        "30",
+        "how often a gateway looks for scheduled jobs that are due (trials, grace periods and terms ending, retention); gateways sharing a database take turns; 0: this gateway runs none",
+    ),
+    (
+        "RETENTION_INSTANCE_LOG_DAYS",
+        "90",
+        "instance logs older than this are deleted by the scheduler",
+    ),
+    (
+        "RETENTION_USAGE_EVENT_DAYS",
+        "730",
+        "raw usage events received longer ago than this are deleted by the scheduler (roll-ups are kept)",
+    ),
+    (
+        "TEST_CLOCK",
+        "false",
+        "allow admins to move this gateway's clock forward (`advanceTestClock`), for sandboxes; refused in production",
+    ),
     ("RUST_LOG", "info,sqlx=warn", "log filter"),
 ];
 
@@ -243,6 +263,22 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub licensing: LicensingConfig,
     pub mail: MailConfig,
+    pub scheduler: SchedulerConfig,
+    pub retention: RetentionConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct SchedulerConfig {
+    /// Seconds between looks for due jobs; 0: this gateway runs none.
+    pub tick_seconds: u64,
+    /// Whether admins may move this gateway's clock forward.
+    pub test_clock: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RetentionConfig {
+    pub instance_log_days: i64,
+    pub usage_event_days: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -413,6 +449,14 @@ impl Config {
                 max_attempts: parse(&get, "MAIL_MAX_ATTEMPTS")?,
                 retry_seconds: parse(&get, "MAIL_RETRY_SECONDS")?,
             },
+            scheduler: SchedulerConfig {
+                tick_seconds: parse(&get, "SCHEDULER_TICK_SECONDS")?,
+                test_clock: parse(&get, "TEST_CLOCK")?,
+            },
+            retention: RetentionConfig {
+                instance_log_days: parse(&get, "RETENTION_INSTANCE_LOG_DAYS")?,
+                usage_event_days: parse(&get, "RETENTION_USAGE_EVENT_DAYS")?,
+            },
         };
         config.check()?;
         Ok(config)
@@ -461,6 +505,17 @@ impl Config {
         }
         if self.mail.retry_seconds == 0 {
             return Err(ConfigError("MAIL_RETRY_SECONDS must be positive".into()));
+        }
+        if self.env == AppEnv::Production && self.scheduler.test_clock {
+            return Err(ConfigError(
+                "TEST_CLOCK is for sandboxes; production refuses it".into(),
+            ));
+        }
+        let retention = &self.retention;
+        if retention.instance_log_days < 1 || retention.usage_event_days < 1 {
+            return Err(ConfigError(
+                "retention periods must be at least a day".into(),
+            ));
         }
         Ok(())
     }

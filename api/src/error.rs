@@ -134,6 +134,15 @@ impl AppError {
         }
     }
 
+    /// The message an operator reads where a background job records a failure: the cause of
+    /// an internal error too, which a client is never shown.
+    pub fn message_for_operators(&self) -> String {
+        match self {
+            Self::Internal(inner) => format!("{inner:#}"),
+            other => other.message(),
+        }
+    }
+
     /// The message a client may read.
     pub fn message(&self) -> String {
         match self {

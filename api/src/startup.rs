@@ -10,6 +10,7 @@ use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::domain::mail;
 use crate::domain::plans::seed::seed_plans;
+use crate::domain::scheduler;
 use crate::domain::sessions::liveness::Liveness;
 use crate::domain::validation::lookup::LicenseLookup;
 use crate::events::EventBus;
@@ -89,6 +90,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .await
         .map_err(|e| anyhow::anyhow!("creating the first admin failed: {e:?}"))?;
     mail::delivery::start(&state).await?;
+    scheduler::runner::start(&state).await?;
     let schema = build_schema(&state);
     let router = router(HttpState {
         schema: schema.clone(),

@@ -17,6 +17,7 @@ pub mod mail_outbox;
 pub mod plan_entitlements;
 pub mod plans;
 pub mod runtime_nodes;
+pub mod scheduler_jobs;
 pub mod sessions;
 pub mod trials;
 pub mod usage_distinct_values;

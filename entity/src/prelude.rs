@@ -15,6 +15,7 @@ pub use super::mail_outbox::Entity as MailOutbox;
 pub use super::plan_entitlements::Entity as PlanEntitlements;
 pub use super::plans::Entity as Plans;
 pub use super::runtime_nodes::Entity as RuntimeNodes;
+pub use super::scheduler_jobs::Entity as SchedulerJobs;
 pub use super::sessions::Entity as Sessions;
 pub use super::trials::Entity as Trials;
 pub use super::usage_distinct_values::Entity as UsageDistinctValues;

@@ -30,6 +30,7 @@ mod m20261126_000017_add_user_developer;
 mod m20261126_000018_create_mail_outbox;
 mod m20261126_000019_create_sessions;
 mod m20261126_000020_create_invitations;
+mod m20261126_000021_create_scheduler_jobs;
 
 pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000018_create_mail_outbox::Migration),
             Box::new(m20261126_000019_create_sessions::Migration),
             Box::new(m20261126_000020_create_invitations::Migration),
+            Box::new(m20261126_000021_create_scheduler_jobs::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ mod members;
 mod migrations;
 mod nodes;
 mod outages;
+mod scheduler;
 mod schema;
 mod schema_walk;
 mod seats;

@@ -18,6 +18,7 @@
 //! - `audit`: reading the audit trail.
 //! - `mail`: the outbox and its delivery (SMTP, or the log).
 //! - `members`: a developer's team: invitations, members, removing them.
+//! - `scheduler`: jobs that move licenses through time and prune old rows.
 
 pub mod accounts;
 pub mod audit;
@@ -31,6 +32,7 @@ pub mod members;
 pub mod nodes;
 pub mod plans;
 pub mod pools;
+pub mod scheduler;
 pub mod seats;
 pub mod sessions;
 pub mod usage;

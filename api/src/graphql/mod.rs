@@ -36,6 +36,7 @@ use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
 use crate::domain::plans::schema::PlansQuery;
 use crate::domain::pools::loaders::PoolById;
 use crate::domain::pools::schema::{PoolsMutation, PoolsQuery};
+use crate::domain::scheduler::schema::{SchedulerMutation, SchedulerQuery};
 use crate::domain::seats::loaders::HeldAssignmentsByLicense;
 use crate::domain::seats::schema::SeatsMutation;
 use crate::domain::sessions::schema::SessionsMutation;
@@ -62,6 +63,7 @@ pub struct QueryRoot(
     EntitlementsQuery,
     MailQuery,
     MembersQuery,
+    SchedulerQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -70,6 +72,7 @@ pub struct MutationRoot(
     LicensesMutation,
     SeatsMutation,
     MembersMutation,
+    SchedulerMutation,
     NodesMutation,
     PoolsMutation,
     InstancesMutation,

@@ -16,7 +16,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// How long a license stays usable in grace after a failed payment.
-const GRACE_PERIOD: Duration = Duration::days(7);
+pub(crate) const GRACE_PERIOD: Duration = Duration::days(7);
 
 /// A requested change: the target state, and optionally the payment state with it.
 pub struct StateChange {
@@ -32,7 +32,7 @@ async fn load(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<licenses::Mode
 }
 
 /// Writes the change only if the license is still in the state it was checked against.
-async fn compare_and_set(
+pub(crate) async fn compare_and_set(
     uow: &UnitOfWork<'_>,
     before: &licenses::Model,
     update: UpdateMany<Licenses>,

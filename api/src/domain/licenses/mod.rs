@@ -5,6 +5,8 @@
 //! - `changes.rs`: what a license change audits and publishes.
 //! - `service.rs`: issuing (signup's first license, admins', developers'), editing, re-keying.
 //! - `lifecycle.rs`: moving a license through its states, renewing it.
+//! - `time_rules.rs`: what time does to a license (trials, grace, terms ending); the scheduler
+//!   runs them.
 //! - `listing.rs`: the `licenses` list: filters, sorts, search.
 //! - `schema.rs`: the `License` type, its queries, mutations and `licenseEvents`.
 //! - `loaders.rs`: licenses by id and by developer.
@@ -17,4 +19,5 @@ pub mod loaders;
 pub mod model;
 pub mod schema;
 pub mod service;
+pub mod time_rules;
 pub mod transitions;

@@ -1,0 +1,44 @@
+//! The jobs. Each answers how many rows it moved; each is safe to run again at once and from
+//! two gateways at a time (every change it makes is written only if still due).
+
+use super::retention;
+use crate::auth::Actor;
+use crate::domain::licenses::time_rules;
+use crate::error::AppResult;
+use crate::vocabulary::text_enum;
+use std::time::Duration;
+
+text_enum!(
+    /// A scheduled job, by the name its row and `schedulerJobs` know it by.
+    pub enum JobName {
+        /// Trials that have ended: active if paid, else into grace.
+        LicenseTrials => "license_trials",
+        /// Grace and past-due periods that have ended: expired.
+        LicenseGrace => "license_grace",
+        /// Active licenses whose term has ended: expired.
+        LicenseTerms => "license_terms",
+        /// Instance logs and raw usage events past their retention: deleted.
+        Retention => "retention",
+    }
+);
+
+impl JobName {
+    /// How long after a run the job is due again.
+    pub fn every(self) -> Duration {
+        match self {
+            Self::LicenseTrials | Self::LicenseGrace | Self::LicenseTerms => {
+                Duration::from_secs(60)
+            }
+            Self::Retention => Duration::from_secs(3600),
+        }
+    }
+
+    pub async fn run(self, actor: &Actor) -> AppResult<u64> {
+        match self {
+            Self::LicenseTrials => time_rules::end_trials(actor).await,
+            Self::LicenseGrace => time_rules::end_grace(actor).await,
+            Self::LicenseTerms => time_rules::end_terms(actor).await,
+            Self::Retention => retention::prune(actor).await,
+        }
+    }
+}
