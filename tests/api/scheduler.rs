@@ -236,3 +236,49 @@ async fn two_gateways_on_one_database_move_each_license_once() {
         .expect("count");
     assert_eq!(in_grace, 60);
 }
+
+#[tokio::test]
+async fn instance_logs_past_their_retention_are_pruned() {
+    let app = spawn_app_with(&[
+        ("TEST_CLOCK", "true"),
+        ("RETENTION_INSTANCE_LOG_DAYS", "30"),
+    ])
+    .await;
+    let admin = app.admin_token().await;
+    let (developer, instance) = app.developer_with_instance("logs@example.com", "pro").await;
+    let created = app
+        .graphql(
+            r#"mutation($i: UUID!) { createInstanceToken(instanceId: $i, name: "c") { token } }"#,
+            json!({ "i": instance }),
+            Some(&developer.token),
+        )
+        .await;
+    let token = created["data"]["createInstanceToken"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("token: {created}"))
+        .to_owned();
+    let append = "mutation($e: [InstanceLogInput!]!) { appendInstanceLogs(entries: $e) }";
+    let entries =
+        json!([{ "level": "INFO", "message": "one" }, { "level": "WARN", "message": "two" }]);
+    let appended = app
+        .graphql(append, json!({ "e": entries }), Some(&token))
+        .await;
+    assert_eq!(appended["data"]["appendInstanceLogs"], 2, "{appended}");
+    let logs = || async {
+        InstanceLogs::find()
+            .count(&app.state.db)
+            .await
+            .expect("count")
+    };
+
+    let day_29 = app
+        .graphql(ADVANCE, json!({ "s": 29 * DAY }), Some(&admin))
+        .await;
+    assert_eq!(moved(&day_29, "RETENTION"), Some(0), "{day_29}");
+    assert_eq!(logs().await, 2);
+    let day_31 = app
+        .graphql(ADVANCE, json!({ "s": 2 * DAY }), Some(&admin))
+        .await;
+    assert_eq!(moved(&day_31, "RETENTION"), Some(2), "{day_31}");
+    assert_eq!(logs().await, 0);
+}
