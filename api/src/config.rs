@@ -222,6 +222,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "wait after a mail's first failed attempt, doubling after each one up to an hour, with jitter",
     ),
     (
+        "STRIPE_WEBHOOK_SECRETS",
+        "",
+        "signing secrets of the payment provider's webhook endpoint (`whsec_...`, comma-separated: several while one is rotated); unset: `/webhooks/stripe` refuses everything",
+    ),
+    (
+        "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
+        "300",
+        "how far a webhook's signed timestamp may be from now before it is refused as a replay",
+    ),
+    (
         "SCHEDULER_TICK_SECONDS",
         "30",
         "how often a gateway looks for scheduled jobs that are due (trials, grace periods and terms ending, retention); gateways sharing a database take turns; 0: this gateway runs none",
@@ -265,6 +275,14 @@ pub struct Config {
     pub mail: MailConfig,
     pub scheduler: SchedulerConfig,
     pub retention: RetentionConfig,
+    pub billing: BillingConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct BillingConfig {
+    /// Any of these may sign a webhook; none: every webhook is refused.
+    pub stripe_webhook_secrets: Vec<SecretString>,
+    pub webhook_tolerance_seconds: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -457,6 +475,15 @@ impl Config {
                 instance_log_days: parse(&get, "RETENTION_INSTANCE_LOG_DAYS")?,
                 usage_event_days: parse(&get, "RETENTION_USAGE_EVENT_DAYS")?,
             },
+            billing: BillingConfig {
+                stripe_webhook_secrets: get("STRIPE_WEBHOOK_SECRETS")
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|secret| !secret.is_empty())
+                    .map(|secret| SecretString::from(secret.to_owned()))
+                    .collect(),
+                webhook_tolerance_seconds: parse(&get, "STRIPE_WEBHOOK_TOLERANCE_SECONDS")?,
+            },
         };
         config.check()?;
         Ok(config)
@@ -509,6 +536,11 @@ impl Config {
         if self.env == AppEnv::Production && self.scheduler.test_clock {
             return Err(ConfigError(
                 "TEST_CLOCK is for sandboxes; production refuses it".into(),
+            ));
+        }
+        if !(1..=86_400).contains(&self.billing.webhook_tolerance_seconds) {
+            return Err(ConfigError(
+                "STRIPE_WEBHOOK_TOLERANCE_SECONDS must be 1 to 86400".into(),
             ));
         }
         let retention = &self.retention;

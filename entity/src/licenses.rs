@@ -49,6 +49,8 @@ pub enum Relation {
     Plans,
     #[sea_orm(has_many = "super::runtime_nodes::Entity")]
     RuntimeNodes,
+    #[sea_orm(has_many = "super::subscriptions::Entity")]
+    Subscriptions,
     #[sea_orm(
         belongs_to = "super::users::Entity",
         from = "Column::DeveloperId",
@@ -74,6 +76,12 @@ impl Related<super::plans::Entity> for Entity {
 impl Related<super::runtime_nodes::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::RuntimeNodes.def()
+    }
+}
+
+impl Related<super::subscriptions::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Subscriptions.def()
     }
 }
 

@@ -32,6 +32,8 @@ pub enum Relation {
     Licenses,
     #[sea_orm(has_many = "super::sessions::Entity")]
     Sessions,
+    #[sea_orm(has_many = "super::subscriptions::Entity")]
+    Subscriptions,
     #[sea_orm(has_many = "super::trials::Entity")]
     Trials,
     #[sea_orm(has_many = "super::usage_events::Entity")]
@@ -73,6 +75,12 @@ impl Related<super::licenses::Entity> for Entity {
 impl Related<super::sessions::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Sessions.def()
+    }
+}
+
+impl Related<super::subscriptions::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Subscriptions.def()
     }
 }
 

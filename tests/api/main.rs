@@ -9,6 +9,7 @@ mod account_mail;
 mod accounts;
 mod audit;
 mod auth;
+mod billing;
 mod boundary;
 mod entitlements;
 mod events;

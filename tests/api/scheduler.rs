@@ -5,6 +5,7 @@
 use crate::helpers::{
     Rows, Subscription, TestApp, error_code, spawn_app_with, spawn_gateway_process,
 };
+use api::domain::scheduler::jobs::JobName;
 use chrono::{Duration as Span, Utc};
 use entity::{audit_events, licenses, prelude::*};
 use sea_orm::sea_query::Expr;
@@ -135,7 +136,7 @@ async fn an_unpaid_trial_ends_in_grace_and_then_expires_on_the_test_clock() {
         )
         .await;
     let listed = jobs["data"]["schedulerJobs"].as_array().expect("jobs");
-    assert_eq!(listed.len(), 4, "{jobs}");
+    assert_eq!(listed.len(), JobName::ALL.len(), "{jobs}");
     assert!(
         listed
             .iter()

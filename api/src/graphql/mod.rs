@@ -19,6 +19,7 @@ use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
 use crate::domain::audit::loaders::AuditEventsByEntity;
 use crate::domain::audit::schema::AuditQuery;
+use crate::domain::billing::schema::{BillingMutation, BillingQuery};
 use crate::domain::entitlements::loaders::EntitlementsByDeveloper;
 use crate::domain::entitlements::schema::{EntitlementsMutation, EntitlementsQuery};
 use crate::domain::instance_logs::schema::{InstanceLogsMutation, InstanceLogsQuery};
@@ -64,6 +65,7 @@ pub struct QueryRoot(
     MailQuery,
     MembersQuery,
     SchedulerQuery,
+    BillingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -73,6 +75,7 @@ pub struct MutationRoot(
     SeatsMutation,
     MembersMutation,
     SchedulerMutation,
+    BillingMutation,
     NodesMutation,
     PoolsMutation,
     InstancesMutation,

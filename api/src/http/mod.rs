@@ -6,6 +6,7 @@
 //! - `access_log.rs`: one log line per request.
 //! - `status.rs`: the status and `Retry-After` of an answer that asks the client to come back.
 //! - `graphiql.rs`, `health.rs`: the playground and the probes.
+//! - `webhooks.rs`: the payment provider's signed webhooks.
 
 mod access_log;
 mod auth;
@@ -14,6 +15,7 @@ mod graphiql;
 mod graphql;
 mod health;
 mod status;
+mod webhooks;
 mod ws_rules;
 mod ws_session;
 
@@ -23,7 +25,7 @@ use crate::graphql::AppSchema;
 use crate::state::AppState;
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -46,6 +48,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        .route("/webhooks/stripe", post(webhooks::stripe))
         // The GraphQL extractor reads the raw body, so axum's default limit would not apply.
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TraceLayer::new_for_http().on_failure(log_failure))

@@ -3,6 +3,7 @@
 
 use super::retention;
 use crate::auth::Actor;
+use crate::domain::billing::webhooks;
 use crate::domain::licenses::time_rules;
 use crate::error::AppResult;
 use crate::vocabulary::text_enum;
@@ -17,6 +18,8 @@ text_enum!(
         LicenseGrace => "license_grace",
         /// Active licenses whose term has ended: expired.
         LicenseTerms => "license_terms",
+        /// Payment webhooks whose handling failed, due for another attempt: retried.
+        WebhookRetries => "webhook_retries",
         /// Instance logs and raw usage events past their retention: deleted.
         Retention => "retention",
     }
@@ -26,9 +29,10 @@ impl JobName {
     /// How long after a run the job is due again.
     pub fn every(self) -> Duration {
         match self {
-            Self::LicenseTrials | Self::LicenseGrace | Self::LicenseTerms => {
-                Duration::from_secs(60)
-            }
+            Self::LicenseTrials
+            | Self::LicenseGrace
+            | Self::LicenseTerms
+            | Self::WebhookRetries => Duration::from_secs(60),
             Self::Retention => Duration::from_secs(3600),
         }
     }
@@ -38,6 +42,7 @@ impl JobName {
             Self::LicenseTrials => time_rules::end_trials(actor).await,
             Self::LicenseGrace => time_rules::end_grace(actor).await,
             Self::LicenseTerms => time_rules::end_terms(actor).await,
+            Self::WebhookRetries => webhooks::retry_due(actor).await,
             Self::Retention => retention::prune(actor).await,
         }
     }

@@ -1,0 +1,272 @@
+//! What a payment event does, inside the unit of work that records it: the subscription is
+//! mirrored, and the license it pays for follows (a failed payment puts it past due with a
+//! grace deadline, a paid invoice makes it active through the period paid for, a deleted
+//! subscription cancels it). An event older than the state already mirrored for its
+//! subscription changes nothing, so events may arrive in any order.
+
+use super::model::{ProviderEvent, STRIPE, SubscriptionStatus};
+use crate::domain::licenses::changes::change;
+use crate::domain::licenses::lifecycle::{GRACE_PERIOD, compare_and_set};
+use crate::domain::licenses::model::{LicenseState, PaymentState};
+use crate::domain::licenses::transitions;
+use crate::error::{AppError, AppResult};
+use crate::events::UnitOfWork;
+use chrono::{DateTime, Utc};
+use entity::{licenses, prelude::*, subscriptions};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+/// What handling an event did.
+pub enum Effect {
+    /// Changed what it is about; the note says how.
+    Applied(String),
+    /// Stored and acknowledged, nothing changed; the note says why.
+    Ignored(String),
+}
+
+/// A handler's failure: the event is kept as a dead letter and tried again later.
+fn unusable(what: &str) -> AppError {
+    AppError::validation("data.object", what.to_owned())
+}
+
+pub async fn apply(uow: &mut UnitOfWork<'_>, event: &ProviderEvent) -> AppResult<Effect> {
+    match event.kind.as_str() {
+        "customer.subscription.created" | "customer.subscription.updated" => {
+            subscription_changed(uow, event, false).await
+        }
+        "customer.subscription.deleted" => subscription_changed(uow, event, true).await,
+        "invoice.payment_failed" => invoice_paid(uow, event, false).await,
+        "invoice.payment_succeeded" => invoice_paid(uow, event, true).await,
+        "customer.subscription.trial_will_end" => {
+            Ok(Effect::Ignored("noted: the trial ends soon".into()))
+        }
+        other => Ok(Effect::Ignored(format!("{other} is not handled"))),
+    }
+}
+
+/// Mirrors the subscription in the event, unless what is mirrored is newer; then the license
+/// follows its status.
+async fn subscription_changed(
+    uow: &mut UnitOfWork<'_>,
+    event: &ProviderEvent,
+    deleted: bool,
+) -> AppResult<Effect> {
+    let provider_id = event
+        .text("id")
+        .ok_or_else(|| unusable("a subscription without an id"))?;
+    let status = if deleted {
+        SubscriptionStatus::Canceled
+    } else {
+        let raw = event
+            .text("status")
+            .ok_or_else(|| unusable("a subscription without a status"))?;
+        SubscriptionStatus::parse(raw).ok_or_else(|| unusable("an unknown subscription status"))?
+    };
+    let at = event.created_at()?;
+    let existing = find(uow, provider_id).await?;
+    if let Some(known) = &existing
+        && known.provider_updated_at.with_timezone(&Utc) > at
+    {
+        return Ok(Effect::Ignored(
+            "older than the subscription's mirrored state".into(),
+        ));
+    }
+    let license_id = match &existing {
+        Some(known) => known.license_id,
+        None => event
+            .data
+            .object
+            .pointer("/metadata/license_id")
+            .and_then(|v| v.as_str())
+            .and_then(|v| Uuid::parse_str(v).ok())
+            .ok_or_else(|| unusable("a new subscription names no license (metadata.license_id)"))?,
+    };
+    let license = Licenses::find_by_id(license_id)
+        .one(&**uow)
+        .await?
+        .ok_or_else(|| unusable("the subscription's license does not exist"))?;
+    let now = uow.actor().now;
+    let period_end = event.time("current_period_end");
+    let subscription_id = existing
+        .as_ref()
+        .map_or_else(Uuid::now_v7, |known| known.id);
+    let is_new = existing.is_none();
+    let mut row = match existing {
+        Some(known) => known.into(),
+        None => subscriptions::ActiveModel {
+            id: Set(subscription_id),
+            developer_id: Set(license.developer_id),
+            license_id: Set(license.id),
+            provider: Set(STRIPE.to_owned()),
+            provider_subscription_id: Set(provider_id.to_owned()),
+            created_at: Set(now.into()),
+            ..Default::default()
+        },
+    };
+    row.provider_customer_id = Set(event.text("customer").map(str::to_owned));
+    row.status = Set(status.as_str().to_owned());
+    row.current_period_start = Set(event.time("current_period_start").map(Into::into));
+    row.current_period_end = Set(period_end.map(Into::into));
+    row.cancel_at_period_end = Set(event
+        .data
+        .object
+        .get("cancel_at_period_end")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false));
+    row.provider_updated_at = Set(at.into());
+    row.updated_at = Set(now.into());
+    if is_new {
+        row.insert(&**uow).await?;
+    } else {
+        row.update(&**uow).await?;
+    }
+    let target = match status {
+        SubscriptionStatus::Active => Some(Follow::paid(period_end)),
+        SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid => Some(Follow::overdue()),
+        SubscriptionStatus::Canceled => Some(Follow::cancelled()),
+        _ => None,
+    };
+    let note = match target {
+        Some(target) => follow(uow, &license, target, event).await?,
+        None => "the license is left as it is".to_owned(),
+    };
+    Ok(Effect::Applied(format!(
+        "subscription {subscription_id} {}; {note}",
+        status.as_str()
+    )))
+}
+
+/// A paid or failed invoice of a known subscription moves its license.
+async fn invoice_paid(
+    uow: &mut UnitOfWork<'_>,
+    event: &ProviderEvent,
+    paid: bool,
+) -> AppResult<Effect> {
+    let provider_id = event
+        .text("subscription")
+        .ok_or_else(|| unusable("an invoice without a subscription"))?;
+    let known = find(uow, provider_id)
+        .await?
+        .ok_or_else(|| unusable("an invoice of a subscription not seen yet"))?;
+    let at = event.created_at()?;
+    if known.provider_updated_at.with_timezone(&Utc) > at {
+        return Ok(Effect::Ignored(
+            "older than the subscription's mirrored state".into(),
+        ));
+    }
+    let mut row: subscriptions::ActiveModel = known.clone().into();
+    row.provider_updated_at = Set(at.into());
+    row.updated_at = Set(uow.actor().now.into());
+    if !paid {
+        row.status = Set(SubscriptionStatus::PastDue.as_str().to_owned());
+    }
+    row.update(&**uow).await?;
+    let license = Licenses::find_by_id(known.license_id)
+        .one(&**uow)
+        .await?
+        .ok_or_else(|| unusable("the subscription's license does not exist"))?;
+    let target = if paid {
+        Follow::paid(event.time("period_end"))
+    } else {
+        Follow::overdue()
+    };
+    Ok(Effect::Applied(follow(uow, &license, target, event).await?))
+}
+
+async fn find(uow: &UnitOfWork<'_>, provider_id: &str) -> AppResult<Option<subscriptions::Model>> {
+    Ok(Subscriptions::find()
+        .filter(subscriptions::Column::Provider.eq(STRIPE))
+        .filter(subscriptions::Column::ProviderSubscriptionId.eq(provider_id))
+        .one(&**uow)
+        .await?)
+}
+
+/// Where a payment event moves a license.
+struct Follow {
+    to: LicenseState,
+    payment: PaymentState,
+    /// Paid through: the license's expiry moves out to it (never in).
+    paid_through: Option<DateTime<Utc>>,
+}
+
+impl Follow {
+    fn paid(through: Option<DateTime<Utc>>) -> Self {
+        Self {
+            to: LicenseState::Active,
+            payment: PaymentState::Active,
+            paid_through: through,
+        }
+    }
+
+    fn overdue() -> Self {
+        Self {
+            to: LicenseState::PastDue,
+            payment: PaymentState::PastDue,
+            paid_through: None,
+        }
+    }
+
+    fn cancelled() -> Self {
+        Self {
+            to: LicenseState::Cancelled,
+            payment: PaymentState::Cancelled,
+            paid_through: None,
+        }
+    }
+}
+
+/// Moves the license as the payment says, if its state machine allows; answers what it did.
+/// A license the machine holds where it is (revoked, say) is left so and the note says why:
+/// that is the event handled, not failed.
+async fn follow(
+    uow: &mut UnitOfWork<'_>,
+    license: &licenses::Model,
+    target: Follow,
+    event: &ProviderEvent,
+) -> AppResult<String> {
+    let now = uow.actor().now;
+    let from = LicenseState::from_stored(&license.state)?;
+    if from != target.to && transitions::check(from, target.to).is_err() {
+        return Ok(format!("the license is {}: left as it is", license.state));
+    }
+    let expires_at = license.expires_at.map(|t| t.with_timezone(&Utc));
+    let extends = target
+        .paid_through
+        .filter(|through| expires_at.is_none_or(|current| *through > current));
+    let unchanged =
+        from == target.to && license.payment_state == target.payment.as_str() && extends.is_none();
+    if unchanged {
+        return Ok(format!("the license is {} already", license.state));
+    }
+    let mut update = Licenses::update_many()
+        .col_expr(licenses::Column::State, Expr::value(target.to.as_str()))
+        .col_expr(
+            licenses::Column::PaymentState,
+            Expr::value(target.payment.as_str()),
+        )
+        .col_expr(licenses::Column::UpdatedAt, Expr::value(now));
+    // Overdue: usable until the grace deadline, counted from the first failure only.
+    if target.to == LicenseState::PastDue && from != LicenseState::PastDue {
+        update = update.col_expr(
+            licenses::Column::GraceEndsAt,
+            Expr::value(now + GRACE_PERIOD),
+        );
+    }
+    if let Some(through) = extends {
+        update = update.col_expr(licenses::Column::ExpiresAt, Expr::value(through));
+    }
+    let after = compare_and_set(uow, license, update).await?;
+    let metadata = json!({
+        "from": license.state, "to": after.state,
+        "paymentFrom": license.payment_state, "paymentTo": after.payment_state,
+        "rule": format!("payment:{}", event.kind), "eventId": event.id,
+    });
+    uow.record(change("license.state_changed", &after, metadata).by_platform())
+        .await?;
+    Ok(format!(
+        "the license is {} (was {})",
+        after.state, license.state
+    ))
+}

@@ -1,0 +1,13 @@
+//! Money: payment webhooks that move licenses, and the subscriptions they mirror.
+//! - `model.rs`: subscription and webhook statuses; a provider event as it arrives.
+//! - `signature.rs`: checking the provider's signature before anything is read.
+//! - `webhooks.rs`: storing each event once with its effects; dead letters and their retries.
+//! - `effects.rs`: what each event does to a subscription and its license.
+//! - `schema.rs`: `WebhookEvent`, `failedWebhooks`, `retryFailedWebhook`,
+//!   `discardFailedWebhook`, for admins.
+
+pub mod effects;
+pub mod model;
+pub mod schema;
+pub mod signature;
+pub mod webhooks;

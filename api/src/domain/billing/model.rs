@@ -1,0 +1,91 @@
+//! The billing vocabulary, and a provider's event as it arrives.
+
+use crate::error::{AppError, AppResult};
+use crate::vocabulary::text_enum;
+use serde::Deserialize;
+
+text_enum!(
+    /// A subscription's status as the provider reports it.
+    pub enum SubscriptionStatus {
+        Trialing => "trialing",
+        Active => "active",
+        PastDue => "past_due",
+        Canceled => "canceled",
+        Unpaid => "unpaid",
+        Paused => "paused",
+        Incomplete => "incomplete",
+        IncompleteExpired => "incomplete_expired",
+    }
+);
+
+text_enum!(
+    /// How a received webhook was handled: applied, stored and acknowledged without effect
+    /// (an unknown type, or older than what is mirrored), waiting to be retried after a
+    /// failure, or given up by an admin.
+    pub enum WebhookStatus {
+        Processed => "processed",
+        Ignored => "ignored",
+        Failed => "failed",
+        Discarded => "discarded",
+    }
+);
+
+/// The one provider so far.
+pub const STRIPE: &str = "stripe";
+
+/// A provider event: what every handler reads.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProviderEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When the provider made the event (Unix seconds): what orders events about one object.
+    pub created: i64,
+    pub data: EventData,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct EventData {
+    pub object: serde_json::Value,
+}
+
+impl ProviderEvent {
+    /// The event in a request body, checked: ids and types are short plain text.
+    pub fn parse(body: &[u8]) -> AppResult<Self> {
+        let event: Self = serde_json::from_slice(body)
+            .map_err(|_| AppError::validation("body", "not a provider event"))?;
+        let plain = |text: &str, max: usize| {
+            !text.is_empty()
+                && text.len() <= max
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        };
+        if !plain(&event.id, 255) {
+            return Err(AppError::validation("id", "not a provider event id"));
+        }
+        if !plain(&event.kind, 100) {
+            return Err(AppError::validation("type", "not a provider event type"));
+        }
+        if event.created <= 0 {
+            return Err(AppError::validation("created", "not a time"));
+        }
+        Ok(event)
+    }
+
+    /// A text field of the event's object.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        self.data.object.get(field)?.as_str()
+    }
+
+    /// A time field of the event's object (Unix seconds).
+    pub fn time(&self, field: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let seconds = self.data.object.get(field)?.as_i64()?;
+        chrono::DateTime::from_timestamp(seconds, 0)
+    }
+
+    pub fn created_at(&self) -> AppResult<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp(self.created, 0)
+            .ok_or_else(|| AppError::validation("created", "not a time"))
+    }
+}
