@@ -26,6 +26,8 @@ pub enum Relation {
     EntitlementOverrides,
     #[sea_orm(has_many = "super::instances::Entity")]
     Instances,
+    #[sea_orm(has_many = "super::invoices::Entity")]
+    Invoices,
     #[sea_orm(has_many = "super::license_assignments::Entity")]
     LicenseAssignments,
     #[sea_orm(has_many = "super::licenses::Entity")]
@@ -34,6 +36,8 @@ pub enum Relation {
     Sessions,
     #[sea_orm(has_many = "super::subscriptions::Entity")]
     Subscriptions,
+    #[sea_orm(has_many = "super::transactions::Entity")]
+    Transactions,
     #[sea_orm(has_many = "super::trials::Entity")]
     Trials,
     #[sea_orm(has_many = "super::usage_events::Entity")]
@@ -60,6 +64,12 @@ impl Related<super::instances::Entity> for Entity {
     }
 }
 
+impl Related<super::invoices::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Invoices.def()
+    }
+}
+
 impl Related<super::license_assignments::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::LicenseAssignments.def()
@@ -81,6 +91,12 @@ impl Related<super::sessions::Entity> for Entity {
 impl Related<super::subscriptions::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Subscriptions.def()
+    }
+}
+
+impl Related<super::transactions::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Transactions.def()
     }
 }
 

@@ -244,9 +244,9 @@ async fn an_older_event_after_a_newer_one_changes_nothing() {
     assert_eq!(post(&app, &newer).await.1["outcome"], "processed");
     assert_eq!(post(&app, &older).await.1["outcome"], "ignored");
     assert_eq!(license_state(&app, &developer).await.0, json!("PAST_DUE"));
-    // An older paid invoice is stale too; a newer one brings the license back.
+    // An older paid invoice is money all the same, recorded; it does not move the license.
     let stale_paid = invoice("evt_paid_old", "invoice.payment_succeeded", now - 30);
-    assert_eq!(post(&app, &stale_paid).await.1["outcome"], "ignored");
+    assert_eq!(post(&app, &stale_paid).await.1["outcome"], "processed");
     assert_eq!(license_state(&app, &developer).await.0, json!("PAST_DUE"));
     let paid = invoice("evt_paid", "invoice.payment_succeeded", now + 5);
     assert_eq!(post(&app, &paid).await.1["outcome"], "processed");
@@ -409,4 +409,183 @@ async fn an_unknown_event_type_is_stored_and_acknowledged() {
         "{answer}"
     );
     assert_eq!(stored(&app).await, 1);
+}
+
+fn subscription_for(sub: &str, customer: &str, created: i64, license: &Developer) -> Value {
+    let mut event = subscription(
+        &format!("evt_{sub}"),
+        "customer.subscription.created",
+        created,
+        "active",
+        license,
+    );
+    event["data"]["object"]["id"] = json!(sub);
+    event["data"]["object"]["customer"] = json!(customer);
+    event
+}
+
+fn paid_invoice(n: usize, sub: &str, created: i64, amount: i64, currency: &str) -> Value {
+    json!({
+        "id": format!("evt_paid_{n}"), "type": "invoice.payment_succeeded", "created": created,
+        "data": { "object": {
+            "id": format!("in_{n}"), "object": "invoice", "subscription": sub,
+            "number": format!("INV-{n:04}"), "currency": currency, "total": amount,
+            "amount_paid": amount, "charge": format!("ch_{n}"),
+            "period_start": created, "period_end": created + 30 * DAY,
+            "lines": { "data": [{ "description": "Pro plan", "amount": amount, "quantity": 1 }] },
+        } }
+    })
+}
+
+/// (month, currency) and (transactions, revenue, paying customers).
+type ReportLine = ((String, String), (i64, i64, usize));
+
+const TRANSACTIONS: &str = "query($d: UUID) { transactions(developerId: $d, first: 100) { totalCount edges { node { developerId status amountMinor currency occurredAt } } } }";
+
+#[tokio::test]
+async fn payments_are_recorded_and_the_revenue_report_adds_them_up() {
+    let app = billing_app().await;
+    let admin = app.admin_token().await;
+    let ada = app.developer("ada@example.com", "pro").await;
+    let bob = app.developer("bob@example.com", "pro").await;
+    let now = app.state.clock.now().timestamp();
+    post(
+        &app,
+        &subscription_for("sub_ada", "cus_ada", now - 200 * DAY, &ada),
+    )
+    .await;
+    post(
+        &app,
+        &subscription_for("sub_bob", "cus_bob", now - 200 * DAY, &bob),
+    )
+    .await;
+    let payments = [
+        ("sub_ada", 90, 4_900, "usd"),
+        ("sub_ada", 60, 4_900, "usd"),
+        ("sub_ada", 30, 4_900, "usd"),
+        ("sub_bob", 60, 9_900, "usd"),
+        ("sub_bob", 60, 9_900, "eur"),
+        ("sub_bob", 1, 9_900, "usd"),
+    ];
+    for (n, (sub, days_ago, amount, currency)) in payments.iter().enumerate() {
+        let event = paid_invoice(n, sub, now - days_ago * DAY, *amount, currency);
+        let (status, answer) = post(&app, &event).await;
+        assert_eq!(
+            (status, &answer["outcome"]),
+            (200, &json!("processed")),
+            "{answer}"
+        );
+    }
+    // A refund takes a payment out of the revenue; a failed attempt never counted.
+    let refund = json!({ "id": "evt_refund", "type": "charge.refunded", "created": now,
+        "data": { "object": { "id": "ch_3", "object": "charge", "invoice": "in_3" } } });
+    assert_eq!(post(&app, &refund).await.1["outcome"], "processed");
+    let failed = json!({ "id": "evt_fail", "type": "invoice.payment_failed", "created": now,
+        "data": { "object": { "id": "in_9", "subscription": "sub_ada", "currency": "usd", "total": 4900, "amount_due": 4900 } } });
+    assert_eq!(post(&app, &failed).await.1["outcome"], "processed");
+
+    let own = app.graphql(TRANSACTIONS, json!({}), Some(&ada.token)).await;
+    let own_rows = own["data"]["transactions"]["edges"]
+        .as_array()
+        .expect("rows")
+        .clone();
+    assert_eq!(
+        own_rows.len(),
+        4,
+        "ada's three payments and her failed attempt: {own}"
+    );
+    assert!(
+        own_rows
+            .iter()
+            .all(|e| e["node"]["developerId"] == ada.id.to_string())
+    );
+    let theirs = app
+        .graphql(TRANSACTIONS, json!({ "d": ada.id }), Some(&bob.token))
+        .await;
+    assert_eq!(error_code(&theirs), Some("NOT_FOUND"), "{theirs}");
+    let invoices = app
+        .graphql("{ invoices(first: 10) { edges { node { number status totalMinor lines { description amountMinor } } } } }", json!({}), Some(&bob.token))
+        .await;
+    let bobs = invoices["data"]["invoices"]["edges"]
+        .as_array()
+        .expect("invoices");
+    assert_eq!(bobs.len(), 3, "{invoices}");
+    assert!(bobs.iter().all(|i| i["node"]["status"] == "PAID" && i["node"]["lines"][0]["amountMinor"] == 9_900));
+
+    // The report equals what the transactions add up to, month by month and currency.
+    let all = app.graphql(TRANSACTIONS, json!({}), Some(&admin)).await;
+    let mut expected: std::collections::BTreeMap<
+        (String, String),
+        (i64, i64, std::collections::BTreeSet<String>),
+    > = Default::default();
+    for edge in all["data"]["transactions"]["edges"]
+        .as_array()
+        .expect("rows")
+    {
+        let node = &edge["node"];
+        if node["status"] != "SUCCEEDED" {
+            continue;
+        }
+        let month = format!("{}-01", &node["occurredAt"].as_str().expect("time")[..7]);
+        let entry = expected
+            .entry((
+                month,
+                node["currency"].as_str().expect("currency").to_owned(),
+            ))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += node["amountMinor"].as_i64().expect("amount");
+        entry
+            .2
+            .insert(node["developerId"].as_str().expect("id").to_owned());
+    }
+    let from = chrono::DateTime::from_timestamp(now - 120 * DAY, 0).expect("time");
+    let to = chrono::DateTime::from_timestamp(now + DAY, 0).expect("time");
+    let report = app
+        .graphql(
+            "query($f: DateTime!, $t: DateTime!) { revenueReport(from: $f, to: $t, granularity: MONTH) { periodStart currency transactions revenueMinor payingCustomers } }",
+            json!({ "f": from, "t": to }),
+            Some(&admin),
+        )
+        .await;
+    let got: Vec<ReportLine> = report["data"]["revenueReport"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"))
+        .iter()
+        .map(|p| {
+            (
+                (
+                    p["periodStart"].as_str().expect("period").to_owned(),
+                    p["currency"].as_str().expect("c").to_owned(),
+                ),
+                (
+                    p["transactions"].as_i64().expect("n"),
+                    p["revenueMinor"].as_i64().expect("r"),
+                    p["payingCustomers"].as_u64().expect("p") as usize,
+                ),
+            )
+        })
+        .collect();
+    let want: Vec<ReportLine> = expected
+        .into_iter()
+        .map(|(key, (n, revenue, payers))| (key, (n, revenue, payers.len())))
+        .collect();
+    assert_eq!(got, want, "{report}");
+    assert_eq!(
+        want.iter().map(|(_, (n, _, _))| n).sum::<i64>(),
+        5,
+        "six payments, one refunded"
+    );
+    let by_developer = app
+        .graphql(
+            "query($f: DateTime!, $t: DateTime!) { revenueReport(from: $f, to: $t) { currency } }",
+            json!({ "f": from, "t": to }),
+            Some(&ada.token),
+        )
+        .await;
+    assert_eq!(
+        error_code(&by_developer),
+        Some("FORBIDDEN"),
+        "{by_developer}"
+    );
 }

@@ -19,7 +19,7 @@ use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
 use crate::domain::audit::loaders::AuditEventsByEntity;
 use crate::domain::audit::schema::AuditQuery;
-use crate::domain::billing::schema::{BillingMutation, BillingQuery};
+use crate::domain::billing::schema::{BillingMutation, BillingQuery, MoneyQuery};
 use crate::domain::entitlements::loaders::EntitlementsByDeveloper;
 use crate::domain::entitlements::schema::{EntitlementsMutation, EntitlementsQuery};
 use crate::domain::instance_logs::schema::{InstanceLogsMutation, InstanceLogsQuery};
@@ -66,6 +66,7 @@ pub struct QueryRoot(
     MembersQuery,
     SchedulerQuery,
     BillingQuery,
+    MoneyQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -4,7 +4,8 @@
 //! subscription cancels it). An event older than the state already mirrored for its
 //! subscription changes nothing, so events may arrive in any order.
 
-use super::model::{ProviderEvent, STRIPE, SubscriptionStatus};
+use super::ledger;
+use super::model::{InvoiceStatus, ProviderEvent, STRIPE, SubscriptionStatus, TransactionStatus};
 use crate::domain::licenses::changes::change;
 use crate::domain::licenses::lifecycle::{GRACE_PERIOD, compare_and_set};
 use crate::domain::licenses::model::{LicenseState, PaymentState};
@@ -39,6 +40,11 @@ pub async fn apply(uow: &mut UnitOfWork<'_>, event: &ProviderEvent) -> AppResult
         "customer.subscription.deleted" => subscription_changed(uow, event, true).await,
         "invoice.payment_failed" => invoice_paid(uow, event, false).await,
         "invoice.payment_succeeded" => invoice_paid(uow, event, true).await,
+        "invoice.finalized" => {
+            let invoice = ledger::invoice(uow, event, InvoiceStatus::Open).await?;
+            Ok(Effect::Applied(format!("invoice {} recorded", invoice.id)))
+        }
+        "charge.refunded" => Ok(Effect::Applied(ledger::refund(uow, event).await?)),
         "customer.subscription.trial_will_end" => {
             Ok(Effect::Ignored("noted: the trial ends soon".into()))
         }
@@ -138,7 +144,9 @@ async fn subscription_changed(
     )))
 }
 
-/// A paid or failed invoice of a known subscription moves its license.
+/// A paid or failed invoice of a known subscription is recorded with its payment, and moves
+/// its license unless the subscription's mirrored state is newer (the money is recorded
+/// whatever the order).
 async fn invoice_paid(
     uow: &mut UnitOfWork<'_>,
     event: &ProviderEvent,
@@ -150,11 +158,19 @@ async fn invoice_paid(
     let known = find(uow, provider_id)
         .await?
         .ok_or_else(|| unusable("an invoice of a subscription not seen yet"))?;
+    let (invoice_status, payment_status) = if paid {
+        (InvoiceStatus::Paid, TransactionStatus::Succeeded)
+    } else {
+        (InvoiceStatus::Open, TransactionStatus::Failed)
+    };
+    let invoice = ledger::invoice(uow, event, invoice_status).await?;
+    ledger::payment(uow, event, &invoice, payment_status).await?;
     let at = event.created_at()?;
     if known.provider_updated_at.with_timezone(&Utc) > at {
-        return Ok(Effect::Ignored(
-            "older than the subscription's mirrored state".into(),
-        ));
+        return Ok(Effect::Applied(format!(
+            "invoice {} recorded; older than the subscription's mirrored state, the license is left as it is",
+            invoice.id
+        )));
     }
     let mut row: subscriptions::ActiveModel = known.clone().into();
     row.provider_updated_at = Set(at.into());
@@ -172,7 +188,11 @@ async fn invoice_paid(
     } else {
         Follow::overdue()
     };
-    Ok(Effect::Applied(follow(uow, &license, target, event).await?))
+    let note = follow(uow, &license, target, event).await?;
+    Ok(Effect::Applied(format!(
+        "invoice {} recorded; {note}",
+        invoice.id
+    )))
 }
 
 async fn find(uow: &UnitOfWork<'_>, provider_id: &str) -> AppResult<Option<subscriptions::Model>> {

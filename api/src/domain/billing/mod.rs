@@ -3,11 +3,17 @@
 //! - `signature.rs`: checking the provider's signature before anything is read.
 //! - `webhooks.rs`: storing each event once with its effects; dead letters and their retries.
 //! - `effects.rs`: what each event does to a subscription and its license.
+//! - `ledger.rs`: invoices and transactions as the provider reports them.
+//! - `listing.rs`: subscriptions, invoices and transactions as their owners read them.
+//! - `revenue.rs`: the revenue report.
 //! - `schema.rs`: `WebhookEvent`, `failedWebhooks`, `retryFailedWebhook`,
 //!   `discardFailedWebhook`, for admins.
 
 pub mod effects;
+pub mod ledger;
+pub mod listing;
 pub mod model;
+pub mod revenue;
 pub mod schema;
 pub mod signature;
 pub mod webhooks;

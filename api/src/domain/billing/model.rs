@@ -89,3 +89,32 @@ impl ProviderEvent {
             .ok_or_else(|| AppError::validation("created", "not a time"))
     }
 }
+
+text_enum!(
+    /// Where an invoice stands, as the provider reports it.
+    pub enum InvoiceStatus {
+        Draft => "draft",
+        Open => "open",
+        Paid => "paid",
+        Uncollectible => "uncollectible",
+        Void => "void",
+    }
+);
+
+text_enum!(
+    /// What became of a money movement.
+    pub enum TransactionStatus {
+        Succeeded => "succeeded",
+        Failed => "failed",
+        Pending => "pending",
+        Refunded => "refunded",
+    }
+);
+
+text_enum!(
+    /// What a money movement paid for.
+    pub enum TransactionKind {
+        Subscription => "subscription",
+        Addon => "addon",
+    }
+);

@@ -1,13 +1,16 @@
-use super::model::WebhookStatus;
-use super::webhooks;
+use super::listing::{self, Listed};
+use super::model::{
+    InvoiceStatus, SubscriptionStatus, TransactionKind, TransactionStatus, WebhookStatus,
+};
+use super::{revenue, webhooks};
 use crate::auth::Audience;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
 use crate::paging::{PageArgs, id_cursor};
-use async_graphql::{Context, Object, Result};
-use chrono::{DateTime, Utc};
-use entity::webhook_events;
+use async_graphql::{Context, Enum, Object, OutputType, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{invoices, subscriptions, transactions, webhook_events};
 use uuid::Uuid;
 
 /// A payment webhook as received (admins only). Its payload is kept for retries, not shown.
@@ -107,5 +110,292 @@ impl BillingMutation {
         let actor = ctx.actor()?;
         let row = webhooks::discard(actor, id).await?;
         Ok(shown_or_not_found(actor, row, "failed webhook")?)
+    }
+}
+
+/// A subscription as the payment provider reports it, mirrored for the license it pays for.
+pub struct BillingSubscription(subscriptions::Model);
+
+impl Guarded for BillingSubscription {
+    type Row = subscriptions::Model;
+
+    fn audience(row: &subscriptions::Model) -> Audience {
+        Audience::Developer(row.developer_id)
+    }
+
+    fn wrap(row: subscriptions::Model, _: Seen) -> Self {
+        Self(row)
+    }
+}
+
+#[Object]
+impl BillingSubscription {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn developer_id(&self) -> Uuid {
+        self.0.developer_id
+    }
+    async fn license_id(&self) -> Uuid {
+        self.0.license_id
+    }
+    async fn provider(&self) -> &str {
+        &self.0.provider
+    }
+    async fn provider_subscription_id(&self) -> &str {
+        &self.0.provider_subscription_id
+    }
+    async fn provider_customer_id(&self) -> Option<&str> {
+        self.0.provider_customer_id.as_deref()
+    }
+    async fn status(&self) -> Result<SubscriptionStatus> {
+        Ok(SubscriptionStatus::from_stored(&self.0.status)?)
+    }
+    async fn current_period_start(&self) -> Option<DateTime<Utc>> {
+        self.0.current_period_start.map(|t| t.with_timezone(&Utc))
+    }
+    async fn current_period_end(&self) -> Option<DateTime<Utc>> {
+        self.0.current_period_end.map(|t| t.with_timezone(&Utc))
+    }
+    async fn cancel_at_period_end(&self) -> bool {
+        self.0.cancel_at_period_end
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.with_timezone(&Utc)
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at.with_timezone(&Utc)
+    }
+}
+
+/// An invoice as the payment provider reports it. Amounts in the currency's minor unit.
+pub struct Invoice(invoices::Model);
+
+impl Guarded for Invoice {
+    type Row = invoices::Model;
+
+    fn audience(row: &invoices::Model) -> Audience {
+        Audience::Developer(row.developer_id)
+    }
+
+    fn wrap(row: invoices::Model, _: Seen) -> Self {
+        Self(row)
+    }
+}
+
+/// One line of an invoice.
+#[derive(SimpleObject)]
+pub struct InvoiceLine {
+    description: Option<String>,
+    amount_minor: Option<i64>,
+    quantity: Option<i64>,
+}
+
+#[Object]
+impl Invoice {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn developer_id(&self) -> Uuid {
+        self.0.developer_id
+    }
+    async fn subscription_id(&self) -> Option<Uuid> {
+        self.0.subscription_id
+    }
+    async fn provider_invoice_id(&self) -> &str {
+        &self.0.provider_invoice_id
+    }
+    async fn number(&self) -> Option<&str> {
+        self.0.number.as_deref()
+    }
+    async fn status(&self) -> Result<InvoiceStatus> {
+        Ok(InvoiceStatus::from_stored(&self.0.status)?)
+    }
+    /// Lower-case ISO 4217 code.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    async fn total_minor(&self) -> i64 {
+        self.0.total_minor
+    }
+    async fn period_start(&self) -> Option<DateTime<Utc>> {
+        self.0.period_start.map(|t| t.with_timezone(&Utc))
+    }
+    async fn period_end(&self) -> Option<DateTime<Utc>> {
+        self.0.period_end.map(|t| t.with_timezone(&Utc))
+    }
+    async fn lines(&self) -> Vec<InvoiceLine> {
+        self.0
+            .lines
+            .as_array()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .map(|line| InvoiceLine {
+                        description: line["description"].as_str().map(str::to_owned),
+                        amount_minor: line["amount"].as_i64(),
+                        quantity: line["quantity"].as_i64(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.with_timezone(&Utc)
+    }
+}
+
+/// Money that moved (or failed to), as the payment provider reports it.
+pub struct Transaction(transactions::Model);
+
+impl Guarded for Transaction {
+    type Row = transactions::Model;
+
+    fn audience(row: &transactions::Model) -> Audience {
+        Audience::Developer(row.developer_id)
+    }
+
+    fn wrap(row: transactions::Model, _: Seen) -> Self {
+        Self(row)
+    }
+}
+
+#[Object]
+impl Transaction {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn developer_id(&self) -> Uuid {
+        self.0.developer_id
+    }
+    async fn invoice_id(&self) -> Option<Uuid> {
+        self.0.invoice_id
+    }
+    async fn kind(&self) -> Result<TransactionKind> {
+        Ok(TransactionKind::from_stored(&self.0.kind)?)
+    }
+    async fn status(&self) -> Result<TransactionStatus> {
+        Ok(TransactionStatus::from_stored(&self.0.status)?)
+    }
+    async fn amount_minor(&self) -> i64 {
+        self.0.amount_minor
+    }
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at.with_timezone(&Utc)
+    }
+}
+
+/// How the revenue report groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum ReportGranularity {
+    Month,
+}
+
+/// One period and currency of the revenue report.
+#[derive(SimpleObject)]
+pub struct RevenuePeriod {
+    period_start: NaiveDate,
+    currency: String,
+    /// Succeeded payments.
+    transactions: i64,
+    revenue_minor: i64,
+    /// Developers who paid in the period.
+    paying_customers: i64,
+}
+
+/// A billing list: one page of `E`, shown as `T`, newest first.
+async fn billing_page<E, T>(
+    ctx: &Context<'_>,
+    developer_id: Option<Uuid>,
+    first: Option<i32>,
+    after: Option<String>,
+    id_of: fn(&E::Model) -> Uuid,
+) -> Result<PagedConnection<T>>
+where
+    E: Listed,
+    E::Model: Sync,
+    T: Guarded<Row = E::Model> + OutputType,
+{
+    let actor = ctx.actor()?;
+    let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
+    let developer = listing::scope(actor, developer_id)?;
+    let rows = listing::page::<E>(actor, developer, &page).await?;
+    let count = listing::count::<E>(actor, developer);
+    connection::<T>(ctx, rows, move |_, row| id_cursor(id_of(row)), count).await
+}
+
+#[derive(Default)]
+pub struct MoneyQuery;
+
+#[Object]
+impl MoneyQuery {
+    /// Subscriptions, newest first: a developer's own; for admins everyone's, or the developer's
+    /// named.
+    async fn subscriptions(
+        &self,
+        ctx: &Context<'_>,
+        developer_id: Option<Uuid>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PagedConnection<BillingSubscription>> {
+        billing_page::<subscriptions::Entity, BillingSubscription>(
+            ctx,
+            developer_id,
+            first,
+            after,
+            |r| r.id,
+        )
+        .await
+    }
+
+    /// Invoices, newest first: a developer's own; for admins everyone's, or the developer's named.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        developer_id: Option<Uuid>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PagedConnection<Invoice>> {
+        billing_page::<invoices::Entity, Invoice>(ctx, developer_id, first, after, |r| r.id).await
+    }
+
+    /// Transactions, newest first: a developer's own; for admins everyone's, or the developer's
+    /// named.
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        developer_id: Option<Uuid>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PagedConnection<Transaction>> {
+        billing_page::<transactions::Entity, Transaction>(ctx, developer_id, first, after, |r| r.id)
+            .await
+    }
+
+    /// Succeeded transactions, revenue and unique paying customers per month and currency, from
+    /// `from` up to `to` (ten years at most). Admins only.
+    async fn revenue_report(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(default_with = "ReportGranularity::Month")] granularity: ReportGranularity,
+    ) -> Result<Vec<RevenuePeriod>> {
+        let actor = ctx.actor()?;
+        let ReportGranularity::Month = granularity;
+        let rows = revenue::monthly(actor, from, to).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| RevenuePeriod {
+                period_start: row.period_start,
+                currency: row.currency,
+                transactions: row.transactions,
+                revenue_minor: row.revenue_minor,
+                paying_customers: row.paying_customers,
+            })
+            .collect())
     }
 }

@@ -1,0 +1,205 @@
+//! The money as the provider reports it: invoices (upserted per provider invoice id; a paid one
+//! never goes back to open) and transactions (one per payment or failed attempt, unique per
+//! provider id; a refund marks the payment refunded). Recorded inside the unit of work of the
+//! event that reports them, so a repeated event records nothing twice.
+
+use super::model::{InvoiceStatus, ProviderEvent, STRIPE, TransactionKind, TransactionStatus};
+use crate::error::{AppError, AppResult};
+use crate::events::UnitOfWork;
+use entity::{invoices, prelude::*, subscriptions, transactions};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Most invoice lines kept.
+const MAX_LINES: usize = 100;
+
+fn unusable(what: &str) -> AppError {
+    AppError::validation("data.object", what.to_owned())
+}
+
+/// Whose an invoice is: its subscription's developer, or a known customer's.
+async fn owner(uow: &UnitOfWork<'_>, event: &ProviderEvent) -> AppResult<(Uuid, Option<Uuid>)> {
+    let by_subscription = match event.text("subscription") {
+        Some(id) => {
+            Subscriptions::find()
+                .filter(subscriptions::Column::Provider.eq(STRIPE))
+                .filter(subscriptions::Column::ProviderSubscriptionId.eq(id))
+                .one(&**uow)
+                .await?
+        }
+        None => None,
+    };
+    let known = match by_subscription {
+        Some(found) => Some(found),
+        None => match event.text("customer") {
+            Some(customer) => {
+                Subscriptions::find()
+                    .filter(subscriptions::Column::Provider.eq(STRIPE))
+                    .filter(subscriptions::Column::ProviderCustomerId.eq(customer))
+                    .one(&**uow)
+                    .await?
+            }
+            None => None,
+        },
+    };
+    let known = known.ok_or_else(|| unusable("an invoice of a subscription not seen yet"))?;
+    let subscription = event.text("subscription").map(|_| known.id);
+    Ok((known.developer_id, subscription))
+}
+
+/// The amount in a field of the event's object, in minor units.
+fn amount(event: &ProviderEvent, field: &str) -> i64 {
+    event
+        .data
+        .object
+        .get(field)
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// The invoice in the event, written with `status` (a paid invoice stays paid).
+pub async fn invoice(
+    uow: &UnitOfWork<'_>,
+    event: &ProviderEvent,
+    status: InvoiceStatus,
+) -> AppResult<invoices::Model> {
+    let provider_id = event
+        .text("id")
+        .ok_or_else(|| unusable("an invoice without an id"))?;
+    let (developer, subscription) = owner(uow, event).await?;
+    let now = uow.actor().now;
+    let lines: Vec<Value> = event
+        .data
+        .object
+        .pointer("/lines/data")
+        .and_then(Value::as_array)
+        .map(|lines| {
+            lines
+                .iter()
+                .take(MAX_LINES)
+                .map(|line| {
+                    json!({
+                        "description": line.get("description").and_then(Value::as_str),
+                        "amount": line.get("amount").and_then(Value::as_i64),
+                        "quantity": line.get("quantity").and_then(Value::as_i64),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let currency = event.text("currency").unwrap_or("usd").to_lowercase();
+    let existing = Invoices::find()
+        .filter(invoices::Column::Provider.eq(STRIPE))
+        .filter(invoices::Column::ProviderInvoiceId.eq(provider_id))
+        .one(&**uow)
+        .await?;
+    let settled = existing
+        .as_ref()
+        .is_some_and(|known| known.status == InvoiceStatus::Paid.as_str());
+    let status = if settled { InvoiceStatus::Paid } else { status };
+    let is_new = existing.is_none();
+    let mut row: invoices::ActiveModel = match existing {
+        Some(known) => known.into(),
+        None => invoices::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            provider: Set(STRIPE.to_owned()),
+            provider_invoice_id: Set(provider_id.to_owned()),
+            created_at: Set(now.into()),
+            ..Default::default()
+        },
+    };
+    row.developer_id = Set(developer);
+    row.subscription_id = Set(subscription);
+    row.number = Set(event.text("number").map(str::to_owned));
+    row.status = Set(status.as_str().to_owned());
+    row.currency = Set(currency);
+    row.total_minor = Set(amount(event, "total"));
+    row.period_start = Set(event.time("period_start").map(Into::into));
+    row.period_end = Set(event.time("period_end").map(Into::into));
+    row.lines = Set(Value::Array(lines));
+    row.updated_at = Set(now.into());
+    Ok(if is_new {
+        row.insert(&**uow).await?
+    } else {
+        row.update(&**uow).await?
+    })
+}
+
+/// A payment (or a failed attempt) of `invoice`. A payment is known by its charge (or, without
+/// one, by its invoice); each failed attempt by its event.
+pub async fn payment(
+    uow: &UnitOfWork<'_>,
+    event: &ProviderEvent,
+    invoice: &invoices::Model,
+    status: TransactionStatus,
+) -> AppResult<()> {
+    let (provider_id, amount) = match status {
+        TransactionStatus::Succeeded => (
+            event.text("charge").map_or_else(
+                || format!("invoice:{}", invoice.provider_invoice_id),
+                str::to_owned,
+            ),
+            amount(event, "amount_paid"),
+        ),
+        _ => (format!("attempt:{}", event.id), amount(event, "amount_due")),
+    };
+    let now = uow.actor().now;
+    let occurred_at = event.created_at()?;
+    let row = transactions::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        developer_id: Set(invoice.developer_id),
+        invoice_id: Set(Some(invoice.id)),
+        provider: Set(STRIPE.to_owned()),
+        provider_payment_id: Set(provider_id),
+        kind: Set(TransactionKind::Subscription.as_str().to_owned()),
+        status: Set(status.as_str().to_owned()),
+        amount_minor: Set(amount),
+        currency: Set(invoice.currency.clone()),
+        occurred_at: Set(occurred_at.into()),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
+    };
+    Transactions::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                transactions::Column::Provider,
+                transactions::Column::ProviderPaymentId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&**uow)
+        .await?;
+    Ok(())
+}
+
+/// `charge.refunded`: the payment it names is refunded.
+pub async fn refund(uow: &UnitOfWork<'_>, event: &ProviderEvent) -> AppResult<String> {
+    let mut candidates = Vec::new();
+    if let Some(charge) = event.text("id") {
+        candidates.push(charge.to_owned());
+    }
+    if let Some(invoice) = event.text("invoice") {
+        candidates.push(format!("invoice:{invoice}"));
+    }
+    let refunded = Transactions::update_many()
+        .col_expr(
+            transactions::Column::Status,
+            Expr::value(TransactionStatus::Refunded.as_str()),
+        )
+        .col_expr(
+            transactions::Column::UpdatedAt,
+            Expr::value(uow.actor().now),
+        )
+        .filter(transactions::Column::Provider.eq(STRIPE))
+        .filter(transactions::Column::ProviderPaymentId.is_in(candidates))
+        .filter(transactions::Column::Status.eq(TransactionStatus::Succeeded.as_str()))
+        .exec(&**uow)
+        .await?;
+    if refunded.rows_affected == 0 {
+        return Err(unusable("a refund of a payment not seen yet"));
+    }
+    Ok("the payment is refunded".to_owned())
+}
