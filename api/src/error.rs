@@ -88,6 +88,8 @@ pub enum AppError {
         /// In a batch, the position of the item that would cross the limit.
         index: Option<usize>,
     },
+    /// A change would leave several metered limits crossed (a plan change, say): each named.
+    OverLimits(Vec<Overage>),
     /// A state machine refuses the move.
     InvalidTransition { from: String, to: String },
     /// Too many attempts in a window; try again after this many seconds.
@@ -97,6 +99,16 @@ pub enum AppError {
     ServiceUnavailable { retry_after: u64 },
     /// Anything else: logged, never shown.
     Internal(anyhow::Error),
+}
+
+/// One limit a change would leave crossed.
+#[derive(Clone, Debug)]
+pub struct Overage {
+    pub metric: &'static str,
+    pub limit: i64,
+    pub current: i64,
+    /// Whether `force` may free the surplus (some things are never taken away by force).
+    pub releasable: bool,
 }
 
 impl AppError {
@@ -126,7 +138,7 @@ impl AppError {
             Self::NotFound(_) => Code::NotFound,
             Self::Validation { .. } => Code::Validation,
             Self::Conflict { .. } => Code::Conflict,
-            Self::QuotaExceeded { .. } => Code::QuotaExceeded,
+            Self::QuotaExceeded { .. } | Self::OverLimits(_) => Code::QuotaExceeded,
             Self::InvalidTransition { .. } => Code::InvalidTransition,
             Self::RateLimited { .. } => Code::RateLimited,
             Self::ServiceUnavailable { .. } => Code::ServiceUnavailable,
@@ -152,6 +164,13 @@ impl AppError {
             Self::Conflict { message, .. } => message.clone(),
             Self::QuotaExceeded { metric, limit, .. } => {
                 format!("quota exceeded for {metric} (limit {limit})")
+            }
+            Self::OverLimits(overages) => {
+                let named: Vec<String> = overages
+                    .iter()
+                    .map(|o| format!("{} ({} of {})", o.metric, o.current, o.limit))
+                    .collect();
+                format!("over the new limits: {}", named.join(", "))
             }
             Self::InvalidTransition { from, to } => {
                 format!("cannot move from {from} to {to}")
@@ -188,6 +207,19 @@ impl From<AppError> for async_graphql::Error {
                     if let Some(index) = index {
                         ext.set("index", *index);
                     }
+                }
+                AppError::OverLimits(overages) => {
+                    let limits: Vec<async_graphql::Value> = overages
+                        .iter()
+                        .map(|o| {
+                            async_graphql::Value::from_json(serde_json::json!({
+                                "metric": o.metric, "limit": o.limit,
+                                "current": o.current, "releasable": o.releasable,
+                            }))
+                            .unwrap_or_default()
+                        })
+                        .collect();
+                    ext.set("limits", limits);
                 }
                 AppError::InvalidTransition { from, to } => {
                     ext.set("from", from.as_str());

@@ -33,6 +33,7 @@ pub struct Model {
     pub agents: Option<i32>,
     pub sms_credits_purchased: i64,
     pub sms_credits_sent: i64,
+    pub expiring_announced_at: Option<DateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

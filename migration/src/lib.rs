@@ -33,6 +33,7 @@ mod m20261126_000020_create_invitations;
 mod m20261126_000021_create_scheduler_jobs;
 mod m20261126_000022_create_billing;
 mod m20261126_000023_create_invoices_and_transactions;
+mod m20261126_000024_add_announcements;
 
 pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
 
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000021_create_scheduler_jobs::Migration),
             Box::new(m20261126_000022_create_billing::Migration),
             Box::new(m20261126_000023_create_invoices_and_transactions::Migration),
+            Box::new(m20261126_000024_add_announcements::Migration),
         ]
     }
 }

@@ -82,13 +82,10 @@ async fn an_unpaid_trial_ends_in_grace_and_then_expires_on_the_test_clock() {
     );
     // In grace the software keeps working.
     assert_eq!(validate(&app, &developer.license_key).await, "VALID");
-    let pushed = events
-        .next_message(Duration::from_secs(5))
-        .await
-        .expect("an event");
+    // The expiring window was announced on day 13, the move to grace on day 15.
     assert_eq!(
-        pushed["payload"]["data"]["licenseEvents"]["type"], "license.state_changed",
-        "{pushed}"
+        pushed_types(&mut events).await,
+        ["license.expiring", "license.state_changed"]
     );
 
     let day_23 = app
@@ -282,4 +279,116 @@ async fn instance_logs_past_their_retention_are_pruned() {
         .await;
     assert_eq!(moved(&day_31, "RETENTION"), Some(2), "{day_31}");
     assert_eq!(logs().await, 0);
+}
+
+const NODE_EVENTS: &str = "subscription { licenseEvents { type licenseId } }";
+
+/// The types of the events a subscription receives within a few seconds.
+async fn pushed_types(events: &mut Subscription) -> Vec<String> {
+    let mut types = Vec::new();
+    while let Some(message) = events.next_message(Duration::from_secs(2)).await {
+        types.push(
+            message["payload"]["data"]["licenseEvents"]["type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    types
+}
+
+#[tokio::test]
+async fn a_silent_node_is_announced_dead_once_comes_back_and_is_culled_after_the_window() {
+    let app = spawn_app_with(&[
+        ("TEST_CLOCK", "true"),
+        ("NODE_RESURRECTION_SECONDS", "3600"),
+    ])
+    .await;
+    let admin = app.admin_token().await;
+    let developer = app.developer("nodes@example.com", "pro").await;
+    let node = app.node(&developer.license_key, "fp-silent").await;
+    let mut events = Subscription::open(&app.ws_url(), Some(&developer.token), NODE_EVENTS).await;
+    let window = api::domain::plans::seed::DEFAULT_HEARTBEAT_WINDOW_SECONDS;
+
+    let late = app
+        .graphql(ADVANCE, json!({ "s": window + 60 }), Some(&admin))
+        .await;
+    assert_eq!(moved(&late, "RUNTIME_NODES"), Some(1), "{late}");
+    let again = app.graphql(ADVANCE, json!({ "s": 60 }), Some(&admin)).await;
+    assert_eq!(
+        moved(&again, "RUNTIME_NODES"),
+        Some(0),
+        "announced once: {again}"
+    );
+    assert_eq!(pushed_types(&mut events).await, ["license.node_dead"]);
+
+    // It checks in within the window: alive again, and a later silence is announced again.
+    let back = app.activate_node(&developer.license_key, "fp-silent").await;
+    assert_eq!(back["data"]["activateRuntimeNode"]["id"], node, "{back}");
+    assert_eq!(back["data"]["activateRuntimeNode"]["alive"], true, "{back}");
+    let late = app
+        .graphql(ADVANCE, json!({ "s": window + 60 }), Some(&admin))
+        .await;
+    assert_eq!(moved(&late, "RUNTIME_NODES"), Some(1), "{late}");
+    let culled = app
+        .graphql(ADVANCE, json!({ "s": 3600 }), Some(&admin))
+        .await;
+    assert_eq!(moved(&culled, "RUNTIME_NODES"), Some(1), "{culled}");
+    let nodes = app
+        .graphql(
+            "query($id: UUID!) { license(id: $id) { runtimeNodes { status } } }",
+            json!({ "id": developer.license_id }),
+            Some(&developer.token),
+        )
+        .await;
+    assert_eq!(
+        nodes["data"]["license"]["runtimeNodes"],
+        json!([]),
+        "{nodes}"
+    );
+    let kinds: Vec<String> = AuditEvents::find()
+        .filter(audit_events::Column::EntityId.eq(Uuid::parse_str(&node).expect("id")))
+        .all(&app.state.db)
+        .await
+        .expect("trail")
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "node.activated",
+            "node.dead",
+            "node.resurrected",
+            "node.dead",
+            "node.culled"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_license_entering_its_expiring_window_is_announced_once() {
+    let app = spawn_app_with(&[("TEST_CLOCK", "true"), ("LICENSE_EXPIRING_DAYS", "7")]).await;
+    let admin = app.admin_token().await;
+    let developer = app.developer("soon@example.com", "pro").await; // trial ends in 14 days
+    let early = app
+        .graphql(ADVANCE, json!({ "s": 6 * DAY }), Some(&admin))
+        .await;
+    assert_eq!(moved(&early, "LICENSE_EXPIRING"), Some(0), "{early}");
+    let within = app
+        .graphql(ADVANCE, json!({ "s": 2 * DAY }), Some(&admin))
+        .await;
+    assert_eq!(moved(&within, "LICENSE_EXPIRING"), Some(1), "{within}");
+    let again = app
+        .graphql(ADVANCE, json!({ "s": DAY }), Some(&admin))
+        .await;
+    assert_eq!(moved(&again, "LICENSE_EXPIRING"), Some(0), "once: {again}");
+    let trail = AuditEvents::find()
+        .filter(audit_events::Column::EntityId.eq(developer.license_id))
+        .filter(audit_events::Column::EventType.eq("license.expiring"))
+        .all(&app.state.db)
+        .await
+        .expect("trail");
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].metadata["daysLeft"], 5);
 }

@@ -34,7 +34,7 @@ use crate::domain::members::schema::{MembersMutation, MembersQuery};
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
 use crate::domain::nodes::schema::NodesMutation;
 use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
-use crate::domain::plans::schema::PlansQuery;
+use crate::domain::plans::schema::{PlansMutation, PlansQuery};
 use crate::domain::pools::loaders::PoolById;
 use crate::domain::pools::schema::{PoolsMutation, PoolsQuery};
 use crate::domain::scheduler::schema::{SchedulerMutation, SchedulerQuery};
@@ -74,6 +74,7 @@ pub struct MutationRoot(
     AccountsMutation,
     LicensesMutation,
     SeatsMutation,
+    PlansMutation,
     MembersMutation,
     SchedulerMutation,
     BillingMutation,

@@ -275,7 +275,13 @@ async fn follow(
         );
     }
     if let Some(through) = extends {
-        update = update.col_expr(licenses::Column::ExpiresAt, Expr::value(through));
+        update = update
+            .col_expr(licenses::Column::ExpiresAt, Expr::value(through))
+            // A new expiry: its expiring window is announced afresh.
+            .col_expr(
+                licenses::Column::ExpiringAnnouncedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
     }
     let after = compare_and_set(uow, license, update).await?;
     let metadata = json!({

@@ -113,6 +113,11 @@ pub async fn renew(actor: &Actor, id: Uuid) -> AppResult<licenses::Model> {
             Expr::value(PaymentState::Active.as_str()),
         )
         .col_expr(licenses::Column::ExpiresAt, Expr::value(expires_at))
+        // A new expiry: its expiring window is announced afresh.
+        .col_expr(
+            licenses::Column::ExpiringAnnouncedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .col_expr(
             licenses::Column::GraceEndsAt,
             Expr::value(Option::<DateTime<Utc>>::None),

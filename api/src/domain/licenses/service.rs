@@ -79,6 +79,7 @@ async fn issue(uow: &mut UnitOfWork<'_>, issue: Issue) -> AppResult<(licenses::M
         agents: Set(issue.customer.agents),
         sms_credits_purchased: Set(issue.customer.sms_credits_purchased.unwrap_or(0)),
         sms_credits_sent: Set(issue.customer.sms_credits_sent.unwrap_or(0)),
+        expiring_announced_at: Set(None),
     }
     .insert(&**uow)
     .await?;

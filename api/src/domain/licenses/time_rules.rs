@@ -13,11 +13,14 @@ use super::transitions;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::events::UnitOfWork;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::{licenses, prelude::*};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
+
+/// What a moved expiry's announcement is reset to: its window is announced afresh.
+const NOT_ANNOUNCED: Option<DateTime<Utc>> = None;
 
 /// Licenses looked at per statement.
 const BATCH: u64 = 200;
@@ -133,15 +136,24 @@ async fn move_one(actor: &Actor, rule: &Rule, before: licenses::Model) -> AppRes
             let grace_ends_at = actor.now + GRACE_PERIOD;
             update = update
                 .col_expr(licenses::Column::GraceEndsAt, Expr::value(grace_ends_at))
-                .col_expr(licenses::Column::ExpiresAt, Expr::value(grace_ends_at));
+                .col_expr(licenses::Column::ExpiresAt, Expr::value(grace_ends_at))
+                .col_expr(
+                    licenses::Column::ExpiringAnnouncedAt,
+                    Expr::value(NOT_ANNOUNCED),
+                );
         }
         // A paid trial runs into its first term.
         LicenseState::Active if term_ended => {
             let term = LicenseTerm::from_stored(&before.term)?;
-            update = update.col_expr(
-                licenses::Column::ExpiresAt,
-                Expr::value(actor.now + term_length(term)),
-            );
+            update = update
+                .col_expr(
+                    licenses::Column::ExpiresAt,
+                    Expr::value(actor.now + term_length(term)),
+                )
+                .col_expr(
+                    licenses::Column::ExpiringAnnouncedAt,
+                    Expr::value(NOT_ANNOUNCED),
+                );
         }
         _ => {}
     }
@@ -158,4 +170,53 @@ async fn move_one(actor: &Actor, rule: &Rule, before: licenses::Model) -> AppRes
         .await?;
     uow.commit().await?;
     Ok(true)
+}
+
+/// Licenses (active or trialing) that have entered their expiring window
+/// (`LICENSE_EXPIRING_DAYS`) are announced once, as `license.expiring`; a new expiry is
+/// announced again when its window comes.
+pub async fn announce_expiring(actor: &Actor) -> AppResult<u64> {
+    let now = actor.now;
+    let horizon = now + Duration::days(actor.app.config.licensing.expiring_days);
+    let live = [LicenseState::Active, LicenseState::Trialing].map(LicenseState::as_str);
+    let mut announced = 0;
+    for _ in 0..MAX_BATCHES {
+        let due = Licenses::find()
+            .filter(licenses::Column::State.is_in(live))
+            .filter(licenses::Column::ExpiresAt.gt(now))
+            .filter(licenses::Column::ExpiresAt.lte(horizon))
+            .filter(licenses::Column::ExpiringAnnouncedAt.is_null())
+            .order_by_asc(licenses::Column::ExpiresAt)
+            .limit(BATCH)
+            .all(&actor.app.db)
+            .await?;
+        let found = due.len() as u64;
+        let mut announced_now = 0;
+        for license in due {
+            let mut uow = UnitOfWork::begin(actor).await?;
+            let marked = Licenses::update_many()
+                .col_expr(licenses::Column::ExpiringAnnouncedAt, Expr::value(now))
+                .filter(licenses::Column::Id.eq(license.id))
+                .filter(licenses::Column::ExpiringAnnouncedAt.is_null())
+                .filter(licenses::Column::ExpiresAt.lte(horizon))
+                .exec(&*uow)
+                .await?;
+            if marked.rows_affected == 0 {
+                continue;
+            }
+            let days_left = license
+                .expires_at
+                .map(|at| (at.with_timezone(&Utc) - now).num_days());
+            let metadata = json!({ "expiresAt": license.expires_at, "daysLeft": days_left });
+            uow.record(change("license.expiring", &license, metadata).by_platform())
+                .await?;
+            uow.commit().await?;
+            announced_now += 1;
+        }
+        announced += announced_now;
+        if found < BATCH || announced_now == 0 {
+            break;
+        }
+    }
+    Ok(announced)
 }

@@ -366,29 +366,47 @@ pub async fn revoke(actor: &Actor, id: Uuid) -> AppResult<invitations::Model> {
         .await?
         .filter(|row| actor.manages(row.developer_id) && !actor.caller.is_member())
         .ok_or(AppError::NotFound("invitation"))?;
-    let withdrawn = Invitations::update_many()
-        .col_expr(
-            invitations::Column::Status,
-            Expr::value(InvitationStatus::Revoked.as_str()),
-        )
-        .col_expr(invitations::Column::UpdatedAt, Expr::value(actor.now))
-        .filter(invitations::Column::Id.eq(id))
-        .filter(invitations::Column::Status.eq(PENDING))
-        .exec(&*uow)
-        .await?;
-    if withdrawn.rows_affected == 0 {
+    if !withdraw_within(&mut uow, &invitation).await? {
         return Err(AppError::InvalidTransition {
             from: invitation.status,
             to: InvitationStatus::Revoked.as_str().to_owned(),
         });
     }
-    release_all_of(&mut uow, SeatHolder::Invitation(id), Release::Unassign).await?;
-    record(&mut uow, "member.invitation_revoked", &invitation).await?;
     uow.commit().await?;
     Invitations::find_by_id(id)
         .one(&actor.app.db)
         .await?
         .ok_or(AppError::NotFound("invitation"))
+}
+
+/// Withdraws an open invitation inside a unit of work: its link stops working, the seats that
+/// waited on it are freed, audited. False when it was not open.
+pub(crate) async fn withdraw_within(
+    uow: &mut UnitOfWork<'_>,
+    invitation: &invitations::Model,
+) -> AppResult<bool> {
+    let now = uow.actor().now;
+    let withdrawn = Invitations::update_many()
+        .col_expr(
+            invitations::Column::Status,
+            Expr::value(InvitationStatus::Revoked.as_str()),
+        )
+        .col_expr(invitations::Column::UpdatedAt, Expr::value(now))
+        .filter(invitations::Column::Id.eq(invitation.id))
+        .filter(invitations::Column::Status.eq(PENDING))
+        .exec(&**uow)
+        .await?;
+    if withdrawn.rows_affected == 0 {
+        return Ok(false);
+    }
+    release_all_of(
+        uow,
+        SeatHolder::Invitation(invitation.id),
+        Release::Unassign,
+    )
+    .await?;
+    record(uow, "member.invitation_revoked", invitation).await?;
+    Ok(true)
 }
 
 fn of_team(

@@ -209,6 +209,7 @@ async fn activate_locked(
         deactivated_at: Set(None),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
+        dead_announced_at: Set(None),
     }
     .insert(&**uow)
     .await?;
@@ -222,7 +223,7 @@ async fn activate_locked(
 }
 
 /// A change to a node, audited on the node and owned by its license's developer.
-fn node_change(
+pub(super) fn node_change(
     kind: &str,
     node: &runtime_nodes::Model,
     license: &licenses::Model,
@@ -257,6 +258,8 @@ async fn revive(
     alive.last_check_in_at = Set(now.into());
     alive.heartbeat_deadline_at = Set((now + window(limits)).into());
     alive.updated_at = Set(now.into());
+    // Back from the dead: should it die again, that is announced again.
+    alive.dead_announced_at = Set(None);
     if version.is_some() {
         alive.version = Set(version);
     }

@@ -1,10 +1,13 @@
 //! The plan catalogue.
 //! - `model.rs`: billing intervals and database types.
-//! - `schema.rs`: `plans`, `plan`, and the `Plan` and `Entitlements` types.
+//! - `schema.rs`: `plans`, `plan`, `changePlan`, and the `Plan` and `Entitlements` types.
 //! - `service.rs`: reading the catalogue, the plan a signup may buy.
+//! - `change.rs`: `changePlan`: moving a developer to another plan, refusing (or with `force`
+//!   freeing) what the new limits leave over.
 //! - `seed.rs`: the catalogue every new database starts with.
 //! - `loaders.rs`: plans and their entitlements by id.
 
+pub mod change;
 pub mod loaders;
 pub mod model;
 pub mod schema;

@@ -1,6 +1,6 @@
 use super::loaders::EntitlementsByPlan;
 use super::model::{BillingInterval, DbType};
-use super::service;
+use super::{change, service};
 use crate::auth::Audience;
 use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
@@ -113,6 +113,54 @@ impl Entitlements {
             storage_quota_bytes: m.storage_quota_bytes,
             daily_api_requests: m.daily_api_requests,
             features: async_graphql::Json(m.features),
+        })
+    }
+}
+
+/// What a forced plan change freed of one kind.
+#[derive(SimpleObject)]
+pub struct ReleasedSurplus {
+    /// `runtime_nodes`, `seats` or `team_members` (open invitations withdrawn).
+    metric: String,
+    /// The ids of what was freed: runtime nodes, seat assignments, invitations.
+    ids: Vec<Uuid>,
+}
+
+#[derive(SimpleObject)]
+pub struct PlanChange {
+    license: crate::domain::licenses::schema::License,
+    released: Vec<ReleasedSurplus>,
+}
+
+#[derive(Default)]
+pub struct PlansMutation;
+
+#[Object]
+impl PlansMutation {
+    /// Moves a developer's current license to another plan on sale; its entitlements switch at
+    /// once. Over a limit of the new plan (runtime nodes, seats, team members, instances) it is
+    /// refused with QUOTA_EXCEEDED naming each in `extensions.limits`; with `force`, the newest
+    /// runtime nodes, seats and open invitations beyond the limits are freed (members and
+    /// instances never are). Admins, or the developer itself.
+    async fn change_plan(
+        &self,
+        ctx: &Context<'_>,
+        developer_id: Uuid,
+        plan_code: String,
+        #[graphql(default = false)] force: bool,
+    ) -> Result<PlanChange> {
+        let actor = ctx.actor()?;
+        let changed = change::change_plan(actor, developer_id, &plan_code, force).await?;
+        Ok(PlanChange {
+            license: crate::graphql::guard::shown_or_not_found(actor, changed.license, "license")?,
+            released: changed
+                .released
+                .into_iter()
+                .map(|r| ReleasedSurplus {
+                    metric: r.metric.to_owned(),
+                    ids: r.ids,
+                })
+                .collect(),
         })
     }
 }

@@ -32,7 +32,7 @@ struct PlanSeed {
 const GIB: i64 = 1024 * 1024 * 1024;
 
 /// A runtime node silent for longer than this is dead and frees its slot.
-const DEFAULT_HEARTBEAT_WINDOW_SECONDS: i32 = 600;
+pub const DEFAULT_HEARTBEAT_WINDOW_SECONDS: i32 = 600;
 
 const CATALOGUE: &[PlanSeed] = &[
     PlanSeed {

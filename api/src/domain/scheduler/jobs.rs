@@ -5,6 +5,7 @@ use super::retention;
 use crate::auth::Actor;
 use crate::domain::billing::webhooks;
 use crate::domain::licenses::time_rules;
+use crate::domain::nodes::time_rules as node_rules;
 use crate::error::AppResult;
 use crate::vocabulary::text_enum;
 use std::time::Duration;
@@ -18,6 +19,11 @@ text_enum!(
         LicenseGrace => "license_grace",
         /// Active licenses whose term has ended: expired.
         LicenseTerms => "license_terms",
+        /// Licenses entering their expiring window: announced once.
+        LicenseExpiring => "license_expiring",
+        /// Runtime nodes past their heartbeat deadline: announced dead once, culled past the
+        /// resurrection window.
+        RuntimeNodes => "runtime_nodes",
         /// Payment webhooks whose handling failed, due for another attempt: retried.
         WebhookRetries => "webhook_retries",
         /// Instance logs and raw usage events past their retention: deleted.
@@ -32,6 +38,8 @@ impl JobName {
             Self::LicenseTrials
             | Self::LicenseGrace
             | Self::LicenseTerms
+            | Self::LicenseExpiring
+            | Self::RuntimeNodes
             | Self::WebhookRetries => Duration::from_secs(60),
             Self::Retention => Duration::from_secs(3600),
         }
@@ -42,6 +50,8 @@ impl JobName {
             Self::LicenseTrials => time_rules::end_trials(actor).await,
             Self::LicenseGrace => time_rules::end_grace(actor).await,
             Self::LicenseTerms => time_rules::end_terms(actor).await,
+            Self::LicenseExpiring => time_rules::announce_expiring(actor).await,
+            Self::RuntimeNodes => node_rules::announce_and_cull(actor).await,
             Self::WebhookRetries => webhooks::retry_due(actor).await,
             Self::Retention => retention::prune(actor).await,
         }
