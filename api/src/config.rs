@@ -247,6 +247,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "raw usage events received longer ago than this are deleted by the scheduler (roll-ups are kept)",
     ),
     (
+        "RETENTION_WEBHOOK_DAYS",
+        "30",
+        "handled payment webhooks received longer ago than this are deleted by the scheduler (dead letters are kept)",
+    ),
+    (
         "TEST_CLOCK",
         "false",
         "allow admins to move this gateway's clock forward (`advanceTestClock`), for sandboxes; refused in production",
@@ -297,6 +302,7 @@ pub struct SchedulerConfig {
 pub struct RetentionConfig {
     pub instance_log_days: i64,
     pub usage_event_days: i64,
+    pub webhook_days: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -474,6 +480,7 @@ impl Config {
             retention: RetentionConfig {
                 instance_log_days: parse(&get, "RETENTION_INSTANCE_LOG_DAYS")?,
                 usage_event_days: parse(&get, "RETENTION_USAGE_EVENT_DAYS")?,
+                webhook_days: parse(&get, "RETENTION_WEBHOOK_DAYS")?,
             },
             billing: BillingConfig {
                 stripe_webhook_secrets: get("STRIPE_WEBHOOK_SECRETS")
@@ -544,7 +551,10 @@ impl Config {
             ));
         }
         let retention = &self.retention;
-        if retention.instance_log_days < 1 || retention.usage_event_days < 1 {
+        if retention.instance_log_days < 1
+            || retention.usage_event_days < 1
+            || retention.webhook_days < 1
+        {
             return Err(ConfigError(
                 "retention periods must be at least a day".into(),
             ));

@@ -589,3 +589,41 @@ async fn payments_are_recorded_and_the_revenue_report_adds_them_up() {
         "{by_developer}"
     );
 }
+
+#[tokio::test]
+async fn handled_webhooks_are_pruned_after_their_retention_and_dead_letters_kept() {
+    let app = spawn_app_with(&[
+        ("TEST_CLOCK", "true"),
+        ("STRIPE_WEBHOOK_SECRETS", SECRET),
+        ("RETENTION_WEBHOOK_DAYS", "30"),
+    ])
+    .await;
+    let admin = app.admin_token().await;
+    let now = app.state.clock.now().timestamp();
+    let ignored = json!({ "id": "evt_old", "type": "radar.early_fraud_warning.created", "created": now, "data": { "object": {} } });
+    assert_eq!(post(&app, &ignored).await.1["outcome"], "ignored");
+    let orphan = invoice("evt_orphan", "invoice.payment_failed", now);
+    assert_eq!(post(&app, &orphan).await.1["outcome"], "failed");
+    let advance = "mutation($s: Int!) { advanceTestClock(seconds: $s) { ran { job rows } } }";
+    let early = app
+        .graphql(advance, json!({ "s": 29 * DAY }), Some(&admin))
+        .await;
+    assert!(early["errors"].is_null(), "{early}");
+    assert_eq!(stored(&app).await, 2);
+    let late = app
+        .graphql(advance, json!({ "s": 2 * DAY }), Some(&admin))
+        .await;
+    let retention = late["data"]["advanceTestClock"]["ran"]
+        .as_array()
+        .expect("ran")
+        .iter()
+        .find(|r| r["job"] == "RETENTION")
+        .map(|r| r["rows"].clone());
+    assert_eq!(retention, Some(json!(1)), "{late}");
+    let left = WebhookEvents::find()
+        .all(&app.state.db)
+        .await
+        .expect("rows");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event_id, "evt_orphan", "the dead letter stays");
+}

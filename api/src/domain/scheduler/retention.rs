@@ -1,14 +1,19 @@
 //! Keeping tables within their retention: instance logs after `RETENTION_INSTANCE_LOG_DAYS`,
 //! raw usage events after `RETENTION_USAGE_EVENT_DAYS` of being received (their roll-ups are
-//! kept). Ids are time-ordered (UUIDv7), so "older than" is a range of the primary key and needs
+//! kept), handled payment webhooks after `RETENTION_WEBHOOK_DAYS` (dead letters are kept until an
+//! admin settles them). Ids are time-ordered (UUIDv7), so "older than" is a range of the primary key and needs
 //! no index of its own. Deleted in bounded batches, so a backlog never holds one long
 //! transaction.
 
 use crate::auth::Actor;
+use crate::domain::billing::model::WebhookStatus;
 use crate::error::AppResult;
 use chrono::{DateTime, Duration, Utc};
-use entity::{instance_logs, prelude::*, usage_events};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use entity::{instance_logs, prelude::*, usage_events, webhook_events};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, DeleteResult, EntityTrait, QueryFilter, QuerySelect,
+    Select,
+};
 use uuid::Uuid;
 
 /// Rows deleted per statement.
@@ -19,45 +24,62 @@ const MAX_BATCHES: usize = 50;
 
 pub async fn prune(actor: &Actor) -> AppResult<u64> {
     let retention = &actor.app.config.retention;
-    let logs_before = first_id_at(actor.now - Duration::days(retention.instance_log_days));
-    let usage_before = first_id_at(actor.now - Duration::days(retention.usage_event_days));
+    let before = |days: i64| first_id_at(actor.now - Duration::days(days));
+    let logs = InstanceLogs::find()
+        .select_only()
+        .column(instance_logs::Column::Id)
+        .filter(instance_logs::Column::Id.lt(before(retention.instance_log_days)));
+    let usage = UsageEvents::find()
+        .select_only()
+        .column(usage_events::Column::Id)
+        .filter(usage_events::Column::Id.lt(before(retention.usage_event_days)));
+    let handled = [
+        WebhookStatus::Processed,
+        WebhookStatus::Ignored,
+        WebhookStatus::Discarded,
+    ]
+    .map(WebhookStatus::as_str);
+    let webhooks = WebhookEvents::find()
+        .select_only()
+        .column(webhook_events::Column::Id)
+        .filter(webhook_events::Column::Id.lt(before(retention.webhook_days)))
+        .filter(webhook_events::Column::Status.is_in(handled));
     let db = &actor.app.db;
-    let mut deleted = 0;
-    for _ in 0..MAX_BATCHES {
-        let ids: Vec<Uuid> = InstanceLogs::find()
-            .select_only()
-            .column(instance_logs::Column::Id)
-            .filter(instance_logs::Column::Id.lt(logs_before))
-            .limit(BATCH)
-            .into_tuple()
-            .all(db)
-            .await?;
-        if ids.is_empty() {
-            break;
-        }
-        deleted += InstanceLogs::delete_many()
+    let logs = in_batches(db, logs, |ids| {
+        InstanceLogs::delete_many()
             .filter(instance_logs::Column::Id.is_in(ids))
             .exec(db)
-            .await?
-            .rows_affected;
-    }
+    });
+    let usage = in_batches(db, usage, |ids| {
+        UsageEvents::delete_many()
+            .filter(usage_events::Column::Id.is_in(ids))
+            .exec(db)
+    });
+    let webhooks = in_batches(db, webhooks, |ids| {
+        WebhookEvents::delete_many()
+            .filter(webhook_events::Column::Id.is_in(ids))
+            .exec(db)
+    });
+    Ok(logs.await? + usage.await? + webhooks.await?)
+}
+
+/// Deletes the rows `old` finds, a batch at a time, up to `MAX_BATCHES`; answers how many.
+async fn in_batches<E, D>(
+    db: &DatabaseConnection,
+    old: Select<E>,
+    delete: impl Fn(Vec<Uuid>) -> D,
+) -> AppResult<u64>
+where
+    E: EntityTrait,
+    D: Future<Output = Result<DeleteResult, DbErr>>,
+{
+    let mut deleted = 0;
     for _ in 0..MAX_BATCHES {
-        let ids: Vec<Uuid> = UsageEvents::find()
-            .select_only()
-            .column(usage_events::Column::Id)
-            .filter(usage_events::Column::Id.lt(usage_before))
-            .limit(BATCH)
-            .into_tuple()
-            .all(db)
-            .await?;
+        let ids: Vec<Uuid> = old.clone().limit(BATCH).into_tuple().all(db).await?;
         if ids.is_empty() {
             break;
         }
-        deleted += UsageEvents::delete_many()
-            .filter(usage_events::Column::Id.is_in(ids))
-            .exec(db)
-            .await?
-            .rows_affected;
+        deleted += delete(ids).await?.rows_affected;
     }
     Ok(deleted)
 }
