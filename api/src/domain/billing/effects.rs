@@ -41,7 +41,7 @@ pub async fn apply(uow: &mut UnitOfWork<'_>, event: &ProviderEvent) -> AppResult
         "invoice.payment_failed" => invoice_paid(uow, event, false).await,
         "invoice.payment_succeeded" => invoice_paid(uow, event, true).await,
         "invoice.finalized" => {
-            let invoice = ledger::invoice(uow, event, InvoiceStatus::Open).await?;
+            let invoice = ledger::invoice(uow, event, InvoiceStatus::Open, None).await?;
             Ok(Effect::Applied(format!("invoice {} recorded", invoice.id)))
         }
         "charge.refunded" => Ok(Effect::Applied(ledger::refund(uow, event).await?)),
@@ -155,15 +155,21 @@ async fn invoice_paid(
     let provider_id = event
         .text("subscription")
         .ok_or_else(|| unusable("an invoice without a subscription"))?;
-    let known = find(uow, provider_id)
+    // The subscription with its license, in one statement.
+    let (known, license) = Subscriptions::find()
+        .find_also_related(Licenses)
+        .filter(subscriptions::Column::Provider.eq(STRIPE))
+        .filter(subscriptions::Column::ProviderSubscriptionId.eq(provider_id))
+        .one(&**uow)
         .await?
         .ok_or_else(|| unusable("an invoice of a subscription not seen yet"))?;
+    let license = license.ok_or_else(|| unusable("the subscription's license does not exist"))?;
     let (invoice_status, payment_status) = if paid {
         (InvoiceStatus::Paid, TransactionStatus::Succeeded)
     } else {
         (InvoiceStatus::Open, TransactionStatus::Failed)
     };
-    let invoice = ledger::invoice(uow, event, invoice_status).await?;
+    let invoice = ledger::invoice(uow, event, invoice_status, Some(&known)).await?;
     ledger::payment(uow, event, &invoice, payment_status).await?;
     let at = event.created_at()?;
     if known.provider_updated_at.with_timezone(&Utc) > at {
@@ -179,10 +185,6 @@ async fn invoice_paid(
         row.status = Set(SubscriptionStatus::PastDue.as_str().to_owned());
     }
     row.update(&**uow).await?;
-    let license = Licenses::find_by_id(known.license_id)
-        .one(&**uow)
-        .await?
-        .ok_or_else(|| unusable("the subscription's license does not exist"))?;
     let target = if paid {
         Follow::paid(event.time("period_end"))
     } else {

@@ -59,16 +59,21 @@ fn amount(event: &ProviderEvent, field: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// The invoice in the event, written with `status` (a paid invoice stays paid).
+/// The invoice in the event, written with `status` (a paid invoice stays paid). `known` is its
+/// subscription when the caller has found it already.
 pub async fn invoice(
     uow: &UnitOfWork<'_>,
     event: &ProviderEvent,
     status: InvoiceStatus,
+    known: Option<&subscriptions::Model>,
 ) -> AppResult<invoices::Model> {
     let provider_id = event
         .text("id")
         .ok_or_else(|| unusable("an invoice without an id"))?;
-    let (developer, subscription) = owner(uow, event).await?;
+    let (developer, subscription) = match known {
+        Some(found) => (found.developer_id, Some(found.id)),
+        None => owner(uow, event).await?,
+    };
     let now = uow.actor().now;
     let lines: Vec<Value> = event
         .data

@@ -68,7 +68,7 @@ pub async fn receive(actor: &Actor, body: &[u8]) -> AppResult<Receipt> {
         last_error: Set(None),
         note: Set(None),
         received_at: Set(actor.now.into()),
-        processed_at: Set(None),
+        processed_at: Set(Some(actor.now.into())),
     };
     let inserted = WebhookEvents::insert(row)
         .on_conflict(
@@ -85,8 +85,13 @@ pub async fn receive(actor: &Actor, body: &[u8]) -> AppResult<Receipt> {
         return Ok(Receipt::Duplicate);
     }
     match effects::apply(&mut uow, &event).await {
-        Ok(effect) => {
-            let receipt = settle(&uow, &event.id, effect).await?;
+        // The row says `processed` already: only an ignored event is written again.
+        Ok(Effect::Applied(_)) => {
+            uow.commit().await?;
+            Ok(Receipt::Processed)
+        }
+        Ok(ignored) => {
+            let receipt = settle(&uow, &event.id, ignored).await?;
             uow.commit().await?;
             Ok(receipt)
         }

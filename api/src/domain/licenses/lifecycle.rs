@@ -6,7 +6,7 @@ use super::changes::{change, term_length};
 use super::model::{LicenseState, LicenseTerm, PaymentState};
 use super::transitions;
 use crate::auth::{Actor, Audience};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ConflictReason};
 use crate::events::UnitOfWork;
 use chrono::{DateTime, Duration, Utc};
 use entity::{licenses, prelude::*};
@@ -31,16 +31,24 @@ async fn load(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<licenses::Mode
         .ok_or(AppError::NotFound("license"))
 }
 
-/// Writes the change only if the license is still in the state it was checked against.
+/// Writes the change only if the license is still in the state it was checked against, and
+/// answers the row as written (one statement: the update returns it).
 pub(crate) async fn compare_and_set(
     uow: &UnitOfWork<'_>,
     before: &licenses::Model,
     update: UpdateMany<Licenses>,
 ) -> AppResult<licenses::Model> {
-    let update = update.filter(licenses::Column::Id.eq(before.id));
-    uow.compare_and_set(update, licenses::Column::State, &before.state)
+    let written = update
+        .filter(licenses::Column::Id.eq(before.id))
+        .filter(licenses::Column::State.eq(before.state.as_str()))
+        .exec_with_returning(&**uow)
         .await?;
-    load(&**uow, before.id).await
+    written.into_iter().next().ok_or_else(|| {
+        AppError::conflict(
+            ConflictReason::ConcurrentUpdate,
+            "it changed meanwhile; read it again and retry",
+        )
+    })
 }
 
 /// Changes state (and payment state) after checking the transition table. Staying in the same
