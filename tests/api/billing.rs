@@ -627,3 +627,48 @@ async fn handled_webhooks_are_pruned_after_their_retention_and_dead_letters_kept
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].event_id, "evt_orphan", "the dead letter stays");
 }
+
+#[tokio::test]
+async fn subscription_metrics_count_where_subscriptions_stand_churn_and_mrr() {
+    let app = billing_app().await;
+    let admin = app.admin_token().await;
+    let now = app.state.clock.now().timestamp();
+    let statuses = [
+        ("ada", "active"),
+        ("bob", "past_due"),
+        ("cy", "canceled"),
+        ("di", "trialing"),
+        ("ed", "active"),
+    ];
+    for (name, status) in statuses {
+        let developer = app.developer(&format!("{name}@example.com"), "pro").await;
+        let mut event = subscription_for(
+            &format!("sub_{name}"),
+            &format!("cus_{name}"),
+            now,
+            &developer,
+        );
+        event["data"]["object"]["status"] = json!(status);
+        assert_eq!(post(&app, &event).await.1["outcome"], "processed");
+    }
+    let from = chrono::DateTime::from_timestamp(now - DAY, 0).expect("time");
+    let to = chrono::DateTime::from_timestamp(now + DAY, 0).expect("time");
+    let query = "query($f: DateTime!, $t: DateTime!) { subscriptionMetrics(from: $f, to: $t) { active trialing pastDue churned mrr { currency amountMinor } } }";
+    let metrics = app
+        .graphql(query, json!({ "f": from, "t": to }), Some(&admin))
+        .await;
+    assert_eq!(
+        metrics["data"]["subscriptionMetrics"],
+        json!({ "active": 2, "trialing": 1, "pastDue": 1, "churned": 1,
+                "mrr": [{ "currency": "usd", "amountMinor": 9_800 }] }),
+        "{metrics}"
+    );
+    let before = chrono::DateTime::from_timestamp(now - 10 * DAY, 0).expect("time");
+    let earlier = app
+        .graphql(query, json!({ "f": before, "t": from }), Some(&admin))
+        .await;
+    assert_eq!(
+        earlier["data"]["subscriptionMetrics"]["churned"], 0,
+        "{earlier}"
+    );
+}

@@ -6,12 +6,14 @@
 //! - `ledger.rs`: invoices and transactions as the provider reports them.
 //! - `listing.rs`: subscriptions, invoices and transactions as their owners read them.
 //! - `revenue.rs`: the revenue report.
+//! - `metrics.rs`: subscription counts, churn and monthly recurring revenue.
 //! - `schema.rs`: `WebhookEvent`, `failedWebhooks`, `retryFailedWebhook`,
 //!   `discardFailedWebhook`, for admins.
 
 pub mod effects;
 pub mod ledger;
 pub mod listing;
+pub mod metrics;
 pub mod model;
 pub mod revenue;
 pub mod schema;

@@ -2,7 +2,7 @@ use super::listing::{self, Listed};
 use super::model::{
     InvoiceStatus, SubscriptionStatus, TransactionKind, TransactionStatus, WebhookStatus,
 };
-use super::{revenue, webhooks};
+use super::{metrics, revenue, webhooks};
 use crate::auth::Audience;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
@@ -327,6 +327,25 @@ where
     connection::<T>(ctx, rows, move |_, row| id_cursor(id_of(row)), count).await
 }
 
+/// An amount in one currency's minor unit.
+#[derive(SimpleObject)]
+pub struct MoneyAmount {
+    currency: String,
+    amount_minor: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct SubscriptionMetrics {
+    active: i64,
+    trialing: i64,
+    /// Past due or unpaid.
+    past_due: i64,
+    /// Cancelled within the period asked for.
+    churned: i64,
+    /// Monthly recurring revenue of the active subscriptions, per currency.
+    mrr: Vec<MoneyAmount>,
+}
+
 #[derive(Default)]
 pub struct MoneyQuery;
 
@@ -373,6 +392,31 @@ impl MoneyQuery {
     ) -> Result<PagedConnection<Transaction>> {
         billing_page::<transactions::Entity, Transaction>(ctx, developer_id, first, after, |r| r.id)
             .await
+    }
+
+    /// Subscriptions active, trialing and past due now; cancelled between `from` and `to`; and
+    /// the monthly recurring revenue of the active ones per currency. Admins only.
+    async fn subscription_metrics(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<SubscriptionMetrics> {
+        let m = metrics::subscription_metrics(ctx.actor()?, from, to).await?;
+        Ok(SubscriptionMetrics {
+            active: m.active,
+            trialing: m.trialing,
+            past_due: m.past_due,
+            churned: m.churned,
+            mrr: m
+                .mrr
+                .into_iter()
+                .map(|(currency, amount_minor)| MoneyAmount {
+                    currency,
+                    amount_minor,
+                })
+                .collect(),
+        })
     }
 
     /// Succeeded transactions, revenue and unique paying customers per month and currency, from
