@@ -3,25 +3,10 @@
 //! known one; each ends the sessions it should, and no answer tells whether an address has an
 //! account.
 
-use crate::helpers::{PASSWORD, SmtpReceiver, TestApp, error_code, spawn_app_with};
-use crate::members::mailed_token;
+use crate::helpers::{PASSWORD, TestApp, app_with_mailbox, error_code, mailed_token};
 use entity::{mail_outbox, prelude::*};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-
-const PUBLIC_URL: &str = "https://licensing.example.com";
-
-async fn app_with_smtp() -> (SmtpReceiver, TestApp) {
-    let receiver = SmtpReceiver::start().await;
-    let smtp = receiver.url();
-    let app = spawn_app_with(&[
-        ("SMTP_URL", &smtp),
-        ("PUBLIC_URL", PUBLIC_URL),
-        ("MAIL_POLL_SECONDS", "1"),
-    ])
-    .await;
-    (receiver, app)
-}
 
 async fn me(app: &TestApp, token: &str) -> Value {
     app.graphql("{ me { email emailVerifiedAt } }", json!({}), Some(token))
@@ -30,7 +15,7 @@ async fn me(app: &TestApp, token: &str) -> Value {
 
 #[tokio::test]
 async fn an_unverified_developer_invites_no_one_until_it_follows_its_link() {
-    let (receiver, app) = app_with_smtp().await;
+    let (receiver, app) = app_with_mailbox().await;
     let developer = app.unverified_developer("new@example.com", "pro").await;
     let token = mailed_token(&receiver, "new@example.com", "/verify-email").await;
     assert!(token.starts_with("ev_"), "{token}");
@@ -73,7 +58,7 @@ async fn an_unverified_developer_invites_no_one_until_it_follows_its_link() {
 
 #[tokio::test]
 async fn a_new_verification_link_replaces_the_old_one() {
-    let (receiver, app) = app_with_smtp().await;
+    let (receiver, app) = app_with_mailbox().await;
     let developer = app.unverified_developer("late@example.com", "solo").await;
     let first = mailed_token(&receiver, "late@example.com", "/verify-email").await;
     let resent = app
@@ -94,7 +79,7 @@ async fn a_new_verification_link_replaces_the_old_one() {
 
 #[tokio::test]
 async fn a_password_reset_by_mail_ends_every_session_and_tells_no_one_who_has_an_account() {
-    let (receiver, app) = app_with_smtp().await;
+    let (receiver, app) = app_with_mailbox().await;
     let developer = app.developer("forgot@example.com", "solo").await;
     let signup_refresh = app.login("forgot@example.com", PASSWORD).await;
     let other_session = signup_refresh["data"]["login"]["accessToken"]
@@ -152,7 +137,7 @@ async fn a_password_reset_by_mail_ends_every_session_and_tells_no_one_who_has_an
 
 #[tokio::test]
 async fn changing_a_password_keeps_this_session_and_ends_the_others() {
-    let (_receiver, app) = app_with_smtp().await;
+    let (_receiver, app) = app_with_mailbox().await;
     let developer = app.developer("change@example.com", "solo").await;
     let other = app.login("change@example.com", PASSWORD).await;
     let other = other["data"]["login"]["accessToken"]

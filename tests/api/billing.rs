@@ -83,17 +83,6 @@ async fn license_state(app: &TestApp, developer: &Developer) -> (Value, Value) {
     (license["state"].clone(), license["paymentState"].clone())
 }
 
-async fn validate(app: &TestApp, key: &str) -> Value {
-    let body = app
-        .graphql(
-            "query($k: String!) { validateLicense(key: $k) { code } }",
-            json!({ "k": key }),
-            None,
-        )
-        .await;
-    body["data"]["validateLicense"]["code"].clone()
-}
-
 async fn stored(app: &TestApp) -> u64 {
     WebhookEvents::find()
         .count(&app.state.db)
@@ -144,7 +133,7 @@ async fn a_failed_payment_makes_the_license_overdue_and_grace_ends_in_expiry() {
         license_state(&app, &developer).await,
         (json!("PAST_DUE"), json!("PAST_DUE"))
     );
-    assert_eq!(validate(&app, &developer.license_key).await, "OVERDUE");
+    assert_eq!(app.validation_code(&developer.license_key).await, "OVERDUE");
     let pushed = events
         .next_message(Duration::from_secs(5))
         .await
@@ -160,7 +149,7 @@ async fn a_failed_payment_makes_the_license_overdue_and_grace_ends_in_expiry() {
         .await;
     assert!(later["errors"].is_null(), "{later}");
     assert_eq!(license_state(&app, &developer).await.0, json!("EXPIRED"));
-    assert_eq!(validate(&app, &developer.license_key).await, "EXPIRED");
+    assert_eq!(app.validation_code(&developer.license_key).await, "EXPIRED");
 
     let rules: Vec<String> = AuditEvents::find()
         .filter(audit_events::Column::EntityId.eq(developer.license_id))

@@ -3,13 +3,11 @@
 //! else's address reveals (nothing), and a removed member losing its seats, sessions and socket.
 
 use crate::helpers::{
-    Developer, SmtpReceiver, TestApp, error_code, initialised_ws, receive, send_json, spawn_app,
-    spawn_app_with,
+    Developer, MAIL_PUBLIC_URL, TestApp, app_with_mailbox, error_code, initialised_ws,
+    mailed_token, receive, send_json, spawn_app,
 };
 use serde_json::{Value, json};
 use std::time::Duration;
-
-const PUBLIC_URL: &str = "https://licensing.example.com";
 
 const ASSIGN: &str = r#"mutation($l: UUID!, $e: String!) {
     assignSeat(licenseId: $l, userEmail: $e) { id status user { email role } invitation { id email status } }
@@ -24,33 +22,6 @@ const ACCEPT: &str = r#"mutation($t: String!, $p: String!) {
 
 const MEMBER_PASSWORD: &str = "member-password-1";
 
-async fn app_with_smtp() -> (SmtpReceiver, TestApp) {
-    let receiver = SmtpReceiver::start().await;
-    let smtp = receiver.url();
-    let app = spawn_app_with(&[
-        ("SMTP_URL", &smtp),
-        ("PUBLIC_URL", PUBLIC_URL),
-        ("MAIL_POLL_SECONDS", "1"),
-    ])
-    .await;
-    (receiver, app)
-}
-
-/// The token carried by the link to `path` in the next such mail to `to` (other mail, such as
-/// a developer's own verification, is passed over).
-pub async fn mailed_token(receiver: &SmtpReceiver, to: &str, path: &str) -> String {
-    let prefix = format!("{PUBLIC_URL}{path}?token=");
-    loop {
-        let mail = receiver.next_mail(Duration::from_secs(20)).await;
-        if mail.recipients != [to] {
-            continue;
-        }
-        if let Some(link) = mail.link(&prefix) {
-            return link.split_once("?token=").expect("token").1.to_owned();
-        }
-    }
-}
-
 async fn accept(app: &TestApp, token: &str) -> Value {
     app.graphql(ACCEPT, json!({ "t": token, "p": MEMBER_PASSWORD }), None)
         .await
@@ -58,7 +29,7 @@ async fn accept(app: &TestApp, token: &str) -> Value {
 
 #[tokio::test]
 async fn a_seat_for_a_new_address_is_mailed_accepted_and_held_by_a_member_who_signs_in() {
-    let (receiver, app) = app_with_smtp().await;
+    let (receiver, app) = app_with_mailbox().await;
     let owner = app.developer("owner@example.com", "pro").await;
     let seat = app
         .graphql(
@@ -226,7 +197,7 @@ async fn a_team_is_bounded_by_its_plan_and_its_own_members_are_not_invited_twice
 
 #[tokio::test]
 async fn an_invitation_to_an_address_with_an_account_links_nothing_and_tells_the_inviter_nothing() {
-    let (receiver, app) = app_with_smtp().await;
+    let (receiver, app) = app_with_mailbox().await;
     let alice = app.developer("alice@example.com", "pro").await;
     let bob = app.developer("bob@example.com", "pro").await;
     // Signing up mails each developer its verification link first.
@@ -258,7 +229,7 @@ async fn an_invitation_to_an_address_with_an_account_links_nothing_and_tells_the
     for _ in 0..2 {
         let mail = receiver.next_mail(Duration::from_secs(20)).await;
         let link = mail
-            .link(&format!("{PUBLIC_URL}/accept-invitation?token="))
+            .link(&format!("{MAIL_PUBLIC_URL}/accept-invitation?token="))
             .expect("link");
         tokens.push((
             mail.recipients[0].clone(),

@@ -19,17 +19,6 @@ const ADVANCE: &str =
 
 const DAY: i64 = 24 * 3600;
 
-async fn validate(app: &TestApp, key: &str) -> Value {
-    let body = app
-        .graphql(
-            "query($k: String!) { validateLicense(key: $k) { code } }",
-            json!({ "k": key }),
-            None,
-        )
-        .await;
-    body["data"]["validateLicense"]["code"].clone()
-}
-
 async fn state(app: &TestApp, token: &str, license: Uuid) -> Value {
     let body = app
         .graphql(
@@ -61,7 +50,7 @@ async fn an_unpaid_trial_ends_in_grace_and_then_expires_on_the_test_clock() {
         "subscription { licenseEvents { type licenseId } }",
     )
     .await;
-    assert_eq!(validate(&app, &developer.license_key).await, "VALID");
+    assert_eq!(app.validation_code(&developer.license_key).await, "VALID");
 
     let day_13 = app
         .graphql(ADVANCE, json!({ "s": 13 * DAY }), Some(&admin))
@@ -81,7 +70,7 @@ async fn an_unpaid_trial_ends_in_grace_and_then_expires_on_the_test_clock() {
         "GRACE"
     );
     // In grace the software keeps working.
-    assert_eq!(validate(&app, &developer.license_key).await, "VALID");
+    assert_eq!(app.validation_code(&developer.license_key).await, "VALID");
     // The expiring window was announced on day 13, the move to grace on day 15.
     assert_eq!(
         pushed_types(&mut events).await,
@@ -96,7 +85,7 @@ async fn an_unpaid_trial_ends_in_grace_and_then_expires_on_the_test_clock() {
         state(&app, &developer.token, developer.license_id).await,
         "EXPIRED"
     );
-    assert_eq!(validate(&app, &developer.license_key).await, "EXPIRED");
+    assert_eq!(app.validation_code(&developer.license_key).await, "EXPIRED");
 
     // Each step is in the trail, by the platform, naming the rule that moved it.
     let trail = AuditEvents::find()

@@ -130,6 +130,18 @@ impl TestApp {
         .await
     }
 
+    /// What `validateLicense` answers for a key: its `code`.
+    pub async fn validation_code(&self, key: &str) -> Value {
+        let body = self
+            .graphql(
+                "query($k: String!) { validateLicense(key: $k) { code } }",
+                json!({ "k": key }),
+                None,
+            )
+            .await;
+        body["data"]["validateLicense"]["code"].clone()
+    }
+
     /// An active runtime node for a license key. Answers its id.
     pub async fn node(&self, license_key: &str, fingerprint: &str) -> String {
         let body = self.activate_node(license_key, fingerprint).await;

@@ -12,9 +12,12 @@
 //! - `logging`: `TEST_LOG=1` shows the servers' logs on stderr (`RUST_LOG` filters them).
 //! - `smtp`: a mail server on a loopback port that keeps what it receives and can refuse
 //!   recipients for a while (`SmtpReceiver`).
+//! - `mailbox`: a gateway mailing to such a server (`app_with_mailbox`), and the token of the
+//!   link a mail carries (`mailed_token`).
 //! - `fixtures`: what a test needs in place before it starts, each a small builder answering
 //!   ids, tokens and keys: a developer on a plan with its license key, a pool, an instance, a
-//!   runtime node, an entitlement override, a team member's token; and `Rows` written straight
+//!   runtime node, an entitlement override, a team member joined by invitation, a key's
+//!   validation code; and `Rows` written straight
 //!   to the database for volume.
 //! - `introspection`: the schema as a caller is shown it (`Schema::fetch`), and what a test
 //!   generates from it: every root field, a selection of every field to a depth, and argument
@@ -24,6 +27,7 @@ mod database;
 mod fixtures;
 mod introspection;
 mod logging;
+mod mailbox;
 mod process;
 mod proxy;
 mod server;
@@ -33,6 +37,7 @@ mod websocket;
 pub use database::{fresh_database, on_postgres};
 pub use fixtures::{Developer, Member, Rows};
 pub use introspection::{Field, Filler, Operation, Schema, TypeRef};
+pub use mailbox::{MAIL_PUBLIC_URL, app_with_mailbox, mailed_token};
 pub use process::{spawn_gateway_process, spawn_gateway_process_with_piped_log};
 pub use proxy::{DbProxy, spawn_app_behind_proxy};
 pub use server::{
