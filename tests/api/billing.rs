@@ -379,6 +379,12 @@ async fn a_failing_handler_is_kept_and_retried_once_its_cause_is_fixed() {
         gone["data"]["discardFailedWebhook"]["status"], "DISCARDED",
         "{gone}"
     );
+    let audited = AuditEvents::find()
+        .filter(audit_events::Column::EventType.eq("webhook.discarded"))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(audited, 1, "giving a dead letter up is audited");
     let listed = app.graphql(FAILED, json!({}), Some(&admin)).await;
     assert_eq!(
         listed["data"]["failedWebhooks"]["totalCount"], 0,

@@ -107,6 +107,21 @@ pub(crate) async fn knock(actor: &Actor, door: &str, email: Option<&str>) -> App
     actor.app.doors.attempt(sources).await
 }
 
+/// Serialises one developer's changes that a plan limit bounds (instances, invitations, a plan
+/// change): a no-op UPDATE of its row inside the caller's transaction, a row lock on PostgreSQL
+/// and the write lock on SQLite, so a count read after it cannot be overtaken.
+pub(crate) async fn lock_developer(conn: &impl ConnectionTrait, developer: Uuid) -> AppResult<()> {
+    Users::update_many()
+        .col_expr(
+            users::Column::UpdatedAt,
+            Expr::col(users::Column::UpdatedAt),
+        )
+        .filter(users::Column::Id.eq(developer))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records the plan's trial, if it has one, and returns when it ends.
 async fn start_trial(
     uow: &mut UnitOfWork<'_>,

@@ -5,12 +5,14 @@
 //! subscription changes nothing, so events may arrive in any order.
 
 use super::ledger;
-use super::model::{InvoiceStatus, ProviderEvent, STRIPE, SubscriptionStatus, TransactionStatus};
+use super::model::{
+    InvoiceStatus, ProviderEvent, STRIPE, SubscriptionStatus, TransactionStatus, unusable,
+};
 use crate::domain::licenses::changes::change;
 use crate::domain::licenses::lifecycle::{GRACE_PERIOD, compare_and_set};
 use crate::domain::licenses::model::{LicenseState, PaymentState};
 use crate::domain::licenses::transitions;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::events::UnitOfWork;
 use chrono::{DateTime, Utc};
 use entity::{licenses, prelude::*, subscriptions};
@@ -25,11 +27,6 @@ pub enum Effect {
     Applied(String),
     /// Stored and acknowledged, nothing changed; the note says why.
     Ignored(String),
-}
-
-/// A handler's failure: the event is kept as a dead letter and tried again later.
-fn unusable(what: &str) -> AppError {
-    AppError::validation("data.object", what.to_owned())
 }
 
 pub async fn apply(uow: &mut UnitOfWork<'_>, event: &ProviderEvent) -> AppResult<Effect> {

@@ -3,8 +3,10 @@
 //! provider id; a refund marks the payment refunded). Recorded inside the unit of work of the
 //! event that reports them, so a repeated event records nothing twice.
 
-use super::model::{InvoiceStatus, ProviderEvent, STRIPE, TransactionKind, TransactionStatus};
-use crate::error::{AppError, AppResult};
+use super::model::{
+    InvoiceStatus, ProviderEvent, STRIPE, TransactionKind, TransactionStatus, unusable,
+};
+use crate::error::AppResult;
 use crate::events::UnitOfWork;
 use entity::{invoices, prelude::*, subscriptions, transactions};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -14,10 +16,6 @@ use uuid::Uuid;
 
 /// Most invoice lines kept.
 const MAX_LINES: usize = 100;
-
-fn unusable(what: &str) -> AppError {
-    AppError::validation("data.object", what.to_owned())
-}
 
 /// Whose an invoice is: its subscription's developer, or a known customer's.
 async fn owner(uow: &UnitOfWork<'_>, event: &ProviderEvent) -> AppResult<(Uuid, Option<Uuid>)> {

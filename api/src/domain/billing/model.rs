@@ -30,6 +30,12 @@ text_enum!(
     }
 );
 
+/// A handler's failure over what the event's object lacks: the event is kept as a dead letter
+/// and tried again later (VALIDATION on `data.object`, with what was missing).
+pub fn unusable(what: &str) -> AppError {
+    AppError::validation("data.object", what.to_owned())
+}
+
 /// The one provider so far.
 pub const STRIPE: &str = "stripe";
 

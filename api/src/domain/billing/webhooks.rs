@@ -7,7 +7,7 @@ use super::effects::{self, Effect};
 use super::model::{ProviderEvent, STRIPE, WebhookStatus};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::events::UnitOfWork;
+use crate::events::{Change, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
 use chrono::{DateTime, Duration, Utc};
 use entity::{prelude::*, webhook_events};
@@ -17,6 +17,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select, Set,
 };
+use serde_json::json;
 use uuid::Uuid;
 
 /// Attempts before a dead letter waits for an admin instead of the scheduler.
@@ -56,31 +57,8 @@ pub async fn receive(actor: &Actor, body: &[u8]) -> AppResult<Receipt> {
     let payload: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| AppError::validation("body", "not JSON"))?;
     let mut uow = UnitOfWork::begin(actor).await?;
-    let row = webhook_events::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        provider: Set(STRIPE.to_owned()),
-        event_id: Set(event.id.clone()),
-        event_type: Set(event.kind.clone()),
-        payload: Set(payload.clone()),
-        status: Set(WebhookStatus::Processed.as_str().to_owned()),
-        attempts: Set(1),
-        next_attempt_at: Set(None),
-        last_error: Set(None),
-        note: Set(None),
-        received_at: Set(actor.now.into()),
-        processed_at: Set(Some(actor.now.into())),
-    };
-    let inserted = WebhookEvents::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                webhook_events::Column::Provider,
-                webhook_events::Column::EventId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(&*uow)
-        .await?;
+    let handled = Stored::Handled { at: actor.now };
+    let inserted = store_once(&*uow, &event, payload.clone(), handled).await?;
     if inserted == 0 {
         return Ok(Receipt::Duplicate);
     }
@@ -104,6 +82,59 @@ pub async fn receive(actor: &Actor, body: &[u8]) -> AppResult<Receipt> {
             Ok(Receipt::Failed)
         }
     }
+}
+
+/// How an event's row is first written.
+enum Stored {
+    /// Handled in the same transaction (an ignored one is settled again after).
+    Handled { at: DateTime<Utc> },
+    /// Its handler failed: a dead letter, due again after the first backoff.
+    Failed { at: DateTime<Utc>, error: String },
+}
+
+/// Writes the event's row unless the provider's event id has one already (a repeat, or a
+/// concurrent delivery that got there first); answers how many rows it wrote.
+async fn store_once(
+    conn: &impl ConnectionTrait,
+    event: &ProviderEvent,
+    payload: serde_json::Value,
+    stored: Stored,
+) -> AppResult<u64> {
+    let (status, at, processed_at, next_attempt_at, last_error) = match stored {
+        Stored::Handled { at } => (WebhookStatus::Processed, at, Some(at), None, None),
+        Stored::Failed { at, error } => (
+            WebhookStatus::Failed,
+            at,
+            None,
+            Some(at + backoff(1)),
+            Some(error),
+        ),
+    };
+    let row = webhook_events::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        provider: Set(STRIPE.to_owned()),
+        event_id: Set(event.id.clone()),
+        event_type: Set(event.kind.clone()),
+        payload: Set(payload),
+        status: Set(status.as_str().to_owned()),
+        attempts: Set(1),
+        next_attempt_at: Set(next_attempt_at.map(Into::into)),
+        last_error: Set(last_error),
+        note: Set(None),
+        received_at: Set(at.into()),
+        processed_at: Set(processed_at.map(Into::into)),
+    };
+    Ok(WebhookEvents::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                webhook_events::Column::Provider,
+                webhook_events::Column::EventId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?)
 }
 
 /// Marks the event's row handled, with what the handler said.
@@ -142,31 +173,8 @@ async fn keep_failed(
     error: &str,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let row = webhook_events::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        provider: Set(STRIPE.to_owned()),
-        event_id: Set(event.id.clone()),
-        event_type: Set(event.kind.clone()),
-        payload: Set(payload),
-        status: Set(WebhookStatus::Failed.as_str().to_owned()),
-        attempts: Set(1),
-        next_attempt_at: Set(Some((now + backoff(1)).into())),
-        last_error: Set(Some(error.chars().take(MAX_ERROR_CHARS).collect())),
-        note: Set(None),
-        received_at: Set(now.into()),
-        processed_at: Set(None),
-    };
-    WebhookEvents::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                webhook_events::Column::Provider,
-                webhook_events::Column::EventId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
+    let error = error.chars().take(MAX_ERROR_CHARS).collect();
+    store_once(conn, event, payload, Stored::Failed { at: now, error }).await?;
     Ok(())
 }
 
@@ -258,10 +266,12 @@ pub async fn dead_letter(actor: &Actor, id: Uuid) -> AppResult<webhook_events::M
         .ok_or(AppError::NotFound("failed webhook"))
 }
 
-/// `discardFailedWebhook`: gives a dead letter up; it is kept, marked discarded.
+/// `discardFailedWebhook`: gives a dead letter up; it is kept, marked discarded, and the
+/// decision is audited.
 pub async fn discard(actor: &Actor, id: Uuid) -> AppResult<webhook_events::Model> {
     let letter = dead_letter(actor, id).await?;
-    WebhookEvents::update_many()
+    let mut uow = UnitOfWork::begin(actor).await?;
+    let discarded = WebhookEvents::update_many()
         .col_expr(
             webhook_events::Column::Status,
             Expr::value(WebhookStatus::Discarded.as_str()),
@@ -272,8 +282,18 @@ pub async fn discard(actor: &Actor, id: Uuid) -> AppResult<webhook_events::Model
         )
         .filter(webhook_events::Column::Id.eq(letter.id))
         .filter(webhook_events::Column::Status.eq(WebhookStatus::Failed.as_str()))
-        .exec(&actor.app.db)
+        .exec(&*uow)
         .await?;
+    if discarded.rows_affected == 0 {
+        return Err(AppError::NotFound("failed webhook"));
+    }
+    let metadata = json!({
+        "eventId": letter.event_id, "type": letter.event_type,
+        "attempts": letter.attempts, "lastError": letter.last_error,
+    });
+    uow.record(Change::new("webhook.discarded", "webhook_event", letter.id).metadata(metadata))
+        .await?;
+    uow.commit().await?;
     reload(actor, id).await
 }
 

@@ -6,13 +6,14 @@ use super::input;
 use super::model::InstanceStatus;
 use super::transitions;
 use crate::auth::{Actor, Role};
+use crate::domain::accounts::service::lock_developer;
 use crate::domain::entitlements::resolve::{Entitlements, resolve_one};
 use crate::domain::plans::model::DbType;
 use crate::domain::pools::placement::{place_waiters, release_slot, take_slot};
 use crate::error::{AppError, AppResult, ConflictReason};
 use crate::events::{Event, UnitOfWork};
 use chrono::{DateTime, Utc};
-use entity::{instance_tokens, instances, prelude::*, users};
+use entity::{instance_tokens, instances, prelude::*};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -60,14 +61,7 @@ pub async fn create_instance(actor: &Actor, new: NewInstance) -> AppResult<insta
     let region = input::region(&new.region)?;
     let mut uow = UnitOfWork::begin(actor).await?;
     // Serialise one developer's creations so the plan limit holds under concurrency.
-    Users::update_many()
-        .col_expr(
-            users::Column::UpdatedAt,
-            Expr::col(users::Column::UpdatedAt),
-        )
-        .filter(users::Column::Id.eq(developer_id))
-        .exec(&*uow)
-        .await?;
+    lock_developer(&*uow, developer_id).await?;
     let limits = developer_limits(&*uow, developer_id, now).await?;
     let live = Instances::find()
         .filter(instances::Column::DeveloperId.eq(developer_id))

@@ -8,7 +8,7 @@
 use super::model::{InvitationState, InvitationStatus};
 use crate::auth::opaque_token::INVITATION;
 use crate::auth::{Actor, Caller, Role};
-use crate::domain::accounts::service::{NewAccount, SignedIn, insert_user, knock};
+use crate::domain::accounts::service::{NewAccount, SignedIn, insert_user, knock, lock_developer};
 use crate::domain::accounts::{input, verification};
 use crate::domain::entitlements::resolve::resolve_one;
 use crate::domain::mail::model::{MailKind, OutgoingMail};
@@ -99,14 +99,7 @@ pub async fn open(
     let now = actor.now;
     verification::require_verified(actor, developer)?;
     // One developer's invitations are made one at a time, so the limit holds under load.
-    Users::update_many()
-        .col_expr(
-            users::Column::UpdatedAt,
-            Expr::col(users::Column::UpdatedAt),
-        )
-        .filter(users::Column::Id.eq(developer.id))
-        .exec(&**uow)
-        .await?;
+    lock_developer(&**uow, developer.id).await?;
     let existing = Invitations::find()
         .filter(invitations::Column::DeveloperId.eq(developer.id))
         .filter(invitations::Column::Email.eq(email))

@@ -8,6 +8,7 @@
 
 use super::service::purchasable;
 use crate::auth::{Actor, Role};
+use crate::domain::accounts::service::lock_developer;
 use crate::domain::entitlements::catalogue;
 use crate::domain::entitlements::resolve::{Entitlements, USABLE_STATES, resolve_one};
 use crate::domain::instances::model::InstanceStatus;
@@ -58,15 +59,7 @@ pub async fn change_plan(
         .ok_or_else(|| AppError::validation("planCode", "this plan grants nothing yet"))?;
     let mut uow = UnitOfWork::begin(actor).await?;
     // One developer's plan changes (and what they free) happen one at a time.
-    Users::update_many()
-        .col_expr(
-            users::Column::UpdatedAt,
-            Expr::col(users::Column::UpdatedAt),
-        )
-        .filter(users::Column::Id.eq(developer_id))
-        .filter(users::Column::Role.eq(Role::Developer.as_str()))
-        .exec(&*uow)
-        .await?;
+    lock_developer(&*uow, developer_id).await?;
     let license = Licenses::find()
         .filter(licenses::Column::DeveloperId.eq(developer_id))
         .filter(licenses::Column::State.is_in(USABLE_STATES))
