@@ -42,6 +42,7 @@ text_enum!(
     pub enum ConflictReason {
         EmailTaken => "EMAIL_TAKEN",
         PlanCodeTaken => "PLAN_CODE_TAKEN",
+        PlanRetired => "PLAN_RETIRED",
         MetricExists => "METRIC_EXISTS",
         SubdomainTaken => "SUBDOMAIN_TAKEN",
         PoolHostTaken => "POOL_HOST_TAKEN",
@@ -330,6 +331,7 @@ impl ConflictReason {
         match self {
             Self::EmailTaken => "an account with this email already exists",
             Self::PlanCodeTaken => "a plan with this code already exists",
+            Self::PlanRetired => "the plan is retired",
             Self::MetricExists => "a metric with this code already exists",
             Self::SubdomainTaken => "this subdomain is in use",
             Self::PoolHostTaken => "a pool with this host exists",
@@ -383,7 +385,12 @@ const UNIQUE_CONFLICTS: &[(&str, &str, ConflictReason)] = &[
         ConflictReason::SubdomainTaken,
     ),
     (
-        "plans_code_key",
+        "plans_code_version_key",
+        "plans.code",
+        ConflictReason::PlanCodeTaken,
+    ),
+    (
+        "plans_code_latest_key",
         "plans.code",
         ConflictReason::PlanCodeTaken,
     ),

@@ -16,6 +16,7 @@ pub mod license_assignments;
 pub mod licenses;
 pub mod mail_outbox;
 pub mod plan_entitlements;
+pub mod plan_prices;
 pub mod plans;
 pub mod runtime_nodes;
 pub mod scheduler_jobs;

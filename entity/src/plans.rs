@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    #[sea_orm(unique)]
+    #[sea_orm(unique_key = "plans_code_version_key")]
     pub code: String,
     pub name: String,
     pub price_minor: i64,
@@ -17,6 +17,10 @@ pub struct Model {
     pub active: bool,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    #[sea_orm(unique_key = "plans_code_version_key")]
+    pub version: i32,
+    pub latest: bool,
+    pub retired_at: Option<DateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -25,6 +29,8 @@ pub enum Relation {
     Licenses,
     #[sea_orm(has_one = "super::plan_entitlements::Entity")]
     PlanEntitlements,
+    #[sea_orm(has_many = "super::plan_prices::Entity")]
+    PlanPrices,
     #[sea_orm(has_many = "super::trials::Entity")]
     Trials,
 }
@@ -38,6 +44,12 @@ impl Related<super::licenses::Entity> for Entity {
 impl Related<super::plan_entitlements::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::PlanEntitlements.def()
+    }
+}
+
+impl Related<super::plan_prices::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::PlanPrices.def()
     }
 }
 

@@ -14,6 +14,7 @@ pub use super::license_assignments::Entity as LicenseAssignments;
 pub use super::licenses::Entity as Licenses;
 pub use super::mail_outbox::Entity as MailOutbox;
 pub use super::plan_entitlements::Entity as PlanEntitlements;
+pub use super::plan_prices::Entity as PlanPrices;
 pub use super::plans::Entity as Plans;
 pub use super::runtime_nodes::Entity as RuntimeNodes;
 pub use super::scheduler_jobs::Entity as SchedulerJobs;

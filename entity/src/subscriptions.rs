@@ -21,6 +21,8 @@ pub struct Model {
     pub provider_updated_at: DateTimeWithTimeZone,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    pub plan_price_id: Option<Uuid>,
+    pub provider_item_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

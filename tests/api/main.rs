@@ -24,6 +24,7 @@ mod members;
 mod migrations;
 mod nodes;
 mod outages;
+mod plan_catalogue;
 mod plan_changes;
 mod scheduler;
 mod schema;

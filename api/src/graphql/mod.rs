@@ -33,7 +33,7 @@ use crate::domain::members::loaders::InvitationById;
 use crate::domain::members::schema::{MembersMutation, MembersQuery};
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
 use crate::domain::nodes::schema::NodesMutation;
-use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById};
+use crate::domain::plans::loaders::{EntitlementsByPlan, PlanById, PricesByPlan};
 use crate::domain::plans::schema::{PlansMutation, PlansQuery};
 use crate::domain::pools::loaders::PoolById;
 use crate::domain::pools::schema::{PoolsMutation, PoolsQuery};
@@ -131,6 +131,7 @@ pub fn build_schema(state: &AppState) -> AppSchema {
         .data(loader(InvitationById(db.clone()), delay))
         .data(loader(PlanById(db.clone()), delay))
         .data(loader(EntitlementsByPlan(db.clone()), delay))
+        .data(loader(PricesByPlan(db.clone()), delay))
         .data(loader(LicensesByDeveloper::new(db.clone(), cap), delay))
         .data(loader(LicenseById(db.clone()), delay))
         .data(loader(

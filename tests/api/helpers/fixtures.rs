@@ -262,6 +262,9 @@ impl Rows {
                 active: Set(true),
                 created_at: Set(now.into()),
                 updated_at: Set(now.into()),
+                version: Set(1),
+                latest: Set(true),
+                retired_at: Set(None),
             }
             .insert(conn)
             .await

@@ -137,6 +137,81 @@ pub fn from_plan(row: &plan_entitlements::Model) -> BTreeMap<String, Value> {
     values
 }
 
+/// Sets one key on a plan's row, checked by its kind: what an admin writes into a plan version.
+/// Unlike an override, every key may be set here; the heartbeat window cannot be unlimited.
+pub fn set_on_plan(
+    row: &mut plan_entitlements::Model,
+    key: &str,
+    value: &Value,
+) -> Result<(), String> {
+    let kind = kind_of(key).ok_or_else(|| format!("unknown entitlement {key}"))?;
+    let limit = || -> Result<Option<i64>, String> {
+        match value {
+            Value::Null => Ok(None),
+            Value::Number(n) => n.as_i64().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+                "a limit is a whole number of at least 0, or null for unlimited".into()
+            }),
+            _ => Err("a limit is a whole number of at least 0, or null for unlimited".into()),
+        }
+    };
+    let small = |n: Option<i64>| -> Result<Option<i32>, String> {
+        n.map(|n| i32::try_from(n).map_err(|_| format!("{key} is at most {}", i32::MAX)))
+            .transpose()
+    };
+    let flag = || {
+        value
+            .as_bool()
+            .ok_or_else(|| "a flag is true or false".to_owned())
+    };
+    match (kind, key) {
+        (EntitlementKind::Limit, "max_customers") => row.max_customers = small(limit()?)?,
+        (EntitlementKind::Limit, "max_workspaces") => row.max_workspaces = small(limit()?)?,
+        (EntitlementKind::Limit, "max_ai_employees") => row.max_ai_employees = small(limit()?)?,
+        (EntitlementKind::Limit, "max_team_members") => row.max_team_members = small(limit()?)?,
+        (EntitlementKind::Limit, "max_runtime_nodes") => row.max_runtime_nodes = small(limit()?)?,
+        (EntitlementKind::Limit, "max_seats") => row.max_seats = small(limit()?)?,
+        (EntitlementKind::Limit, "storage_quota_bytes") => row.storage_quota_bytes = limit()?,
+        (EntitlementKind::Limit, "daily_api_requests") => row.daily_api_requests = limit()?,
+        (EntitlementKind::Limit, "monthly_mail_credits") => row.monthly_mail_credits = limit()?,
+        (EntitlementKind::Limit, "monthly_letters") => row.monthly_letters = limit()?,
+        (EntitlementKind::Limit, "heartbeat_window_seconds") => {
+            row.heartbeat_window_seconds = small(limit()?)?
+                .filter(|seconds| (30..=86_400).contains(seconds))
+                .ok_or("the heartbeat window is 30 to 86400 seconds")?;
+        }
+        (EntitlementKind::Flag, "white_label_basic") => row.white_label_basic = flag()?,
+        (EntitlementKind::Flag, "allow_overage") => row.allow_overage = flag()?,
+        (EntitlementKind::Flag, _) => {
+            let name = feature_name(key).ok_or_else(|| format!("unknown entitlement {key}"))?;
+            let on = flag()?;
+            let features = match &mut row.features {
+                Value::Object(features) => features,
+                other => {
+                    *other = json!({});
+                    other.as_object_mut().ok_or("features are not an object")?
+                }
+            };
+            if !features.contains_key(name) && features.len() >= MAX_PLAN_FEATURES {
+                return Err(format!("a plan has at most {MAX_PLAN_FEATURES} features"));
+            }
+            features.insert(name.to_owned(), json!(on));
+        }
+        (EntitlementKind::Setting, _) => {
+            check_value(key, value)?;
+            let text = value.as_str().unwrap_or_default().to_owned();
+            match key {
+                "support_level" => row.support_level = text,
+                _ => row.db_type = text,
+            }
+        }
+        _ => return Err(format!("unknown entitlement {key}")),
+    }
+    Ok(())
+}
+
+/// Feature flags one plan may carry.
+pub const MAX_PLAN_FEATURES: usize = 64;
+
 /// What a developer without a usable license gets: nothing metered, no features.
 pub fn without_plan() -> BTreeMap<String, Value> {
     let mut values: BTreeMap<String, Value> = LIMIT_KEYS

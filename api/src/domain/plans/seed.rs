@@ -3,7 +3,7 @@
 
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
-use entity::{plan_entitlements, plans, prelude::*};
+use entity::{plan_entitlements, plan_prices, plans, prelude::*};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
     TransactionSession, TransactionTrait,
@@ -155,6 +155,20 @@ pub async fn seed_plans(
             active: Set(true),
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
+            version: Set(1),
+            latest: Set(true),
+            retired_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        plan_prices::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            plan_id: Set(id),
+            interval: Set("month".to_owned()),
+            amount_minor: Set(seed.price_minor),
+            currency: Set("USD".to_owned()),
+            provider_price_id: Set(None),
+            created_at: Set(now.into()),
         }
         .insert(&txn)
         .await?;
