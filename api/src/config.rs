@@ -227,6 +227,21 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "signing secrets of the payment provider's webhook endpoint (`whsec_...`, comma-separated: several while one is rotated); unset: `/webhooks/stripe` refuses everything",
     ),
     (
+        "STRIPE_SECRET_KEY",
+        "",
+        "the payment provider's secret API key (`sk_live_...` or `sk_test_...`): checkout, billing portal, cancellation and plan changes go through it; unset: the sandbox completes them at once inside the gateway (refused in production)",
+    ),
+    (
+        "STRIPE_API_URL",
+        "https://api.stripe.com",
+        "where the payment provider's API answers",
+    ),
+    (
+        "BILLING_RETURN_URL",
+        "",
+        "where checkout and the billing portal send the customer back (`?checkout=success|cancelled` is added); unset: `PUBLIC_URL`",
+    ),
+    (
         "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
         "300",
         "how far a webhook's signed timestamp may be from now before it is refused as a replay",
@@ -288,6 +303,11 @@ pub struct BillingConfig {
     /// Any of these may sign a webhook; none: every webhook is refused.
     pub stripe_webhook_secrets: Vec<SecretString>,
     pub webhook_tolerance_seconds: i64,
+    /// The provider's API key; none: the sandbox (outside production).
+    pub stripe_secret_key: Option<SecretString>,
+    pub stripe_api_url: String,
+    /// Where the customer comes back to after checkout or the portal.
+    pub return_url: String,
 }
 
 #[derive(Clone, Debug)]
@@ -490,6 +510,21 @@ impl Config {
                     .map(|secret| SecretString::from(secret.to_owned()))
                     .collect(),
                 webhook_tolerance_seconds: parse(&get, "STRIPE_WEBHOOK_TOLERANCE_SECONDS")?,
+                stripe_secret_key: Some(get("STRIPE_SECRET_KEY").trim().to_owned())
+                    .filter(|key| !key.is_empty())
+                    .map(SecretString::from),
+                stripe_api_url: get("STRIPE_API_URL")
+                    .trim()
+                    .trim_end_matches('/')
+                    .to_owned(),
+                return_url: {
+                    let url = get("BILLING_RETURN_URL").trim().to_owned();
+                    if url.is_empty() {
+                        get("PUBLIC_URL").trim().trim_end_matches('/').to_owned()
+                    } else {
+                        url
+                    }
+                },
             },
         };
         config.check()?;
@@ -544,6 +579,20 @@ impl Config {
             return Err(ConfigError(
                 "TEST_CLOCK is for sandboxes; production refuses it".into(),
             ));
+        }
+        let billing = &self.billing;
+        for (name, url) in [
+            ("STRIPE_API_URL", &billing.stripe_api_url),
+            ("BILLING_RETURN_URL", &billing.return_url),
+        ] {
+            let scheme_ok = ["http://", "https://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme) && url.len() > scheme.len());
+            if !scheme_ok || url.contains(char::is_whitespace) || url.contains('#') {
+                return Err(ConfigError(format!(
+                    "{name}: expected http://host[:port][/path] or https://..."
+                )));
+            }
         }
         if !(1..=86_400).contains(&self.billing.webhook_tolerance_seconds) {
             return Err(ConfigError(

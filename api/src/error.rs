@@ -43,6 +43,8 @@ text_enum!(
         EmailTaken => "EMAIL_TAKEN",
         PlanCodeTaken => "PLAN_CODE_TAKEN",
         PlanRetired => "PLAN_RETIRED",
+        AlreadySubscribed => "ALREADY_SUBSCRIBED",
+        SubscriptionEnded => "SUBSCRIPTION_ENDED",
         MetricExists => "METRIC_EXISTS",
         SubdomainTaken => "SUBDOMAIN_TAKEN",
         PoolHostTaken => "POOL_HOST_TAKEN",
@@ -332,6 +334,10 @@ impl ConflictReason {
             Self::EmailTaken => "an account with this email already exists",
             Self::PlanCodeTaken => "a plan with this code already exists",
             Self::PlanRetired => "the plan is retired",
+            Self::AlreadySubscribed => {
+                "the license has a subscription already: change its plan instead"
+            }
+            Self::SubscriptionEnded => "the subscription has ended",
             Self::MetricExists => "a metric with this code already exists",
             Self::SubdomainTaken => "this subdomain is in use",
             Self::PoolHostTaken => "a pool with this host exists",

@@ -148,6 +148,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         doors,
         passwords: Passwords::new(config.auth.password_hash_concurrency),
         liveness,
+        payments: crate::domain::billing::provider::from_config(&config),
         config: Arc::new(config),
     });
     Ok((state, statements))

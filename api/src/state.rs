@@ -5,6 +5,7 @@ use crate::auth::JwtKeys;
 use crate::auth::password::Passwords;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::billing::provider::PaymentProvider;
 use crate::domain::entitlements::cache::EntitlementCache;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::domain::sessions::liveness::Liveness;
@@ -36,6 +37,8 @@ pub struct Shared {
     pub liveness: Liveness,
     /// Developers' entitlements, kept briefly and dropped on any change.
     pub entitlements: EntitlementCache,
+    /// The payment provider; none in production without a key.
+    pub payments: Option<Arc<dyn PaymentProvider>>,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod billing;
 mod boundary;
+mod checkout;
 mod entitlements;
 mod events;
 mod http;

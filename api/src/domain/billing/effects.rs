@@ -4,10 +4,8 @@
 //! subscription cancels it). An event older than the state already mirrored for its
 //! subscription changes nothing, so events may arrive in any order.
 
-use super::ledger;
-use super::model::{
-    InvoiceStatus, ProviderEvent, STRIPE, SubscriptionStatus, TransactionStatus, unusable,
-};
+use super::model::{InvoiceStatus, ProviderEvent, SubscriptionStatus, TransactionStatus, unusable};
+use super::{ledger, plan_follow};
 use crate::domain::licenses::changes::change;
 use crate::domain::licenses::lifecycle::{GRACE_PERIOD, compare_and_set};
 use crate::domain::licenses::model::{LicenseState, PaymentState};
@@ -42,6 +40,7 @@ pub async fn apply(uow: &mut UnitOfWork<'_>, event: &ProviderEvent) -> AppResult
             Ok(Effect::Applied(format!("invoice {} recorded", invoice.id)))
         }
         "charge.refunded" => Ok(Effect::Applied(ledger::refund(uow, event).await?)),
+        "checkout.session.completed" => checkout_completed(uow, event).await,
         "customer.subscription.trial_will_end" => {
             Ok(Effect::Ignored("noted: the trial ends soon".into()))
         }
@@ -68,7 +67,7 @@ async fn subscription_changed(
         SubscriptionStatus::parse(raw).ok_or_else(|| unusable("an unknown subscription status"))?
     };
     let at = event.created_at()?;
-    let existing = find(uow, provider_id).await?;
+    let existing = find(uow, event, provider_id).await?;
     if let Some(known) = &existing
         && known.provider_updated_at.with_timezone(&Utc) > at
     {
@@ -102,7 +101,7 @@ async fn subscription_changed(
             id: Set(subscription_id),
             developer_id: Set(license.developer_id),
             license_id: Set(license.id),
-            provider: Set(STRIPE.to_owned()),
+            provider: Set(event.provider.to_owned()),
             provider_subscription_id: Set(provider_id.to_owned()),
             created_at: Set(now.into()),
             ..Default::default()
@@ -120,6 +119,18 @@ async fn subscription_changed(
         .unwrap_or(false));
     row.provider_updated_at = Set(at.into());
     row.updated_at = Set(now.into());
+    if let Some(item) = event
+        .data
+        .object
+        .pointer("/items/data/0/id")
+        .and_then(|v| v.as_str())
+    {
+        row.provider_item_id = Set(Some(item.chars().take(255).collect()));
+    }
+    let price = plan_follow::price_named(uow, event, &license).await?;
+    if let Some(price) = &price {
+        row.plan_price_id = Set(Some(price.id));
+    }
     if is_new {
         row.insert(&**uow).await?;
     } else {
@@ -131,13 +142,95 @@ async fn subscription_changed(
         SubscriptionStatus::Canceled => Some(Follow::cancelled()),
         _ => None,
     };
-    let note = match target {
+    let mut note = match target {
         Some(target) => follow(uow, &license, target, event).await?,
         None => "the license is left as it is".to_owned(),
     };
+    if let Some(price) = price.filter(|_| status != SubscriptionStatus::Canceled)
+        && let Some(moved) = plan_follow::follow_price(uow, license.id, &price, event).await?
+    {
+        note = format!("{note}; {moved}");
+    }
     Ok(Effect::Applied(format!(
         "subscription {subscription_id} {}; {note}",
         status.as_str()
+    )))
+}
+
+/// A completed checkout: the subscription it started is known from now on, with the license
+/// and price it was for, even before the provider's subscription events (which it may beat or
+/// follow); the license moves to the plan bought.
+async fn checkout_completed(uow: &mut UnitOfWork<'_>, event: &ProviderEvent) -> AppResult<Effect> {
+    if event
+        .text("mode")
+        .is_some_and(|mode| mode != "subscription")
+    {
+        return Ok(Effect::Ignored("not a subscription checkout".into()));
+    }
+    let provider_id = event
+        .text("subscription")
+        .ok_or_else(|| unusable("a checkout without a subscription"))?;
+    let license_id = event
+        .data
+        .object
+        .pointer("/metadata/license_id")
+        .and_then(|v| v.as_str())
+        .or_else(|| event.text("client_reference_id"))
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(|| unusable("a checkout that names no license (metadata.license_id)"))?;
+    let license = Licenses::find_by_id(license_id)
+        .one(&**uow)
+        .await?
+        .ok_or_else(|| unusable("the checkout's license does not exist"))?;
+    let price = plan_follow::price_named(uow, event, &license).await?;
+    let now = uow.actor().now;
+    let customer = event.text("customer").map(str::to_owned);
+    let subscription_id = match find(uow, event, provider_id).await? {
+        Some(known) => {
+            let mut row: subscriptions::ActiveModel = known.clone().into();
+            if known.provider_customer_id.is_none() {
+                row.provider_customer_id = Set(customer);
+            }
+            if known.plan_price_id.is_none() {
+                row.plan_price_id = Set(price.as_ref().map(|p| p.id));
+            }
+            row.updated_at = Set(now.into());
+            row.update(&**uow).await?;
+            known.id
+        }
+        None => {
+            let id = Uuid::now_v7();
+            subscriptions::ActiveModel {
+                id: Set(id),
+                developer_id: Set(license.developer_id),
+                license_id: Set(license.id),
+                provider: Set(event.provider.to_owned()),
+                provider_subscription_id: Set(provider_id.to_owned()),
+                provider_customer_id: Set(customer),
+                status: Set(SubscriptionStatus::Incomplete.as_str().to_owned()),
+                current_period_start: Set(None),
+                current_period_end: Set(None),
+                cancel_at_period_end: Set(false),
+                // Nothing of the subscription's own state is mirrored yet: any of its events,
+                // however old, is newer than this.
+                provider_updated_at: Set(DateTime::<Utc>::UNIX_EPOCH.into()),
+                created_at: Set(now.into()),
+                updated_at: Set(now.into()),
+                plan_price_id: Set(price.as_ref().map(|p| p.id)),
+                provider_item_id: Set(None),
+            }
+            .insert(&**uow)
+            .await?;
+            id
+        }
+    };
+    let moved = match &price {
+        Some(price) => plan_follow::follow_price(uow, license.id, price, event).await?,
+        None => None,
+    };
+    Ok(Effect::Applied(format!(
+        "checkout of subscription {subscription_id} completed{}",
+        moved.map(|m| format!("; {m}")).unwrap_or_default()
     )))
 }
 
@@ -155,7 +248,7 @@ async fn invoice_paid(
     // The subscription with its license, in one statement.
     let (known, license) = Subscriptions::find()
         .find_also_related(Licenses)
-        .filter(subscriptions::Column::Provider.eq(STRIPE))
+        .filter(subscriptions::Column::Provider.eq(event.provider))
         .filter(subscriptions::Column::ProviderSubscriptionId.eq(provider_id))
         .one(&**uow)
         .await?
@@ -194,9 +287,13 @@ async fn invoice_paid(
     )))
 }
 
-async fn find(uow: &UnitOfWork<'_>, provider_id: &str) -> AppResult<Option<subscriptions::Model>> {
+async fn find(
+    uow: &UnitOfWork<'_>,
+    event: &ProviderEvent,
+    provider_id: &str,
+) -> AppResult<Option<subscriptions::Model>> {
     Ok(Subscriptions::find()
-        .filter(subscriptions::Column::Provider.eq(STRIPE))
+        .filter(subscriptions::Column::Provider.eq(event.provider))
         .filter(subscriptions::Column::ProviderSubscriptionId.eq(provider_id))
         .one(&**uow)
         .await?)

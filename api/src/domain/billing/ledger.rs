@@ -3,9 +3,7 @@
 //! provider id; a refund marks the payment refunded). Recorded inside the unit of work of the
 //! event that reports them, so a repeated event records nothing twice.
 
-use super::model::{
-    InvoiceStatus, ProviderEvent, STRIPE, TransactionKind, TransactionStatus, unusable,
-};
+use super::model::{InvoiceStatus, ProviderEvent, TransactionKind, TransactionStatus, unusable};
 use crate::error::AppResult;
 use crate::events::UnitOfWork;
 use entity::{invoices, prelude::*, subscriptions, transactions};
@@ -22,7 +20,7 @@ async fn owner(uow: &UnitOfWork<'_>, event: &ProviderEvent) -> AppResult<(Uuid, 
     let by_subscription = match event.text("subscription") {
         Some(id) => {
             Subscriptions::find()
-                .filter(subscriptions::Column::Provider.eq(STRIPE))
+                .filter(subscriptions::Column::Provider.eq(event.provider))
                 .filter(subscriptions::Column::ProviderSubscriptionId.eq(id))
                 .one(&**uow)
                 .await?
@@ -34,7 +32,7 @@ async fn owner(uow: &UnitOfWork<'_>, event: &ProviderEvent) -> AppResult<(Uuid, 
         None => match event.text("customer") {
             Some(customer) => {
                 Subscriptions::find()
-                    .filter(subscriptions::Column::Provider.eq(STRIPE))
+                    .filter(subscriptions::Column::Provider.eq(event.provider))
                     .filter(subscriptions::Column::ProviderCustomerId.eq(customer))
                     .one(&**uow)
                     .await?
@@ -94,7 +92,7 @@ pub async fn invoice(
         .unwrap_or_default();
     let currency = event.text("currency").unwrap_or("usd").to_lowercase();
     let existing = Invoices::find()
-        .filter(invoices::Column::Provider.eq(STRIPE))
+        .filter(invoices::Column::Provider.eq(event.provider))
         .filter(invoices::Column::ProviderInvoiceId.eq(provider_id))
         .one(&**uow)
         .await?;
@@ -107,7 +105,7 @@ pub async fn invoice(
         Some(known) => known.into(),
         None => invoices::ActiveModel {
             id: Set(Uuid::now_v7()),
-            provider: Set(STRIPE.to_owned()),
+            provider: Set(event.provider.to_owned()),
             provider_invoice_id: Set(provider_id.to_owned()),
             created_at: Set(now.into()),
             ..Default::default()
@@ -154,7 +152,7 @@ pub async fn payment(
         id: Set(Uuid::now_v7()),
         developer_id: Set(invoice.developer_id),
         invoice_id: Set(Some(invoice.id)),
-        provider: Set(STRIPE.to_owned()),
+        provider: Set(event.provider.to_owned()),
         provider_payment_id: Set(provider_id),
         kind: Set(TransactionKind::Subscription.as_str().to_owned()),
         status: Set(status.as_str().to_owned()),
@@ -196,7 +194,7 @@ pub async fn refund(uow: &UnitOfWork<'_>, event: &ProviderEvent) -> AppResult<St
             transactions::Column::UpdatedAt,
             Expr::value(uow.actor().now),
         )
-        .filter(transactions::Column::Provider.eq(STRIPE))
+        .filter(transactions::Column::Provider.eq(event.provider))
         .filter(transactions::Column::ProviderPaymentId.is_in(candidates))
         .filter(transactions::Column::Status.eq(TransactionStatus::Succeeded.as_str()))
         .exec(&**uow)

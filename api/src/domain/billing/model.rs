@@ -36,12 +36,26 @@ pub fn unusable(what: &str) -> AppError {
     AppError::validation("data.object", what.to_owned())
 }
 
-/// The one provider so far.
+/// The payment provider of the card network.
 pub const STRIPE: &str = "stripe";
+/// The gateway's own stand-in, completing every payment at once (no key configured).
+pub const SANDBOX: &str = "sandbox";
+
+fn stripe() -> &'static str {
+    STRIPE
+}
+
+/// A stored provider name as the constant that names it.
+pub fn provider_named(name: &str) -> &'static str {
+    if name == SANDBOX { SANDBOX } else { STRIPE }
+}
 
 /// A provider event: what every handler reads.
 #[derive(Clone, Debug, Deserialize)]
 pub struct ProviderEvent {
+    /// Who sent it: set by the receiver, never read from the body.
+    #[serde(skip, default = "stripe")]
+    pub provider: &'static str,
     pub id: String,
     #[serde(rename = "type")]
     pub kind: String,

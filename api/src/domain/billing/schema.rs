@@ -2,8 +2,10 @@ use super::listing::{self, Listed};
 use super::model::{
     InvoiceStatus, SubscriptionStatus, TransactionKind, TransactionStatus, WebhookStatus,
 };
-use super::{metrics, revenue, webhooks};
+use super::provider::Hosted;
+use super::{metrics, purchase, revenue, webhooks};
 use crate::auth::Audience;
+use crate::domain::plans::model::BillingInterval;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
@@ -105,6 +107,56 @@ impl BillingMutation {
         Ok(shown_or_not_found(actor, row, "failed webhook")?)
     }
 
+    /// Starts buying a plan for the caller's license: answers the payment provider's checkout
+    /// page to send the customer to. The sandbox (no provider key configured) completes the
+    /// purchase at once: subscription, invoice, payment and an active license on the plan, by
+    /// the same events the provider would send. Developers only, for themselves; refused
+    /// while the license has a live subscription (ALREADY_SUBSCRIBED: change its plan) and
+    /// over the plan's limits (QUOTA_EXCEEDED, each limit named).
+    async fn create_checkout_session(
+        &self,
+        ctx: &Context<'_>,
+        plan_code: String,
+        #[graphql(default_with = "BillingInterval::Month")] interval: BillingInterval,
+    ) -> Result<HostedSession> {
+        let actor = ctx.actor()?;
+        Ok(purchase::checkout(actor, &plan_code, interval)
+            .await?
+            .into())
+    }
+
+    /// The payment provider's page where the caller manages payment details and invoices.
+    /// Developers with a subscription only.
+    async fn create_billing_portal_session(&self, ctx: &Context<'_>) -> Result<HostedSession> {
+        let actor = ctx.actor()?;
+        Ok(purchase::portal(actor).await?.into())
+    }
+
+    /// Cancels a subscription at the end of the period paid for (the license stays usable
+    /// until then), or now with `atPeriodEnd: false`. Without `subscriptionId`, the caller's
+    /// live one. Its developer or an admin.
+    async fn cancel_subscription(
+        &self,
+        ctx: &Context<'_>,
+        subscription_id: Option<Uuid>,
+        #[graphql(default = true)] at_period_end: bool,
+    ) -> Result<BillingSubscription> {
+        let actor = ctx.actor()?;
+        let row = purchase::cancel(actor, subscription_id, at_period_end).await?;
+        Ok(shown_or_not_found(actor, row, "subscription")?)
+    }
+
+    /// Takes back a cancellation due at the period's end. Its developer or an admin.
+    async fn resume_subscription(
+        &self,
+        ctx: &Context<'_>,
+        subscription_id: Option<Uuid>,
+    ) -> Result<BillingSubscription> {
+        let actor = ctx.actor()?;
+        let row = purchase::resume(actor, subscription_id).await?;
+        Ok(shown_or_not_found(actor, row, "subscription")?)
+    }
+
     /// Gives a dead letter up: kept, marked discarded, never retried. Admins only.
     async fn discard_failed_webhook(&self, ctx: &Context<'_>, id: Uuid) -> Result<WebhookEvent> {
         let actor = ctx.actor()?;
@@ -160,11 +212,32 @@ impl BillingSubscription {
     async fn cancel_at_period_end(&self) -> bool {
         self.0.cancel_at_period_end
     }
+    /// The catalogue price it bills (a plan version's), once known.
+    async fn plan_price_id(&self) -> Option<Uuid> {
+        self.0.plan_price_id
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.with_timezone(&Utc)
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at.with_timezone(&Utc)
+    }
+}
+
+/// A page of the payment provider's to send the customer to.
+#[derive(SimpleObject)]
+pub struct HostedSession {
+    /// The provider's id for it.
+    id: String,
+    url: String,
+}
+
+impl From<Hosted> for HostedSession {
+    fn from(hosted: Hosted) -> Self {
+        Self {
+            id: hosted.id,
+            url: hosted.url,
+        }
     }
 }
 

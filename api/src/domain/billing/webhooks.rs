@@ -4,7 +4,7 @@
 //! with backoff by the scheduler and listed for admins, who may retry or discard it.
 
 use super::effects::{self, Effect};
-use super::model::{ProviderEvent, STRIPE, WebhookStatus};
+use super::model::{ProviderEvent, WebhookStatus, provider_named};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::events::{Change, UnitOfWork};
@@ -56,6 +56,16 @@ pub async fn receive(actor: &Actor, body: &[u8]) -> AppResult<Receipt> {
     let event = ProviderEvent::parse(body)?;
     let payload: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| AppError::validation("body", "not JSON"))?;
+    ingest(actor, event, payload).await
+}
+
+/// Handles one event, from the provider's webhook or from the sandbox: stored once, applied in
+/// the same transaction, kept as a dead letter if its handler fails.
+pub async fn ingest(
+    actor: &Actor,
+    event: ProviderEvent,
+    payload: serde_json::Value,
+) -> AppResult<Receipt> {
     let mut uow = UnitOfWork::begin(actor).await?;
     let handled = Stored::Handled { at: actor.now };
     let inserted = store_once(&*uow, &event, payload.clone(), handled).await?;
@@ -69,7 +79,7 @@ pub async fn receive(actor: &Actor, body: &[u8]) -> AppResult<Receipt> {
             Ok(Receipt::Processed)
         }
         Ok(ignored) => {
-            let receipt = settle(&uow, &event.id, ignored).await?;
+            let receipt = settle(&uow, &event, ignored).await?;
             uow.commit().await?;
             Ok(receipt)
         }
@@ -112,7 +122,7 @@ async fn store_once(
     };
     let row = webhook_events::ActiveModel {
         id: Set(Uuid::now_v7()),
-        provider: Set(STRIPE.to_owned()),
+        provider: Set(event.provider.to_owned()),
         event_id: Set(event.id.clone()),
         event_type: Set(event.kind.clone()),
         payload: Set(payload),
@@ -138,7 +148,7 @@ async fn store_once(
 }
 
 /// Marks the event's row handled, with what the handler said.
-async fn settle(uow: &UnitOfWork<'_>, event_id: &str, effect: Effect) -> AppResult<Receipt> {
+async fn settle(uow: &UnitOfWork<'_>, event: &ProviderEvent, effect: Effect) -> AppResult<Receipt> {
     let (status, note, receipt) = match effect {
         Effect::Applied(note) => (WebhookStatus::Processed, note, Receipt::Processed),
         Effect::Ignored(note) => (WebhookStatus::Ignored, note, Receipt::Ignored),
@@ -158,8 +168,8 @@ async fn settle(uow: &UnitOfWork<'_>, event_id: &str, effect: Effect) -> AppResu
             webhook_events::Column::ProcessedAt,
             Expr::value(uow.actor().now),
         )
-        .filter(webhook_events::Column::Provider.eq(STRIPE))
-        .filter(webhook_events::Column::EventId.eq(event_id))
+        .filter(webhook_events::Column::Provider.eq(event.provider))
+        .filter(webhook_events::Column::EventId.eq(&event.id))
         .exec(&**uow)
         .await?;
     Ok(receipt)
@@ -190,8 +200,9 @@ fn backoff(attempts: i32) -> Duration {
 /// Tries a dead letter again. Only one attempt at a time gets the letter: the attempt count is
 /// compared and set. Answers what became of it.
 pub async fn retry(actor: &Actor, letter: webhook_events::Model) -> AppResult<Receipt> {
-    let event: ProviderEvent = serde_json::from_value(letter.payload.clone())
+    let mut event: ProviderEvent = serde_json::from_value(letter.payload.clone())
         .map_err(|err| AppError::internal(anyhow::anyhow!("stored event unreadable: {err}")))?;
+    event.provider = provider_named(&letter.provider);
     let mut uow = UnitOfWork::begin(actor).await?;
     let claimed = WebhookEvents::update_many()
         .col_expr(
@@ -208,7 +219,7 @@ pub async fn retry(actor: &Actor, letter: webhook_events::Model) -> AppResult<Re
     }
     match effects::apply(&mut uow, &event).await {
         Ok(effect) => {
-            let receipt = settle(&uow, &event.id, effect).await?;
+            let receipt = settle(&uow, &event, effect).await?;
             uow.commit().await?;
             Ok(receipt)
         }

@@ -46,11 +46,7 @@ pub async fn change_plan(
     plan_code: &str,
     force: bool,
 ) -> AppResult<PlanChanged> {
-    match actor.require_user()? {
-        (_, Role::Admin) => {}
-        (me, Role::Developer) if me == developer_id => {}
-        _ => return Err(AppError::NotFound("developer")),
-    }
+    authorize(actor, developer_id)?;
     let now = actor.now;
     let plan = purchasable(&actor.app.db, plan_code).await?;
     let row = PlanEntitlements::find_by_id(plan.id)
@@ -77,6 +73,13 @@ pub async fn change_plan(
     next.plan_values = catalogue::from_plan(&row);
     let usage = Usage::count(&*uow, &license, now).await?;
     let overages = usage.over(&next);
+    if license.plan_id == plan.id && overages.is_empty() {
+        // On the plan already (a provider's event may have moved it): nothing to change.
+        return Ok(PlanChanged {
+            license,
+            released: Vec::new(),
+        });
+    }
     let mut released = Vec::new();
     if !overages.is_empty() {
         if !force || overages.iter().any(|o| !o.releasable) {
@@ -123,6 +126,31 @@ pub async fn change_plan(
         license: after,
         released,
     })
+}
+
+/// Admins, or the developer itself; anyone else is told the developer does not exist.
+pub fn authorize(actor: &Actor, developer_id: Uuid) -> AppResult<()> {
+    match actor.require_user()? {
+        (_, Role::Admin) => Ok(()),
+        (me, Role::Developer) if me == developer_id => Ok(()),
+        _ => Err(AppError::NotFound("developer")),
+    }
+}
+
+/// Each limit of `plan_id` that the developer holding `license` is over (none: it fits), with
+/// the developer's overrides on top.
+pub async fn over_limits(
+    conn: &impl ConnectionTrait,
+    license: &licenses::Model,
+    plan_id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Vec<Overage>> {
+    let Some(row) = PlanEntitlements::find_by_id(plan_id).one(conn).await? else {
+        return Ok(Vec::new());
+    };
+    let mut next = resolve_one(conn, license.developer_id, now).await?;
+    next.plan_values = catalogue::from_plan(&row);
+    Ok(Usage::count(conn, license, now).await?.over(&next))
 }
 
 /// What the developer holds now, against the limits of the plan it moves to.

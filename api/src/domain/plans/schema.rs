@@ -1,7 +1,7 @@
 use super::loaders::{EntitlementsByPlan, PricesByPlan};
 use super::manage::{self, NewPlan, PlanEdit, PriceSpec};
 use super::model::{BillingInterval, DbType};
-use super::{change, service};
+use super::service;
 use crate::auth::Audience;
 use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
@@ -282,7 +282,8 @@ impl PlansMutation {
     }
 
     /// Moves a developer's current license to another plan on sale; its entitlements switch at
-    /// once. Over a limit of the new plan (runtime nodes, seats, team members, instances) it is
+    /// once. A developer paying through a subscription is billed the new plan's price (same
+    /// interval) by the payment provider first. Over a limit of the new plan (runtime nodes, seats, team members, instances) it is
     /// refused with QUOTA_EXCEEDED naming each in `extensions.limits`; with `force`, the newest
     /// runtime nodes, seats and open invitations beyond the limits are freed (members and
     /// instances never are). Admins, or the developer itself.
@@ -294,7 +295,9 @@ impl PlansMutation {
         #[graphql(default = false)] force: bool,
     ) -> Result<PlanChange> {
         let actor = ctx.actor()?;
-        let changed = change::change_plan(actor, developer_id, &plan_code, force).await?;
+        let changed =
+            crate::domain::billing::purchase::change_plan(actor, developer_id, &plan_code, force)
+                .await?;
         Ok(PlanChange {
             license: shown_or_not_found(actor, changed.license, "license")?,
             released: changed
