@@ -1,12 +1,12 @@
 //! Payment webhooks as the provider sends them: signed, repeated, out of order, failing; and
 //! the license following the money, through grace to expiry on the test clock.
 
-use crate::helpers::{Developer, Subscription, TestApp, error_code, spawn_app_with};
-use api::domain::billing::signature;
+use crate::helpers::{
+    Developer, Subscription, TestApp, error_code, post_signed_webhook, spawn_app_with,
+};
 use entity::{audit_events, prelude::*};
 use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -25,24 +25,8 @@ async fn billing_app() -> TestApp {
     .await
 }
 
-/// Posts `event` signed with `secret` at `signed_at`; answers the status and body.
 async fn post_signed(app: &TestApp, event: &Value, secret: &str, signed_at: i64) -> (u16, Value) {
-    let body = event.to_string();
-    let header = signature::sign(
-        &SecretString::from(secret.to_owned()),
-        signed_at,
-        body.as_bytes(),
-    );
-    let response = app
-        .post("/webhooks/stripe")
-        .header("stripe-signature", header)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    post_signed_webhook(app, event, secret, signed_at).await
 }
 
 async fn post(app: &TestApp, event: &Value) -> (u16, Value) {

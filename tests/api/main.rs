@@ -33,6 +33,7 @@ mod schema_walk;
 mod seats;
 mod sessions;
 mod statements;
+mod stripe_provider;
 mod usage;
 mod validation_batches;
 mod websocket;

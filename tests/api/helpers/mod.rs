@@ -12,6 +12,9 @@
 //! - `logging`: `TEST_LOG=1` shows the servers' logs on stderr (`RUST_LOG` filters them).
 //! - `smtp`: a mail server on a loopback port that keeps what it receives and can refuse
 //!   recipients for a while (`SmtpReceiver`).
+//! - `stripe_standin`: the payment provider's API on a loopback port, recording each request
+//!   and answering as documented or with scripted failures (`StripeStandIn`); a webhook posted
+//!   signed as the provider signs it (`post_signed_webhook`).
 //! - `mailbox`: a gateway mailing to such a server (`app_with_mailbox`), and the token of the
 //!   link a mail carries (`mailed_token`).
 //! - `fixtures`: what a test needs in place before it starts, each a small builder answering
@@ -32,6 +35,7 @@ mod process;
 mod proxy;
 mod server;
 mod smtp;
+mod stripe_standin;
 mod websocket;
 
 pub use database::{fresh_database, on_postgres};
@@ -45,6 +49,7 @@ pub use server::{
     test_config, time,
 };
 pub use smtp::SmtpReceiver;
+pub use stripe_standin::{Recorded, StripeStandIn, post_signed_webhook};
 pub use websocket::{
     Subscription, WsSocket, connect_graphql_ws, initialised_ws, next_json, receive, send_json,
 };
