@@ -182,9 +182,10 @@ async fn plans_bound_instances_and_subdomains_are_checked() {
         dedicated["data"]["createInstance"]["tier"], "dedicated",
         "{dedicated}"
     );
+    // Trialing: its server waits for the first payment.
     assert_eq!(
         dedicated["data"]["createInstance"]["status"],
-        "provisioning"
+        "waiting_for_capacity"
     );
     assert!(dedicated["data"]["createInstance"]["poolId"].is_null());
 
@@ -295,10 +296,35 @@ async fn instances_move_through_their_state_machine() {
         "created, running, suspended, resumed, failed, deleted"
     );
 
-    // Dedicated instances are provisioned by hand.
+    // A dedicated instance waits for the plan's first payment, which starts provisioning it;
+    // an admin completes it by hand.
     let big = app.developer("bigco@example.com", "agency_pro").await;
     let big_id =
         create(&app, &big.token, "bigco", "ap").await["data"]["createInstance"]["id"].clone();
+    let unpaid = app
+        .graphql(
+            "mutation($id: UUID!) { completeProvisioning(id: $id, host: \"db-bigco.internal\") { status } }",
+            json!({ "id": big_id }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(error_code(&unpaid), Some("INVALID_TRANSITION"), "{unpaid}");
+    let paid = app
+        .graphql(
+            r#"mutation { createCheckoutSession(planCode: "agency_pro") { url } }"#,
+            json!({}),
+            Some(&big.token),
+        )
+        .await;
+    assert!(paid["errors"].is_null(), "{paid}");
+    let started = app
+        .graphql("{ instances { id status } }", json!({}), Some(&big.token))
+        .await;
+    assert_eq!(
+        started["data"]["instances"],
+        json!([{ "id": big_id, "status": "provisioning" }]),
+        "{started}"
+    );
     let done = app
         .graphql(
             "mutation($id: UUID!) { completeProvisioning(id: $id, host: \"db-bigco.internal\") { status databaseHost } }",

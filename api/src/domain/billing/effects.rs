@@ -6,6 +6,7 @@
 
 use super::model::{InvoiceStatus, ProviderEvent, SubscriptionStatus, TransactionStatus, unusable};
 use super::{ledger, plan_follow};
+use crate::domain::instances::paid::provision_paid;
 use crate::domain::licenses::changes::change;
 use crate::domain::licenses::lifecycle::{GRACE_PERIOD, compare_and_set};
 use crate::domain::licenses::model::{LicenseState, PaymentState};
@@ -280,7 +281,13 @@ async fn invoice_paid(
     } else {
         Follow::overdue()
     };
-    let note = follow(uow, &license, target, event).await?;
+    let mut note = follow(uow, &license, target, event).await?;
+    if paid {
+        let started = provision_paid(uow, license.developer_id).await?;
+        if started > 0 {
+            note = format!("{note}; {started} dedicated instance(s) provisioning");
+        }
+    }
     Ok(Effect::Applied(format!(
         "invoice {} recorded; {note}",
         invoice.id

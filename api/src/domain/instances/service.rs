@@ -4,6 +4,7 @@
 use super::changes::{HistoryLine, change, write_history};
 use super::input;
 use super::model::InstanceStatus;
+use super::paid;
 use super::transitions;
 use crate::auth::{Actor, Role};
 use crate::domain::accounts::service::lock_developer;
@@ -104,8 +105,13 @@ pub async fn create_instance(actor: &Actor, new: NewInstance) -> AppResult<insta
         DbType::Shared => take_slot(&*uow, &region, now).await?,
     };
     let status = match (&pool, tier) {
-        (_, DbType::Dedicated) | (Some(_), DbType::Shared) => InstanceStatus::Provisioning,
+        (Some(_), DbType::Shared) => InstanceStatus::Provisioning,
         (None, DbType::Shared) => InstanceStatus::WaitingForCapacity,
+        // A server of its own is provisioned once paid for.
+        (_, DbType::Dedicated) if paid::has_paid(&*uow, developer_id).await? => {
+            InstanceStatus::Provisioning
+        }
+        (_, DbType::Dedicated) => InstanceStatus::WaitingForCapacity,
     };
     let instance = instances::ActiveModel {
         id: Set(id),
@@ -125,17 +131,24 @@ pub async fn create_instance(actor: &Actor, new: NewInstance) -> AppResult<insta
     }
     .insert(&*uow)
     .await?;
+    let message = match (&pool, tier, status) {
+        (Some(pool), _, _) => Some(format!("placed on {}", pool.host)),
+        (None, DbType::Dedicated, InstanceStatus::WaitingForCapacity) => {
+            Some("waiting for the first payment of the plan".to_owned())
+        }
+        _ => None,
+    };
     let line = HistoryLine {
         kind: "instance.created",
         from: None,
         to: status.as_str(),
-        message: pool.as_ref().map(|p| format!("placed on {}", p.host)),
+        message,
     };
     write_history(&*uow, id, line, now).await?;
     let metadata = json!({ "subdomain": instance.subdomain, "tier": instance.tier, "status": status.as_str(), "poolId": instance.pool_id });
     uow.record(change("instance.created", &instance, metadata))
         .await?;
-    if status == InstanceStatus::WaitingForCapacity {
+    if status == InstanceStatus::WaitingForCapacity && tier == DbType::Shared {
         // Operators watch for this: the region needs another pool.
         uow.publish(Event {
             kind: "pool.capacity_exhausted".into(),

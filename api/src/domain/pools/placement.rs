@@ -5,6 +5,7 @@
 use super::model::PoolStatus;
 use crate::domain::instances::changes::{HistoryLine, change, write_history};
 use crate::domain::instances::model::InstanceStatus;
+use crate::domain::plans::model::DbType;
 use crate::error::AppResult;
 use crate::events::UnitOfWork;
 use chrono::{DateTime, Utc};
@@ -97,6 +98,8 @@ pub async fn place_waiters(uow: &mut UnitOfWork<'_>, region: &str) -> AppResult<
         let Some(waiter) = Instances::find()
             .filter(instances::Column::Region.eq(region))
             .filter(instances::Column::Status.eq(WAITING))
+            // A dedicated instance waits for its server, never for a shared pool.
+            .filter(instances::Column::Tier.eq(DbType::Shared.as_str()))
             .order_by_asc(instances::Column::CreatedAt)
             .order_by_asc(instances::Column::Id)
             .limit(1)
