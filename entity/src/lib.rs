@@ -4,6 +4,8 @@ pub mod prelude;
 
 pub mod account_tokens;
 pub mod audit_events;
+pub mod credit_balances;
+pub mod credit_entries;
 pub mod database_pools;
 pub mod entitlement_overrides;
 pub mod instance_events;

@@ -23,6 +23,7 @@ pub struct Model {
     pub monthly_mail_credits: Option<i64>,
     pub monthly_letters: Option<i64>,
     pub allow_overage: bool,
+    pub monthly_sms_credits: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,8 @@
 
 pub use super::account_tokens::Entity as AccountTokens;
 pub use super::audit_events::Entity as AuditEvents;
+pub use super::credit_balances::Entity as CreditBalances;
+pub use super::credit_entries::Entity as CreditEntries;
 pub use super::database_pools::Entity as DatabasePools;
 pub use super::entitlement_overrides::Entity as EntitlementOverrides;
 pub use super::instance_events::Entity as InstanceEvents;

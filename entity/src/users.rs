@@ -22,6 +22,10 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::account_tokens::Entity")]
     AccountTokens,
+    #[sea_orm(has_many = "super::credit_balances::Entity")]
+    CreditBalances,
+    #[sea_orm(has_many = "super::credit_entries::Entity")]
+    CreditEntries,
     #[sea_orm(has_many = "super::entitlement_overrides::Entity")]
     EntitlementOverrides,
     #[sea_orm(has_many = "super::instances::Entity")]
@@ -49,6 +53,18 @@ pub enum Relation {
 impl Related<super::account_tokens::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::AccountTokens.def()
+    }
+}
+
+impl Related<super::credit_balances::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CreditBalances.def()
+    }
+}
+
+impl Related<super::credit_entries::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CreditEntries.def()
     }
 }
 

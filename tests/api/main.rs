@@ -12,6 +12,7 @@ mod auth;
 mod billing;
 mod boundary;
 mod checkout;
+mod credits;
 mod entitlements;
 mod events;
 mod http;

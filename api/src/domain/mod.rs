@@ -16,7 +16,9 @@
 //! - `usage`: metering, roll-ups and quotas.
 //! - `entitlements`: plan grants with per-developer overrides, cached across gateways.
 //! - `audit`: reading the audit trail.
-//! - `billing`: payment webhooks that move licenses; the subscriptions they mirror.
+//! - `billing`: payment webhooks that move licenses; the subscriptions they mirror; buying
+//!   through the payment provider.
+//! - `credits`: monthly mail and sms credits, bought credits and their ledger.
 //! - `mail`: the outbox and its delivery (SMTP, or the log).
 //! - `members`: a developer's team: invitations, members, removing them.
 //! - `scheduler`: jobs that move licenses through time and prune old rows.
@@ -24,6 +26,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod billing;
+pub mod credits;
 pub mod entitlements;
 pub mod instance_logs;
 pub mod instance_tokens;

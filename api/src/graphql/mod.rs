@@ -20,6 +20,7 @@ use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
 use crate::domain::audit::loaders::AuditEventsByEntity;
 use crate::domain::audit::schema::AuditQuery;
 use crate::domain::billing::schema::{BillingMutation, BillingQuery, MoneyQuery};
+use crate::domain::credits::schema::{CreditsMutation, CreditsQuery};
 use crate::domain::entitlements::loaders::EntitlementsByDeveloper;
 use crate::domain::entitlements::schema::{EntitlementsMutation, EntitlementsQuery};
 use crate::domain::instance_logs::schema::{InstanceLogsMutation, InstanceLogsQuery};
@@ -67,6 +68,7 @@ pub struct QueryRoot(
     SchedulerQuery,
     BillingQuery,
     MoneyQuery,
+    CreditsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -78,6 +80,7 @@ pub struct MutationRoot(
     MembersMutation,
     SchedulerMutation,
     BillingMutation,
+    CreditsMutation,
     NodesMutation,
     PoolsMutation,
     InstancesMutation,

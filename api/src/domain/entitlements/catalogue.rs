@@ -27,6 +27,7 @@ pub const LIMIT_KEYS: &[&str] = &[
     "daily_api_requests",
     "monthly_mail_credits",
     "monthly_letters",
+    "monthly_sms_credits",
     "heartbeat_window_seconds",
 ];
 
@@ -118,6 +119,7 @@ pub fn from_plan(row: &plan_entitlements::Model) -> BTreeMap<String, Value> {
     put("daily_api_requests", json!(row.daily_api_requests));
     put("monthly_mail_credits", json!(row.monthly_mail_credits));
     put("monthly_letters", json!(row.monthly_letters));
+    put("monthly_sms_credits", json!(row.monthly_sms_credits));
     put(
         "heartbeat_window_seconds",
         json!(row.heartbeat_window_seconds),
@@ -174,6 +176,7 @@ pub fn set_on_plan(
         (EntitlementKind::Limit, "daily_api_requests") => row.daily_api_requests = limit()?,
         (EntitlementKind::Limit, "monthly_mail_credits") => row.monthly_mail_credits = limit()?,
         (EntitlementKind::Limit, "monthly_letters") => row.monthly_letters = limit()?,
+        (EntitlementKind::Limit, "monthly_sms_credits") => row.monthly_sms_credits = limit()?,
         (EntitlementKind::Limit, "heartbeat_window_seconds") => {
             row.heartbeat_window_seconds = small(limit()?)?
                 .filter(|seconds| (30..=86_400).contains(seconds))

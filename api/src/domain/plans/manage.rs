@@ -144,6 +144,7 @@ fn granting_nothing(plan_id: Uuid) -> plan_entitlements::Model {
         heartbeat_window_seconds: DEFAULT_HEARTBEAT_WINDOW_SECONDS,
         monthly_mail_credits: Some(0),
         monthly_letters: Some(0),
+        monthly_sms_credits: Some(0),
         allow_overage: false,
     }
 }

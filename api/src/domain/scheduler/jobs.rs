@@ -4,6 +4,7 @@
 use super::retention;
 use crate::auth::Actor;
 use crate::domain::billing::webhooks;
+use crate::domain::credits::service as credits;
 use crate::domain::licenses::time_rules;
 use crate::domain::nodes::time_rules as node_rules;
 use crate::error::AppResult;
@@ -26,6 +27,9 @@ text_enum!(
         RuntimeNodes => "runtime_nodes",
         /// Payment webhooks whose handling failed, due for another attempt: retried.
         WebhookRetries => "webhook_retries",
+        /// Credit balances whose month has turned: the last grant's rest expired, the new
+        /// month's granted.
+        CreditGrants => "credit_grants",
         /// Instance logs and raw usage events past their retention: deleted.
         Retention => "retention",
     }
@@ -40,7 +44,8 @@ impl JobName {
             | Self::LicenseTerms
             | Self::LicenseExpiring
             | Self::RuntimeNodes
-            | Self::WebhookRetries => Duration::from_secs(60),
+            | Self::WebhookRetries
+            | Self::CreditGrants => Duration::from_secs(60),
             Self::Retention => Duration::from_secs(3600),
         }
     }
@@ -53,6 +58,7 @@ impl JobName {
             Self::LicenseExpiring => time_rules::announce_expiring(actor).await,
             Self::RuntimeNodes => node_rules::announce_and_cull(actor).await,
             Self::WebhookRetries => webhooks::retry_due(actor).await,
+            Self::CreditGrants => credits::roll_over_due(actor).await,
             Self::Retention => retention::prune(actor).await,
         }
     }
