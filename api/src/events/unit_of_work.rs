@@ -4,13 +4,14 @@
 //! with [`UnitOfWork::record`]: the audit row is written inside the transaction and the event for
 //! subscribers is queued, to be published only if `commit` succeeds.
 
-use super::bus::{CHANNEL, DomainEvent, notify};
+use super::bus::{CHANNEL, DomainEvent};
 use crate::auth::{Actor, ActorType};
 use crate::error::{AppError, AppResult, ConflictReason};
-use entity::audit_events;
+use entity::{audit_events, prelude::AuditEvents};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set, SqliteTransactionMode, TransactionOptions, TransactionTrait, UpdateMany,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryTrait, Set, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    UpdateMany,
 };
 use std::ops::Deref;
 use uuid::Uuid;
@@ -79,7 +80,12 @@ pub struct UnitOfWork<'a> {
     txn: DatabaseTransaction,
     actor: &'a Actor,
     events: Vec<DomainEvent>,
+    /// Audit rows recorded, written at commit in one statement with the events' NOTIFY.
+    audits: Vec<audit_events::ActiveModel>,
 }
+
+/// Audit rows written per statement, well under either database's parameter limit.
+const AUDIT_ROWS_PER_STATEMENT: usize = 500;
 
 impl<'a> UnitOfWork<'a> {
     pub async fn begin(actor: &'a Actor) -> AppResult<Self> {
@@ -96,6 +102,7 @@ impl<'a> UnitOfWork<'a> {
                 .await?,
             actor,
             events: Vec::new(),
+            audits: Vec::new(),
         })
     }
 
@@ -103,7 +110,8 @@ impl<'a> UnitOfWork<'a> {
         self.actor
     }
 
-    /// Writes the change's audit row and queues its event.
+    /// Queues the change's audit row and its event; both are written by `commit`, inside the
+    /// transaction (nothing in a unit of work reads its own audit rows).
     pub async fn record(&mut self, change: Change) -> AppResult<()> {
         let actor = self.actor;
         let (actor_type, actor_id) = if change.by_platform {
@@ -116,7 +124,7 @@ impl<'a> UnitOfWork<'a> {
         } else {
             (actor.meta.ip.clone(), actor.meta.user_agent.clone())
         };
-        audit_events::ActiveModel {
+        self.audits.push(audit_events::ActiveModel {
             id: Set(Uuid::now_v7()),
             event_type: Set(change.kind),
             actor_id: Set(actor_id),
@@ -128,9 +136,7 @@ impl<'a> UnitOfWork<'a> {
             ip: Set(ip),
             user_agent: Set(user_agent),
             created_at: Set(actor.now.into()),
-        }
-        .insert(&self.txn)
-        .await?;
+        });
         if let Some(event) = change.event {
             self.publish(event);
         }
@@ -169,18 +175,40 @@ impl<'a> UnitOfWork<'a> {
     }
 
     pub async fn commit(self) -> AppResult<()> {
-        let Self { txn, actor, events } = self;
+        let Self {
+            txn,
+            actor,
+            events,
+            mut audits,
+        } = self;
         let bus = &actor.app.bus;
+        // Every audit row but the last statement's worth, as plain inserts.
+        while audits.len() > AUDIT_ROWS_PER_STATEMENT {
+            let rest = audits.split_off(AUDIT_ROWS_PER_STATEMENT);
+            AuditEvents::insert_many(std::mem::replace(&mut audits, rest))
+                .exec_without_returning(&txn)
+                .await?;
+        }
         if bus.via_postgres() {
-            // NOTIFY inside the transaction is delivered by PostgreSQL at commit, to every
-            // listening gateway including this one, and discarded on rollback.
-            for event in &events {
-                let payload = serde_json::to_string(event).map_err(AppError::internal)?;
-                txn.execute_raw(notify(CHANNEL, payload)).await?;
+            // The last audit rows and every event's NOTIFY in one statement. NOTIFY inside the
+            // transaction is delivered by PostgreSQL at commit, to every listening gateway
+            // including this one, and discarded on rollback.
+            let payloads = events
+                .iter()
+                .map(serde_json::to_string)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(AppError::internal)?;
+            if let Some(statement) = audit_and_notify(audits, payloads) {
+                txn.execute_raw(statement).await?;
             }
             txn.commit().await?;
             bus.committed(&events);
         } else {
+            if !audits.is_empty() {
+                AuditEvents::insert_many(audits)
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
             txn.commit().await?;
             bus.committed(&events);
             for event in events {
@@ -188,6 +216,41 @@ impl<'a> UnitOfWork<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// One PostgreSQL statement writing `audits` and notifying every payload on the events'
+/// channel: a data-modifying CTE runs whether or not its result is read.
+fn audit_and_notify(
+    audits: Vec<audit_events::ActiveModel>,
+    payloads: Vec<String>,
+) -> Option<Statement> {
+    let insert =
+        (!audits.is_empty()).then(|| AuditEvents::insert_many(audits).build(DbBackend::Postgres));
+    match (insert, payloads.is_empty()) {
+        (None, true) => None,
+        (Some(insert), true) => Some(insert),
+        (insert, false) => {
+            let (prefix, mut values) = match insert {
+                Some(insert) => (
+                    format!("WITH audit AS ({}) ", insert.sql),
+                    insert.values.map(|v| v.0).unwrap_or_default(),
+                ),
+                None => (String::new(), Vec::new()),
+            };
+            let channel = values.len() + 1;
+            let sql = format!(
+                "{prefix}SELECT pg_notify(${channel}, payload) FROM unnest(${}::text[]) AS payload",
+                channel + 1
+            );
+            values.push(CHANNEL.into());
+            values.push(payloads.into());
+            Some(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+        }
     }
 }
 

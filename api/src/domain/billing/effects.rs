@@ -281,13 +281,7 @@ async fn invoice_paid(
     } else {
         Follow::overdue()
     };
-    let mut note = follow(uow, &license, target, event).await?;
-    if paid {
-        let started = provision_paid(uow, license.developer_id).await?;
-        if started > 0 {
-            note = format!("{note}; {started} dedicated instance(s) provisioning");
-        }
-    }
+    let note = follow(uow, &license, target, event).await?;
     Ok(Effect::Applied(format!(
         "invoice {} recorded; {note}",
         invoice.id
@@ -394,8 +388,19 @@ async fn follow(
     });
     uow.record(change("license.state_changed", &after, metadata).by_platform())
         .await?;
+    // Paid for at last (a first payment, or one after a lapse): servers waiting for it start.
+    let mut started = 0;
+    if target.payment == PaymentState::Active && license.payment_state != target.payment.as_str() {
+        started = provision_paid(uow, license.developer_id).await?;
+    }
     Ok(format!(
-        "the license is {} (was {})",
-        after.state, license.state
+        "the license is {} (was {}){}",
+        after.state,
+        license.state,
+        if started > 0 {
+            format!("; {started} dedicated instance(s) provisioning")
+        } else {
+            String::new()
+        }
     ))
 }

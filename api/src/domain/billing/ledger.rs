@@ -8,7 +8,7 @@ use crate::error::AppResult;
 use crate::events::UnitOfWork;
 use entity::{invoices, prelude::*, subscriptions, transactions};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -91,41 +91,53 @@ pub async fn invoice(
         })
         .unwrap_or_default();
     let currency = event.text("currency").unwrap_or("usd").to_lowercase();
-    let existing = Invoices::find()
-        .filter(invoices::Column::Provider.eq(event.provider))
-        .filter(invoices::Column::ProviderInvoiceId.eq(provider_id))
-        .one(&**uow)
-        .await?;
-    let settled = existing
-        .as_ref()
-        .is_some_and(|known| known.status == InvoiceStatus::Paid.as_str());
-    let status = if settled { InvoiceStatus::Paid } else { status };
-    let is_new = existing.is_none();
-    let mut row: invoices::ActiveModel = match existing {
-        Some(known) => known.into(),
-        None => invoices::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            provider: Set(event.provider.to_owned()),
-            provider_invoice_id: Set(provider_id.to_owned()),
-            created_at: Set(now.into()),
-            ..Default::default()
-        },
+    let row = invoices::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        provider: Set(event.provider.to_owned()),
+        provider_invoice_id: Set(provider_id.to_owned()),
+        developer_id: Set(developer),
+        subscription_id: Set(subscription),
+        number: Set(event.text("number").map(str::to_owned)),
+        status: Set(status.as_str().to_owned()),
+        currency: Set(currency),
+        total_minor: Set(amount(event, "total")),
+        period_start: Set(event.time("period_start").map(Into::into)),
+        period_end: Set(event.time("period_end").map(Into::into)),
+        lines: Set(Value::Array(lines)),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
     };
-    row.developer_id = Set(developer);
-    row.subscription_id = Set(subscription);
-    row.number = Set(event.text("number").map(str::to_owned));
-    row.status = Set(status.as_str().to_owned());
-    row.currency = Set(currency);
-    row.total_minor = Set(amount(event, "total"));
-    row.period_start = Set(event.time("period_start").map(Into::into));
-    row.period_end = Set(event.time("period_end").map(Into::into));
-    row.lines = Set(Value::Array(lines));
-    row.updated_at = Set(now.into());
-    Ok(if is_new {
-        row.insert(&**uow).await?
-    } else {
-        row.update(&**uow).await?
-    })
+    // One statement whatever came before: a new invoice is written, a known one updated (a
+    // paid one stays paid), and the row as it stands is answered.
+    let paid = InvoiceStatus::Paid.as_str();
+    let written = Invoices::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                invoices::Column::Provider,
+                invoices::Column::ProviderInvoiceId,
+            ])
+            .update_columns([
+                invoices::Column::DeveloperId,
+                invoices::Column::SubscriptionId,
+                invoices::Column::Number,
+                invoices::Column::Currency,
+                invoices::Column::TotalMinor,
+                invoices::Column::PeriodStart,
+                invoices::Column::PeriodEnd,
+                invoices::Column::Lines,
+                invoices::Column::UpdatedAt,
+            ])
+            .value(
+                invoices::Column::Status,
+                Expr::cust(format!(
+                    "CASE WHEN invoices.status = '{paid}' THEN '{paid}' ELSE excluded.status END"
+                )),
+            )
+            .to_owned(),
+        )
+        .exec_with_returning(&**uow)
+        .await?;
+    Ok(written)
 }
 
 /// A payment (or a failed attempt) of `invoice`. A payment is known by its charge (or, without

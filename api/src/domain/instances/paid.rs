@@ -1,7 +1,8 @@
 //! Dedicated servers are paid for before they are provisioned: a dedicated-tier instance
 //! created before its developer has paid waits (`waiting_for_capacity`, with no pool), and the
-//! first paid invoice starts provisioning it, by the platform, in the unit of work that
-//! records the payment. An admin then completes it (`completeProvisioning`).
+//! payment that makes the license paid (its first paid invoice, or its subscription turning
+//! active) starts provisioning it, by the platform, in the unit of work that records the
+//! payment. An admin then completes it (`completeProvisioning`).
 
 use super::changes::{HistoryLine, change, write_history};
 use super::model::InstanceStatus;
