@@ -1,6 +1,6 @@
-use crate::helpers::{TestApp, error_code, spawn_app, spawn_patient_app};
+use crate::helpers::{TestApp, error_code, spawn_app, spawn_app_with, spawn_patient_app};
 use entity::{database_pools, instances, prelude::*};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -478,4 +478,61 @@ async fn developers_instances_usage_and_entitlements_cost_a_constant_number_of_s
     assert!(spent <= 10, "{spent} statements for the nested query");
     let (_, warm) = app.graphql_counted(query, json!({}), Some(&admin)).await;
     assert!(warm <= 7, "{warm} statements with entitlements cached");
+}
+
+#[tokio::test]
+async fn the_scheduler_places_a_waiter_whose_room_came_without_a_placement() {
+    let app = spawn_app_with(&[("TEST_CLOCK", "true")]).await;
+    let admin = app.admin_token().await;
+    let developer = app.developer("late@example.com", "solo").await;
+    let waiting = create(&app, &developer.token, "late-shop", "af").await;
+    assert_eq!(
+        waiting["data"]["createInstance"]["status"], "waiting_for_capacity",
+        "{waiting}"
+    );
+    // Room that appeared without passing through a mutation that places waiters.
+    let now = chrono::Utc::now().fixed_offset();
+    database_pools::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        host: Set("db-af-1.internal".into()),
+        region: Set("af".into()),
+        max_databases: Set(10),
+        current_databases: Set(0),
+        alert_threshold: Set(0.8),
+        status: Set("active".into()),
+        storage_used_bytes: Set(0),
+        storage_total_bytes: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.state.db)
+    .await
+    .expect("pool");
+    let ran = app
+        .graphql(
+            "mutation { advanceTestClock(seconds: 60) { ran { job rows } } }",
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+    assert!(
+        ran["data"]["advanceTestClock"]["ran"]
+            .as_array()
+            .is_some_and(|jobs| jobs
+                .iter()
+                .any(|j| j["job"] == "INSTANCE_PLACEMENT" && j["rows"] == 1)),
+        "{ran}"
+    );
+    let placed = app
+        .graphql(
+            "{ instances { status databaseHost } }",
+            json!({}),
+            Some(&developer.token),
+        )
+        .await;
+    assert_eq!(
+        placed["data"]["instances"],
+        json!([{ "status": "provisioning", "databaseHost": "db-af-1.internal" }]),
+        "{placed}"
+    );
 }

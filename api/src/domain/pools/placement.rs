@@ -3,6 +3,7 @@
 //! under any concurrency. Waiting instances are placed oldest first when room appears.
 
 use super::model::PoolStatus;
+use crate::auth::Actor;
 use crate::domain::instances::changes::{HistoryLine, change, write_history};
 use crate::domain::instances::model::InstanceStatus;
 use crate::domain::plans::model::DbType;
@@ -148,4 +149,27 @@ pub async fn place_waiters(uow: &mut UnitOfWork<'_>, region: &str) -> AppResult<
         }
     }
     Ok(())
+}
+
+/// The scheduler's sweep: capacity is offered to waiters the moment it appears (a slot freed, a
+/// pool added or grown, in that change's own transaction); this places any waiter that moment
+/// missed (a region whose room came while its waiters were being created), a bounded number of
+/// regions per run. Answers how many regions it looked at.
+pub async fn place_all_waiters(actor: &Actor) -> AppResult<u64> {
+    let regions: Vec<String> = Instances::find()
+        .select_only()
+        .column(instances::Column::Region)
+        .distinct()
+        .filter(instances::Column::Status.eq(WAITING))
+        .filter(instances::Column::Tier.eq(DbType::Shared.as_str()))
+        .limit(50)
+        .into_tuple()
+        .all(&actor.app.db)
+        .await?;
+    for region in &regions {
+        let mut uow = UnitOfWork::begin(actor).await?;
+        place_waiters(&mut uow, region).await?;
+        uow.commit().await?;
+    }
+    Ok(regions.len() as u64)
 }

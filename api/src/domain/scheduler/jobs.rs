@@ -7,6 +7,7 @@ use crate::domain::billing::webhooks;
 use crate::domain::credits::service as credits;
 use crate::domain::licenses::time_rules;
 use crate::domain::nodes::time_rules as node_rules;
+use crate::domain::pools::placement;
 use crate::error::AppResult;
 use crate::vocabulary::text_enum;
 use std::time::Duration;
@@ -27,6 +28,8 @@ text_enum!(
         RuntimeNodes => "runtime_nodes",
         /// Payment webhooks whose handling failed, due for another attempt: retried.
         WebhookRetries => "webhook_retries",
+        /// Shared instances still waiting for capacity where pools have room: placed.
+        InstancePlacement => "instance_placement",
         /// Credit balances whose month has turned: the last grant's rest expired, the new
         /// month's granted.
         CreditGrants => "credit_grants",
@@ -45,7 +48,8 @@ impl JobName {
             | Self::LicenseExpiring
             | Self::RuntimeNodes
             | Self::WebhookRetries
-            | Self::CreditGrants => Duration::from_secs(60),
+            | Self::CreditGrants
+            | Self::InstancePlacement => Duration::from_secs(60),
             Self::Retention => Duration::from_secs(3600),
         }
     }
@@ -59,6 +63,7 @@ impl JobName {
             Self::RuntimeNodes => node_rules::announce_and_cull(actor).await,
             Self::WebhookRetries => webhooks::retry_due(actor).await,
             Self::CreditGrants => credits::roll_over_due(actor).await,
+            Self::InstancePlacement => placement::place_all_waiters(actor).await,
             Self::Retention => retention::prune(actor).await,
         }
     }
