@@ -85,6 +85,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             .await
             .map_err(|e| anyhow::anyhow!("seeding plans failed: {e:?}"))?;
     }
+    state.bus.start_reading(&state.db).await?;
     password::prepare();
     let bootstrap_admin = ensure_admin(&Actor::system(&state))
         .await

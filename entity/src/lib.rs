@@ -8,6 +8,8 @@ pub mod credit_balances;
 pub mod credit_entries;
 pub mod database_pools;
 pub mod entitlement_overrides;
+pub mod event_log;
+pub mod event_log_state;
 pub mod instance_events;
 pub mod instance_logs;
 pub mod instance_tokens;

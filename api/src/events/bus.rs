@@ -1,6 +1,8 @@
-//! The event bus: an in-process broadcast, fed on PostgreSQL by LISTEN/NOTIFY so that every
-//! gateway process sharing the database sees every committed change.
+//! The event bus: an in-process broadcast of the durable event log (see `log.rs`), read by this
+//! process after every commit: on PostgreSQL woken by LISTEN/NOTIFY so that every gateway
+//! process sharing the database sees every committed change, in order, whatever its size.
 
+use super::log::{self, Tail};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
@@ -30,6 +32,10 @@ pub struct DomainEvent {
     pub developer_id: Option<Uuid>,
     pub data: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
+    /// Its place in the event log, which subscribers resume from (0: not logged, a notice of
+    /// this process's own).
+    #[serde(default)]
+    pub position: i64,
 }
 
 /// `NOTIFY channel, payload` as a statement that binds both.
@@ -68,6 +74,7 @@ pub struct EventBus {
     /// Set on PostgreSQL, where other processes may listen.
     signal_db: Option<DatabaseConnection>,
     origin: u64,
+    tail: Tail,
 }
 
 impl EventBus {
@@ -78,6 +85,7 @@ impl EventBus {
         let (signals, _) = broadcast::channel(1024);
         let origin = rand::random();
         let via_postgres = db.get_database_backend() == DbBackend::Postgres;
+        let tail = Tail::default();
         if via_postgres {
             let pool = db.get_postgres_connection_pool().clone();
             let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
@@ -86,10 +94,12 @@ impl EventBus {
                 events: sender.clone(),
                 signals: signals.clone(),
                 origin,
+                tail: tail.clone(),
             };
             tokio::spawn(forward_notifications(listener, outlets));
         }
         Ok(Self {
+            tail,
             sender,
             via_postgres,
             hooks: Arc::default(),
@@ -161,9 +171,21 @@ impl EventBus {
         self.via_postgres
     }
 
-    pub(crate) fn deliver_locally(&self, event: DomainEvent) {
-        // No subscriber is not an error.
-        let _ = self.sender.send(Arc::new(event));
+    /// Starts delivering the event log to this process's subscribers, from its end as it
+    /// stands (the log's table exists once the database is migrated).
+    pub async fn start_reading(&self, db: &DatabaseConnection) -> anyhow::Result<()> {
+        log::start_reader(db, self.tail.clone(), self.sender.clone()).await?;
+        Ok(())
+    }
+
+    /// The last log position this process has delivered to its subscribers.
+    pub fn tail(&self) -> i64 {
+        self.tail.position()
+    }
+
+    /// Asks this process's log reader to look now: it has just committed events.
+    pub(crate) fn wake(&self) {
+        self.tail.wake();
     }
 }
 
@@ -172,6 +194,7 @@ struct Outlets {
     events: broadcast::Sender<Arc<DomainEvent>>,
     signals: broadcast::Sender<Arc<Signal>>,
     origin: u64,
+    tail: Tail,
 }
 
 impl Outlets {
@@ -187,12 +210,8 @@ impl Outlets {
             }
             return;
         }
-        match serde_json::from_str::<DomainEvent>(payload) {
-            Ok(event) => {
-                let _ = self.events.send(Arc::new(event));
-            }
-            Err(err) => tracing::warn!(%err, "ignoring malformed event notification"),
-        }
+        // The payload is the committed position: the rows are read from the log.
+        self.tail.wake();
     }
 }
 
@@ -214,6 +233,7 @@ async fn forward_notifications(
                     developer_id: None,
                     data: serde_json::Value::Null,
                     occurred_at: Utc::now(),
+                    position: 0,
                 }));
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

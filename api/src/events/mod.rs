@@ -1,10 +1,12 @@
 //! Domain events: recorded inside a transaction, delivered to subscribers only once it commits.
 //! - `bus.rs`: the in-process broadcast, fed on PostgreSQL by LISTEN/NOTIFY, and signals
 //!   between gateway processes.
+//! - `log.rs`: the durable event log, and the reader that delivers it to this process in order.
 //! - `unit_of_work.rs`: a mutation's transaction, recording each change (audit row and event)
 //!   once, publishing only on commit.
 
 mod bus;
+pub mod log;
 mod unit_of_work;
 
 pub use bus::{DomainEvent, EventBus, RESYNC, Signal};

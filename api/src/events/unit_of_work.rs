@@ -7,7 +7,7 @@
 use super::bus::{CHANNEL, DomainEvent};
 use crate::auth::{Actor, ActorType};
 use crate::error::{AppError, AppResult, ConflictReason};
-use entity::{audit_events, prelude::AuditEvents};
+use entity::{audit_events, event_log, prelude::AuditEvents, prelude::EventLog};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
     QueryTrait, Set, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
@@ -152,6 +152,7 @@ impl<'a> UnitOfWork<'a> {
             developer_id: event.developer_id,
             data: event.data,
             occurred_at: self.actor.now,
+            position: 0,
         });
     }
 
@@ -190,15 +191,10 @@ impl<'a> UnitOfWork<'a> {
                 .await?;
         }
         if bus.via_postgres() {
-            // The last audit rows and every event's NOTIFY in one statement. NOTIFY inside the
-            // transaction is delivered by PostgreSQL at commit, to every listening gateway
-            // including this one, and discarded on rollback.
-            let payloads = events
-                .iter()
-                .map(serde_json::to_string)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(AppError::internal)?;
-            if let Some(statement) = audit_and_notify(audits, payloads) {
+            // The last audit rows, the events' log rows and one NOTIFY of the highest position,
+            // in one statement. NOTIFY inside the transaction is delivered by PostgreSQL at
+            // commit, to every listening gateway including this one, and dropped on rollback.
+            if let Some(statement) = audit_and_log(audits, &events) {
                 txn.execute_raw(statement).await?;
             }
             txn.commit().await?;
@@ -209,49 +205,84 @@ impl<'a> UnitOfWork<'a> {
                     .exec_without_returning(&txn)
                     .await?;
             }
+            if !events.is_empty() {
+                EventLog::insert_many(events.iter().map(log_row))
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
             txn.commit().await?;
             bus.committed(&events);
-            for event in events {
-                bus.deliver_locally(event);
-            }
+            bus.wake();
         }
         Ok(())
     }
 }
 
-/// One PostgreSQL statement writing `audits` and notifying every payload on the events'
-/// channel: a data-modifying CTE runs whether or not its result is read.
-fn audit_and_notify(
-    audits: Vec<audit_events::ActiveModel>,
-    payloads: Vec<String>,
-) -> Option<Statement> {
-    let insert =
-        (!audits.is_empty()).then(|| AuditEvents::insert_many(audits).build(DbBackend::Postgres));
-    match (insert, payloads.is_empty()) {
-        (None, true) => None,
-        (Some(insert), true) => Some(insert),
-        (insert, false) => {
-            let (prefix, mut values) = match insert {
-                Some(insert) => (
-                    format!("WITH audit AS ({}) ", insert.sql),
-                    insert.values.map(|v| v.0).unwrap_or_default(),
-                ),
-                None => (String::new(), Vec::new()),
-            };
-            let channel = values.len() + 1;
-            let sql = format!(
-                "{prefix}SELECT pg_notify(${channel}, payload) FROM unnest(${}::text[]) AS payload",
-                channel + 1
-            );
-            values.push(CHANNEL.into());
-            values.push(payloads.into());
-            Some(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                values,
-            ))
+/// An event as its log row (the database numbers it).
+fn log_row(event: &DomainEvent) -> event_log::ActiveModel {
+    event_log::ActiveModel {
+        kind: Set(event.kind.clone()),
+        entity_id: Set(event.entity_id),
+        developer_id: Set(event.developer_id),
+        data: Set(event.data.clone()),
+        occurred_at: Set(event.occurred_at.into()),
+        ..Default::default()
+    }
+}
+
+/// `sql`'s numbered placeholders moved up by `by`, so that it can follow another statement's
+/// in one. Every value is a placeholder, so a `$` followed by digits is one.
+fn shift_placeholders(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&digits),
         }
     }
+    out
+}
+
+/// One PostgreSQL statement writing `audits` and the events' log rows and notifying the
+/// highest position written: data-modifying CTEs run whether or not their result is read.
+fn audit_and_log(
+    audits: Vec<audit_events::ActiveModel>,
+    events: &[DomainEvent],
+) -> Option<Statement> {
+    let audit = (!audits.is_empty())
+        .then(|| AuditEvents::insert_many(audits).build(DbBackend::Postgres));
+    if events.is_empty() {
+        return audit;
+    }
+    let (mut sql, mut values) = match audit {
+        Some(audit) => (
+            format!("WITH audit AS ({}), ", audit.sql),
+            audit.values.map(|v| v.0).unwrap_or_default(),
+        ),
+        None => ("WITH ".to_owned(), Vec::new()),
+    };
+    let logged = EventLog::insert_many(events.iter().map(log_row)).build(DbBackend::Postgres);
+    sql.push_str(&format!(
+        "logged AS ({} RETURNING position) ",
+        shift_placeholders(&logged.sql, values.len())
+    ));
+    values.extend(logged.values.map(|v| v.0).unwrap_or_default());
+    sql.push_str(&format!(
+        "SELECT pg_notify(${}, max(position)::text) FROM logged",
+        values.len() + 1
+    ));
+    values.push(CHANNEL.into());
+    Some(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
 }
 
 impl Deref for UnitOfWork<'_> {
@@ -259,5 +290,19 @@ impl Deref for UnitOfWork<'_> {
 
     fn deref(&self) -> &DatabaseTransaction {
         &self.txn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shift_placeholders;
+
+    #[test]
+    fn placeholders_move_up_and_nothing_else_changes() {
+        assert_eq!(
+            shift_placeholders(r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($10, $11)"#, 5),
+            r#"INSERT INTO "t" ("a", "b") VALUES ($6, $7), ($15, $16)"#
+        );
+        assert_eq!(shift_placeholders("no placeholders $", 3), "no placeholders $");
     }
 }
