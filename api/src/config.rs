@@ -267,6 +267,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "handled payment webhooks received longer ago than this are deleted by the scheduler (dead letters are kept)",
     ),
     (
+        "EVENT_LOG_RETENTION_DAYS",
+        "7",
+        "published events older than this are deleted from the event log by the scheduler; a subscription cannot resume from before them",
+    ),
+    (
         "TEST_CLOCK",
         "false",
         "allow admins to move this gateway's clock forward (`advanceTestClock`), for sandboxes; refused in production",
@@ -323,6 +328,7 @@ pub struct RetentionConfig {
     pub instance_log_days: i64,
     pub usage_event_days: i64,
     pub webhook_days: i64,
+    pub event_log_days: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -501,6 +507,7 @@ impl Config {
                 instance_log_days: parse(&get, "RETENTION_INSTANCE_LOG_DAYS")?,
                 usage_event_days: parse(&get, "RETENTION_USAGE_EVENT_DAYS")?,
                 webhook_days: parse(&get, "RETENTION_WEBHOOK_DAYS")?,
+                event_log_days: parse(&get, "EVENT_LOG_RETENTION_DAYS")?,
             },
             billing: BillingConfig {
                 stripe_webhook_secrets: get("STRIPE_WEBHOOK_SECRETS")
@@ -603,6 +610,7 @@ impl Config {
         if retention.instance_log_days < 1
             || retention.usage_event_days < 1
             || retention.webhook_days < 1
+            || retention.event_log_days < 1
         {
             return Err(ConfigError(
                 "retention periods must be at least a day".into(),

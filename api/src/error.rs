@@ -45,6 +45,7 @@ text_enum!(
         PlanRetired => "PLAN_RETIRED",
         AlreadySubscribed => "ALREADY_SUBSCRIBED",
         SubscriptionEnded => "SUBSCRIPTION_ENDED",
+        CursorExpired => "CURSOR_EXPIRED",
         MetricExists => "METRIC_EXISTS",
         SubdomainTaken => "SUBDOMAIN_TAKEN",
         PoolHostTaken => "POOL_HOST_TAKEN",
@@ -338,6 +339,7 @@ impl ConflictReason {
                 "the license has a subscription already: change its plan instead"
             }
             Self::SubscriptionEnded => "the subscription has ended",
+            Self::CursorExpired => "the cursor is past the event log's retention",
             Self::MetricExists => "a metric with this code already exists",
             Self::SubdomainTaken => "this subdomain is in use",
             Self::PoolHostTaken => "a pool with this host exists",

@@ -14,6 +14,7 @@ mod boundary;
 mod checkout;
 mod credits;
 mod entitlements;
+mod event_log;
 mod events;
 mod http;
 mod instance_logs;

@@ -259,8 +259,8 @@ fn audit_and_log(
     audits: Vec<audit_events::ActiveModel>,
     events: &[DomainEvent],
 ) -> Option<Statement> {
-    let audit = (!audits.is_empty())
-        .then(|| AuditEvents::insert_many(audits).build(DbBackend::Postgres));
+    let audit =
+        (!audits.is_empty()).then(|| AuditEvents::insert_many(audits).build(DbBackend::Postgres));
     if events.is_empty() {
         return audit;
     }
@@ -282,7 +282,11 @@ fn audit_and_log(
         values.len() + 1
     ));
     values.push(CHANNEL.into());
-    Some(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+    Some(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
 }
 
 impl Deref for UnitOfWork<'_> {
@@ -300,9 +304,15 @@ mod tests {
     #[test]
     fn placeholders_move_up_and_nothing_else_changes() {
         assert_eq!(
-            shift_placeholders(r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($10, $11)"#, 5),
+            shift_placeholders(
+                r#"INSERT INTO "t" ("a", "b") VALUES ($1, $2), ($10, $11)"#,
+                5
+            ),
             r#"INSERT INTO "t" ("a", "b") VALUES ($6, $7), ($15, $16)"#
         );
-        assert_eq!(shift_placeholders("no placeholders $", 3), "no placeholders $");
+        assert_eq!(
+            shift_placeholders("no placeholders $", 3),
+            "no placeholders $"
+        );
     }
 }

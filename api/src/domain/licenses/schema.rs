@@ -3,7 +3,7 @@ use super::listing;
 use super::loaders::LicenseById;
 use super::model::{LicenseFilter, LicenseOrder, LicenseState, LicenseTerm, PaymentState};
 use super::service::{self, CustomerFields, LicenseChanges, LicenseFields, NewLicense};
-use crate::auth::Audience;
+use crate::auth::{Audience, Role};
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
 use crate::domain::audit::loaders::AuditEventsByEntity;
@@ -14,7 +14,8 @@ use crate::domain::plans::loaders::PlanById;
 use crate::domain::plans::schema::Plan;
 use crate::domain::seats::loaders::HeldAssignmentsByLicense;
 use crate::domain::seats::schema::Assignment;
-use crate::events::DomainEvent;
+use crate::error::{AppError, AppResult};
+use crate::events::{DomainEvent, resume};
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related, related_one, related_owned};
 use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
@@ -25,7 +26,6 @@ use chrono::{DateTime, Utc};
 use entity::licenses;
 use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
-use tokio_stream::wrappers::BroadcastStream;
 use uuid::Uuid;
 
 pub struct License(licenses::Model);
@@ -209,6 +209,14 @@ impl LicenseEvent {
     }
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.0.occurred_at
+    }
+    /// Where this event is in the log: subscribe with `after: <cursor>` to resume after it.
+    async fn cursor(&self) -> String {
+        resume::cursor_of(&self.0)
+    }
+    /// What the change recorded (its new state, say).
+    async fn data(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(self.0.data.clone())
     }
     /// The license as it is now (it may have changed again since the event).
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
@@ -428,18 +436,53 @@ pub struct LicensesSubscription;
 
 #[Subscription]
 impl LicensesSubscription {
-    /// Committed license changes, from every gateway process: all of them for admins, a
-    /// developer's own for a developer.
-    async fn license_events(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = LicenseEvent>> {
+    /// Committed license changes, from every gateway process, in order: all of them for
+    /// admins, a developer's own for a developer. With `after` (an event's `cursor`), the events
+    /// since it are replayed first, then the live ones follow with no gap and no duplicate; a
+    /// cursor past the log's retention is refused (CONFLICT, reason CURSOR_EXPIRED: reload).
+    /// `licenseId` and `types` (e.g. `license.state_changed`) narrow what is sent.
+    async fn license_events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        license_id: Option<Uuid>,
+        types: Option<Vec<String>>,
+    ) -> Result<impl Stream<Item = LicenseEvent>> {
         let actor = ctx.actor()?.clone();
-        actor.require_user()?;
-        let events = BroadcastStream::new(actor.app.bus.subscribe());
-        Ok(events.filter_map(move |received| {
-            let visible = received
-                .ok()
-                .filter(|event| event.kind.starts_with("license."))
-                .and_then(|event| shown::<LicenseEvent>(&actor, event));
-            std::future::ready(visible)
-        }))
+        let (me, role) = actor.require_user()?;
+        let after = resume::cursor(after.as_deref())?;
+        let types = event_types(types)?;
+        let owner = (role == Role::Developer).then_some(me);
+        let viewer = actor.clone();
+        let events = resume::events(&actor, after, owner, move |event| {
+            event.kind.starts_with("license.")
+                && license_id.is_none_or(|id| event.entity_id == id)
+                && types
+                    .as_ref()
+                    .is_none_or(|types| types.contains(&event.kind))
+        })
+        .await?;
+        Ok(events
+            .filter_map(move |event| std::future::ready(shown::<LicenseEvent>(&viewer, event))))
     }
+}
+
+/// A subscription's `types` filter, checked: at most 20 dotted names.
+fn event_types(types: Option<Vec<String>>) -> AppResult<Option<Vec<String>>> {
+    let Some(types) = types else {
+        return Ok(None);
+    };
+    let plain = |t: &String| {
+        !t.is_empty()
+            && t.len() <= 100
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_'))
+    };
+    if types.len() > 20 || !types.iter().all(plain) {
+        return Err(AppError::validation(
+            "types",
+            "at most 20 event types such as `license.state_changed`",
+        ));
+    }
+    Ok(Some(types))
 }

@@ -1,7 +1,7 @@
 //! Keeping tables within their retention: instance logs after `RETENTION_INSTANCE_LOG_DAYS`,
 //! raw usage events after `RETENTION_USAGE_EVENT_DAYS` of being received (their roll-ups are
 //! kept), handled payment webhooks after `RETENTION_WEBHOOK_DAYS` (dead letters are kept until an
-//! admin settles them). Ids are time-ordered (UUIDv7), so "older than" is a range of the primary key and needs
+//! admin settles them), the event log after `EVENT_LOG_RETENTION_DAYS`. Ids are time-ordered (UUIDv7), so "older than" is a range of the primary key and needs
 //! no index of its own. Deleted in bounded batches, so a backlog never holds one long
 //! transaction.
 
@@ -9,10 +9,12 @@ use crate::auth::Actor;
 use crate::domain::billing::model::WebhookStatus;
 use crate::error::AppResult;
 use chrono::{DateTime, Duration, Utc};
-use entity::{instance_logs, prelude::*, usage_events, webhook_events};
+use entity::{event_log, event_log_state, instance_logs, prelude::*, usage_events, webhook_events};
+use sea_orm::prelude::DateTimeWithTimeZone;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, DeleteResult, EntityTrait, QueryFilter, QuerySelect,
-    Select,
+    ColumnTrait, DatabaseConnection, DbErr, DeleteResult, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -60,7 +62,48 @@ pub async fn prune(actor: &Actor) -> AppResult<u64> {
             .filter(webhook_events::Column::Id.is_in(ids))
             .exec(db)
     });
-    Ok(logs.await? + usage.await? + webhooks.await?)
+    let events = prune_event_log(db, actor.now - Duration::days(retention.event_log_days));
+    Ok(logs.await? + usage.await? + webhooks.await? + events.await?)
+}
+
+/// Deletes the event log's rows older than `cutoff`, oldest first, a batch at a time, and
+/// remembers the highest position deleted (a cursor below it cannot be resumed). Positions
+/// follow commit time, so the old rows are the first ones: read by the primary key, no index
+/// on time needed.
+async fn prune_event_log(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> AppResult<u64> {
+    let mut deleted = 0;
+    for _ in 0..MAX_BATCHES {
+        let oldest: Vec<(i64, DateTimeWithTimeZone)> = EventLog::find()
+            .select_only()
+            .column(event_log::Column::Position)
+            .column(event_log::Column::OccurredAt)
+            .order_by_asc(event_log::Column::Position)
+            .limit(BATCH)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let Some(through) = oldest
+            .iter()
+            .take_while(|(_, at)| at.with_timezone(&Utc) < cutoff)
+            .map(|(position, _)| *position)
+            .last()
+        else {
+            break;
+        };
+        let txn = db.begin().await?;
+        deleted += EventLog::delete_many()
+            .filter(event_log::Column::Position.lte(through))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        EventLogState::update_many()
+            .col_expr(event_log_state::Column::PrunedThrough, Expr::value(through))
+            .filter(event_log_state::Column::PrunedThrough.lt(through))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+    }
+    Ok(deleted)
 }
 
 /// Deletes the rows `old` finds, a batch at a time, up to `MAX_BATCHES`; answers how many.

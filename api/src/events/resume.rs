@@ -1,0 +1,106 @@
+//! A subscription's events: those after the client's cursor replayed from the log, then the
+//! live ones, in log order, each once. The live broadcast is joined before the replay is read,
+//! and nothing at or below the last position sent is sent again, so the two meet with no gap
+//! and no duplicate, whichever gateway the cursor came from. A subscriber that falls behind
+//! the broadcast does not hold it back: it is dropped from it and reads the log again from its
+//! last position, at its own pace.
+
+use super::bus::DomainEvent;
+use super::log::{self, PAGE, as_event};
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult, ConflictReason};
+use futures_util::Stream;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+/// A cursor as clients send it: a log position.
+pub fn cursor(raw: Option<&str>) -> AppResult<Option<i64>> {
+    raw.map(|raw| {
+        raw.trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|position| *position >= 0)
+            .ok_or_else(|| AppError::validation("after", "not a cursor of this subscription"))
+    })
+    .transpose()
+}
+
+pub fn cursor_of(event: &DomainEvent) -> String {
+    event.position.to_string()
+}
+
+/// The events `keep` admits: after `after` from the log (refused with CURSOR_EXPIRED when
+/// retention has pruned past it), then live. `owner` narrows the replay to one developer's rows
+/// (the caller's own: an optimisation, `keep` still decides).
+pub async fn events<F>(
+    actor: &Actor,
+    after: Option<i64>,
+    owner: Option<Uuid>,
+    keep: F,
+) -> AppResult<impl Stream<Item = Arc<DomainEvent>> + use<F>>
+where
+    F: Fn(&DomainEvent) -> bool + Send + Sync + 'static,
+{
+    let bus = actor.app.bus.clone();
+    let db = actor.app.db.clone();
+    let mut live = bus.subscribe();
+    let tail = bus.tail();
+    if let Some(after) = after
+        && after < log::pruned_through(&db).await?
+    {
+        return Err(AppError::conflict(
+            ConflictReason::CursorExpired,
+            "events after this cursor are past retention: reload, then subscribe without `after`",
+        ));
+    }
+    Ok(async_stream::stream! {
+        // Replay what the log holds after the cursor, up to where live delivery begins.
+        let mut last = after.unwrap_or(tail);
+        let mut replay_to = after.map(|_| tail);
+        loop {
+            if let Some(until) = replay_to {
+                'replay: loop {
+                    let rows = match log::rows_after(&db, last, owner).await {
+                        Ok(rows) => rows,
+                        Err(err) => {
+                            tracing::warn!(%err, "a subscription could not read the event log");
+                            return;
+                        }
+                    };
+                    let page_full = rows.len() as u64 == PAGE;
+                    for row in rows {
+                        if row.position > until {
+                            break 'replay;
+                        }
+                        last = row.position;
+                        let event = Arc::new(as_event(row));
+                        if keep(&event) {
+                            yield event;
+                        }
+                    }
+                    if !page_full {
+                        break;
+                    }
+                }
+                last = last.max(until);
+                replay_to = None;
+            }
+            match live.recv().await {
+                Ok(event) if event.position > last => {
+                    last = event.position;
+                    if keep(&event) {
+                        yield event;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => {
+                    // Too slow for the broadcast: catch up from the log.
+                    live = bus.subscribe();
+                    replay_to = Some(bus.tail());
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    })
+}
