@@ -21,6 +21,7 @@ mod instance_logs;
 mod instances;
 mod isolation;
 mod license_queries;
+mod license_status;
 mod licenses;
 mod mail;
 mod members;

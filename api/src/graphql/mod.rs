@@ -44,7 +44,7 @@ use crate::domain::seats::schema::SeatsMutation;
 use crate::domain::sessions::schema::SessionsMutation;
 use crate::domain::usage::loaders::{UsageNowByDeveloper, UsageSeries};
 use crate::domain::usage::schema::{UsageMutation, UsageQuery};
-use crate::domain::validation::schema::ValidationQuery;
+use crate::domain::validation::schema::{ValidationQuery, ValidationSubscription};
 use crate::state::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -92,7 +92,7 @@ pub struct MutationRoot(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(LicensesSubscription);
+pub struct SubscriptionRoot(LicensesSubscription, ValidationSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

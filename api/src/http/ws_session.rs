@@ -69,6 +69,9 @@ pub struct Lifetime {
     pub ends_with: Option<Uuid>,
 }
 
+/// How long a socket whose credential has ended stays open to deliver what is in flight.
+const CREDENTIAL_END_DRAIN: Duration = Duration::from_millis(500);
+
 pub async fn serve<OnInit, InitFuture>(
     socket: WebSocket,
     schema: AppSchema,
@@ -100,6 +103,11 @@ pub async fn serve<OnInit, InitFuture>(
     let expiry = tokio::time::sleep(Duration::ZERO);
     let mut expiry = std::pin::pin!(expiry);
     let mut expiry_armed = false;
+    // A credential that has ended closes the socket a moment later, so that what its end
+    // caused (a license's REVOKED standing, say) reaches the client first.
+    let ending = tokio::time::sleep(Duration::ZERO);
+    let mut ending = std::pin::pin!(ending);
+    let mut ending_armed = false;
 
     loop {
         if !expiry_armed && let Some(end) = credential.get().and_then(|c| c.ends_at) {
@@ -142,11 +150,18 @@ pub async fn serve<OnInit, InitFuture>(
             () = &mut expiry, if expiry_armed => {
                 close(4403, "Forbidden: the credential has expired".into())
             }
+            () = &mut ending, if ending_armed => {
+                close(4403, "Forbidden: the credential has ended".into())
+            }
             ended = endings.recv() => {
                 let ends_with = credential.get().and_then(|c| c.ends_with);
                 match ended {
                     Ok(ended) if ends_with.is_some_and(|id| ended.contains(&id)) => {
-                        close(4403, "Forbidden: the credential has ended".into())
+                        if !ending_armed {
+                            ending.as_mut().reset(tokio::time::Instant::now() + CREDENTIAL_END_DRAIN);
+                            ending_armed = true;
+                        }
+                        continue;
                     }
                     // Missed endings might include this one: look it up again.
                     Err(broadcast::error::RecvError::Lagged(_)) if ends_with.is_some() => {

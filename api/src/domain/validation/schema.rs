@@ -4,10 +4,13 @@ use crate::auth::{Actor, Audience, Caller};
 use crate::domain::licenses::model::LicenseState;
 use crate::domain::plans::loaders::EntitlementsByPlan;
 use crate::domain::plans::schema::Entitlements;
+use crate::error::AppError;
+use crate::events::resume;
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::{Guarded, Seen, shown};
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
 /// What a license-key holder may learn about its license.
@@ -65,6 +68,19 @@ pub struct ValidationResult {
     license: Option<LicenseStatus>,
 }
 
+impl ValidationResult {
+    fn from_validation(actor: &Actor, found: service::Validation) -> Self {
+        Self {
+            valid: found.code == ValidationCode::Valid,
+            code: found.code,
+            detail: found.code.detail().to_owned(),
+            license: found
+                .license
+                .and_then(|l| shown(&key_bearer(actor, l.id), l)),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct ValidationQuery;
 
@@ -84,13 +100,65 @@ impl ValidationQuery {
         let found =
             service::validate_guarded(actor, &key, fingerprint.as_deref(), product.as_deref())
                 .await?;
-        Ok(ValidationResult {
-            valid: found.code == ValidationCode::Valid,
-            code: found.code,
-            detail: found.code.detail().to_owned(),
-            license: found
-                .license
-                .and_then(|l| shown(&key_bearer(actor, l.id), l)),
+        Ok(ValidationResult::from_validation(actor, found))
+    }
+}
+
+/// How often a standing is looked at again without a change: a term can run out with no
+/// event (before the scheduler's job moves it).
+const STANDING_RECHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
+#[derive(Default)]
+pub struct ValidationSubscription;
+
+#[Subscription]
+impl ValidationSubscription {
+    /// The standing of the license whose key opened the socket (`connection_init` with
+    /// `{"Authorization": "<license key>"}`; no user token): what `validateLicense` would answer
+    /// its key, sent at once and again within a second of any change to it (suspended, revoked,
+    /// expired, a payment failing, a seat or runtime node changing), from any gateway. With
+    /// `fingerprint`, that runtime node's standing too.
+    async fn license_status(
+        &self,
+        ctx: &Context<'_>,
+        fingerprint: Option<String>,
+    ) -> Result<impl Stream<Item = ValidationResult>> {
+        let actor = ctx.actor()?.clone();
+        let Caller::LicenseKey { license_id } = actor.caller else {
+            return Err(AppError::Forbidden(
+                "licenseStatus is for runtime software: open the socket with a license key",
+            )
+            .into());
+        };
+        service::check_fingerprint(fingerprint.as_deref())?;
+        let changes = resume::events(&actor, None, None, move |event| {
+            event.entity_id == license_id
+                || event.data.get("licenseId").and_then(|v| v.as_str())
+                    == Some(license_id.to_string().as_str())
+        })
+        .await?;
+        Ok(async_stream::stream! {
+            let mut changes = std::pin::pin!(changes);
+            let mut recheck = tokio::time::interval(STANDING_RECHECK);
+            let mut last = None;
+            loop {
+                let now = actor.renewed();
+                let found = match service::standing(&now, license_id, fingerprint.as_deref()).await {
+                    Ok(found) => found,
+                    Err(err) => {
+                        tracing::warn!(error = ?err, "a license's standing could not be read");
+                        return;
+                    }
+                };
+                if last != Some(found.code) {
+                    last = Some(found.code);
+                    yield ValidationResult::from_validation(&now, found);
+                }
+                tokio::select! {
+                    change = changes.next() => if change.is_none() { return },
+                    _ = recheck.tick() => {}
+                }
+            }
         })
     }
 }

@@ -6,7 +6,8 @@ use crate::auth::Actor;
 use crate::domain::licenses::model::LicenseState;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use entity::licenses;
+use entity::{licenses, prelude::Licenses};
+use sea_orm::{EntityTrait, QuerySelect};
 
 /// Longest fingerprint a node may present (the column's own bound).
 pub const MAX_FINGERPRINT_CHARS: usize = 255;
@@ -71,7 +72,7 @@ pub async fn wrong_key(app: &AppState, ip: Option<&str>) -> Option<u64> {
 
 /// A fingerprint is stored and sent to the database as text: bounded, and never a NUL (which
 /// PostgreSQL refuses, failing every validation that shares the statement).
-fn check_fingerprint(fingerprint: Option<&str>) -> AppResult<()> {
+pub fn check_fingerprint(fingerprint: Option<&str>) -> AppResult<()> {
     match fingerprint {
         Some(f) if f.chars().count() > MAX_FINGERPRINT_CHARS || f.contains('\0') => Err(
             AppError::validation("fingerprint", "1 to 255 characters, no NUL"),
@@ -87,8 +88,40 @@ pub async fn validate(
     product: Option<&str>,
 ) -> AppResult<Validation> {
     check_fingerprint(fingerprint)?;
+    let digest = actor.app.license_keys.digest(key);
+    by_digest(actor, digest, fingerprint, product).await
+}
+
+/// The standing of the license whose key opened this caller's socket: what `validateLicense`
+/// would answer its key now.
+pub async fn standing(
+    actor: &Actor,
+    license_id: Uuid,
+    fingerprint: Option<&str>,
+) -> AppResult<Validation> {
+    check_fingerprint(fingerprint)?;
+    let digest: Option<String> = Licenses::find_by_id(license_id)
+        .select_only()
+        .column(licenses::Column::KeyHash)
+        .into_tuple()
+        .one(&actor.app.db)
+        .await?;
+    match digest {
+        Some(digest) => by_digest(actor, digest, fingerprint, None).await,
+        None => Ok(Validation {
+            code: ValidationCode::NotFound,
+            license: None,
+        }),
+    }
+}
+
+async fn by_digest(
+    actor: &Actor,
+    digest: String,
+    fingerprint: Option<&str>,
+    product: Option<&str>,
+) -> AppResult<Validation> {
     let (app, now) = (&actor.app, actor.now);
-    let digest = app.license_keys.digest(key);
     let fingerprint_value = fingerprint.unwrap_or_default().to_owned();
     let Some(row) = app
         .license_lookup
