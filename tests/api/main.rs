@@ -13,6 +13,7 @@ mod billing;
 mod boundary;
 mod checkout;
 mod credits;
+mod domain_events;
 mod entitlements;
 mod event_log;
 mod events;

@@ -7,12 +7,15 @@
 use super::document::{Breach, InputBounds, check_repetition, introspects_only, token_count};
 use crate::error::Code;
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+    NextValidation,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{
     ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Variables,
 };
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -127,6 +130,22 @@ impl Extension for QueryLimitsExtension {
             .map(|e| with_code(e, Code::GraphqlValidationFailed))
             .collect();
         response
+    }
+
+    /// The same for each answer of a subscription.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        Box::pin(next.run(ctx, stream).map(|mut response| {
+            response.errors = std::mem::take(&mut response.errors)
+                .into_iter()
+                .map(|e| with_code(e, Code::GraphqlValidationFailed))
+                .collect();
+            response
+        }))
     }
 
     async fn validation(

@@ -6,10 +6,12 @@
 //! - `loader.rs`: what every dataloader shares.
 //! - `limits.rs`: depth, complexity, size and input limits, and codes on engine errors.
 //! - `document.rs`: the measures those limits take of a document before it runs.
+//! - `event_subscriptions.rs`: a subscription per domain over the event log.
 
 pub mod connection;
 pub mod context;
 pub mod document;
+pub mod event_subscriptions;
 pub mod guard;
 mod limits;
 pub mod loader;
@@ -48,6 +50,7 @@ use crate::domain::validation::schema::{ValidationQuery, ValidationSubscription}
 use crate::state::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use event_subscriptions::DomainSubscription;
 use std::time::Duration;
 
 #[derive(MergedObject, Default)]
@@ -92,7 +95,11 @@ pub struct MutationRoot(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(LicensesSubscription, ValidationSubscription);
+pub struct SubscriptionRoot(
+    LicensesSubscription,
+    ValidationSubscription,
+    DomainSubscription,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

@@ -8,7 +8,7 @@ use crate::domain::licenses::service as licenses_service;
 use crate::domain::plans::service as plans_service;
 use crate::domain::sessions::service::{self as sessions, Opened};
 use crate::error::{AppError, AppResult};
-use crate::events::{Change, UnitOfWork};
+use crate::events::{Change, Event, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
 use chrono::{DateTime, Duration, Utc};
 use entity::{licenses, plans, prelude::*, trials, users};
@@ -73,7 +73,13 @@ pub async fn signup(actor: &Actor, input: SignupInput) -> AppResult<SignupOutcom
     uow.record(
         Change::new("developer.created", "user", developer.id)
             .owner(developer.id)
-            .metadata(metadata),
+            .metadata(metadata)
+            .publish(Event {
+                kind: "developer.created".into(),
+                entity_id: developer.id,
+                developer_id: Some(developer.id),
+                data: json!({ "planCode": plan.code }),
+            }),
     )
     .await?;
     let trial_ends_at = start_trial(&mut uow, &developer, &plan).await?;

@@ -9,7 +9,7 @@ use crate::auth::Actor;
 use crate::domain::mail::model::{MailKind, OutgoingMail};
 use crate::domain::mail::service as mail;
 use crate::error::{AppError, AppResult};
-use crate::events::{Change, UnitOfWork};
+use crate::events::{Change, Event, UnitOfWork};
 use entity::{prelude::*, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -53,8 +53,17 @@ pub async fn verify(actor: &Actor, token: &str) -> AppResult<bool> {
         .filter(users::Column::EmailVerifiedAt.is_null())
         .exec(&*uow)
         .await?;
-    uow.record(Change::new("user.email_verified", "user", user).owner(user))
-        .await?;
+    uow.record(
+        Change::new("user.email_verified", "user", user)
+            .owner(user)
+            .publish(Event {
+                kind: "user.email_verified".into(),
+                entity_id: user,
+                developer_id: Some(user),
+                data: serde_json::Value::Null,
+            }),
+    )
+    .await?;
     uow.commit().await?;
     Ok(true)
 }

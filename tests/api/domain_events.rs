@@ -1,0 +1,137 @@
+//! A subscription per domain: each delivers its domain's events to those its query would show
+//! them to, and to nobody else.
+
+use crate::helpers::{Subscription, TestApp, error_code, spawn_app};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const FIELDS: &str = "cursor type entityId developerId data";
+
+fn subscription(field: &str, arguments: &str) -> String {
+    format!("subscription {{ {field}{arguments} {{ {FIELDS} }} }}")
+}
+
+async fn open(app: &TestApp, token: &str, field: &str, arguments: &str) -> Subscription {
+    Subscription::open(&app.ws_url(), Some(token), &subscription(field, arguments)).await
+}
+
+/// The types of what arrives until it has been quiet a moment.
+async fn received(subscription: &mut Subscription, field: &str) -> Vec<String> {
+    let mut types = Vec::new();
+    while let Some(message) = subscription.next_message(Duration::from_millis(700)).await {
+        let event = &message["payload"]["data"][field];
+        match event["type"].as_str() {
+            Some(kind) => types.push(kind.to_owned()),
+            None => types.push(format!("error: {message}")),
+        }
+    }
+    types
+}
+
+async fn first_error(subscription: &mut Subscription) -> Value {
+    let message = subscription
+        .next_message(Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    let in_error = &message["payload"][0]["extensions"]["code"];
+    if in_error.is_null() {
+        message["payload"]["errors"][0]["extensions"]["code"].clone()
+    } else {
+        in_error.clone()
+    }
+}
+
+#[tokio::test]
+async fn instance_events_reach_their_developer_and_admins_only() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let owner = app.developer("owner@example.com", "solo").await;
+    let other = app.developer("other@example.com", "solo").await;
+    let mut as_owner = open(&app, &owner.token, "instanceEvents", "").await;
+    let mut as_other = open(&app, &other.token, "instanceEvents", "").await;
+    let mut as_admin = open(&app, &admin, "instanceEvents", "").await;
+    let created = app
+        .graphql(
+            r#"mutation { createInstance(name: "Shop", subdomain: "events-shop", region: "zz") { id status } }"#,
+            json!({}),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(
+        created["data"]["createInstance"]["status"], "waiting_for_capacity",
+        "{created}"
+    );
+    assert_eq!(
+        received(&mut as_owner, "instanceEvents").await,
+        ["instance.created"]
+    );
+    assert_eq!(
+        received(&mut as_admin, "instanceEvents").await,
+        ["instance.created"]
+    );
+    assert!(received(&mut as_other, "instanceEvents").await.is_empty());
+}
+
+#[tokio::test]
+async fn runtime_node_and_assignment_events_follow_the_license() {
+    let app = spawn_app().await;
+    let owner = app.developer("nodes@example.com", "pro").await;
+    let other = app.developer("stranger@example.com", "pro").await;
+    let filter = format!("(licenseId: \"{}\")", owner.license_id);
+    let mut nodes = open(&app, &owner.token, "runtimeNodeEvents", &filter).await;
+    let mut seats = open(&app, &owner.token, "assignmentEvents", &filter).await;
+    let mut stranger = open(&app, &other.token, "runtimeNodeEvents", "").await;
+    app.activate_node(&owner.license_key, "fp-events").await;
+    let assigned = app
+        .graphql(
+            "mutation($l: UUID!) { assignSeat(licenseId: $l, userEmail: \"nodes@example.com\") { status } }",
+            json!({ "l": owner.license_id }),
+            Some(&owner.token),
+        )
+        .await;
+    assert!(assigned["errors"].is_null(), "{assigned}");
+    assert_eq!(
+        received(&mut nodes, "runtimeNodeEvents").await,
+        ["license.node_activated"]
+    );
+    assert_eq!(
+        received(&mut seats, "assignmentEvents").await,
+        ["license.seat_assigned"]
+    );
+    assert!(
+        received(&mut stranger, "runtimeNodeEvents")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn developer_and_pool_events_are_for_admins() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let developer = app.developer("watcher@example.com", "solo").await;
+    let mut refused = open(&app, &developer.token, "developerEvents", "").await;
+    assert_eq!(first_error(&mut refused).await, "FORBIDDEN");
+    let mut refused_pools = open(&app, &developer.token, "poolEvents", "").await;
+    assert_eq!(first_error(&mut refused_pools).await, "FORBIDDEN");
+
+    let mut developers = open(&app, &admin, "developerEvents", "").await;
+    let mut pools = open(&app, &admin, "poolEvents", "").await;
+    let newcomer = app.developer("newcomer@example.com", "solo").await;
+    app.graphql(
+        r#"mutation { createInstance(name: "Shop", subdomain: "no-room", region: "nowhere") { id } }"#,
+        json!({}),
+        Some(&newcomer.token),
+    )
+    .await;
+    assert_eq!(
+        received(&mut developers, "developerEvents").await,
+        ["developer.created"]
+    );
+    assert_eq!(
+        received(&mut pools, "poolEvents").await,
+        ["pool.capacity_exhausted"]
+    );
+    let anonymous = app.graphql("{ plans { code } }", json!({}), None).await;
+    assert!(error_code(&anonymous).is_none());
+}
