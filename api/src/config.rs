@@ -222,6 +222,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "wait after a mail's first failed attempt, doubling after each one up to an hour, with jitter",
     ),
     (
+        "SHUTDOWN_DRAIN_SECONDS",
+        "10",
+        "on SIGTERM: readiness answers 503, no new connection is accepted, requests in flight finish and sockets close with 1001; the process leaves after this many seconds at most",
+    ),
+    (
         "STRIPE_WEBHOOK_SECRETS",
         "",
         "signing secrets of the payment provider's webhook endpoint (`whsec_...`, comma-separated: several while one is rotated); unset: `/webhooks/stripe` refuses everything",
@@ -363,6 +368,8 @@ pub struct ServerConfig {
     pub port: u16,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The most a shutdown waits for requests and sockets to finish.
+    pub shutdown_drain_seconds: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -445,6 +452,7 @@ impl Config {
                 host: get("HOST"),
                 port: parse(&get, "PORT")?,
                 trusted_proxies: parse_networks(&get("TRUSTED_PROXIES"))?,
+                shutdown_drain_seconds: parse(&get, "SHUTDOWN_DRAIN_SECONDS")?,
             },
             database: DatabaseConfig {
                 url: SecretString::from(get("DATABASE_URL")),

@@ -20,6 +20,7 @@ use crate::rate_limit::SharedLimiter;
 use crate::state::{AppState, Shared};
 use axum::Router;
 use sea_orm::DbBackend;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,14 +65,40 @@ impl App {
         self.bootstrap_admin.take()
     }
 
+    /// Serves until SIGTERM (or Ctrl-C), then drains: readiness answers 503, no new
+    /// connection is accepted, requests in flight finish, sockets close with 1001 (clients
+    /// resume elsewhere from their cursor), and after `SHUTDOWN_DRAIN_SECONDS` at most the
+    /// process goes whatever is still open.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(
+        let state = self.state.clone();
+        let drain = Duration::from_secs(state.config.server.shutdown_drain_seconds);
+        let (began, drain_began) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown_signal().await;
+            tracing::info!(drain_seconds = drain.as_secs(), "shutting down: draining");
+            state.draining.send_replace(true);
+            let _ = began.send(());
+        };
+        let server = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+        .with_graceful_shutdown(signal)
+        .into_future();
+        let deadline = async move {
+            if drain_began.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            served = server => served,
+            () = deadline => {
+                tracing::warn!("drain time over: leaving with connections still open");
+                Ok(())
+            }
+        }
     }
 }
 
@@ -150,6 +177,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         passwords: Passwords::new(config.auth.password_hash_concurrency),
         liveness,
         payments: crate::domain::billing::provider::from_config(&config),
+        draining: tokio::sync::watch::Sender::new(false),
         config: Arc::new(config),
     });
     Ok((state, statements))

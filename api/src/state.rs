@@ -39,6 +39,8 @@ pub struct Shared {
     pub entitlements: EntitlementCache,
     /// The payment provider; none in production without a key.
     pub payments: Option<Arc<dyn PaymentProvider>>,
+    /// True once the gateway is shutting down: readiness fails, sockets close with 1001.
+    pub draining: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {

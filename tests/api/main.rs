@@ -36,6 +36,7 @@ mod schema;
 mod schema_walk;
 mod seats;
 mod sessions;
+mod shutdown;
 mod statements;
 mod stripe_provider;
 mod usage;

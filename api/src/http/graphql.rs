@@ -304,6 +304,7 @@ async fn websocket(
                 socket_limits,
                 lifetime,
                 endings,
+                state.app.draining.subscribe(),
                 on_init,
             )
         })

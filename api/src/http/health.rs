@@ -18,6 +18,13 @@ pub async fn alive() -> Json<Value> {
 /// (a connection that takes a request but never answers counts as down too).
 pub async fn ready(State(state): State<Arc<HttpState>>) -> Response {
     let backend = backend_name(&state.app.db);
+    if *state.app.draining.borrow() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining", "backend": backend })),
+        )
+            .into_response();
+    }
     let patience = Duration::from_secs(state.app.config.database.acquire_timeout_seconds);
     let failure = match tokio::time::timeout(patience, state.app.db.ping()).await {
         Ok(Ok(())) => {

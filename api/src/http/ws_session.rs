@@ -79,6 +79,7 @@ pub async fn serve<OnInit, InitFuture>(
     limits: SocketLimits,
     credential: Arc<OnceLock<Lifetime>>,
     mut endings: broadcast::Receiver<Arc<[Uuid]>>,
+    mut draining: tokio::sync::watch::Receiver<bool>,
     on_connection_init: OnInit,
 ) where
     OnInit: FnOnce(serde_json::Value) -> InitFuture + Send + 'static,
@@ -153,6 +154,10 @@ pub async fn serve<OnInit, InitFuture>(
             () = &mut ending, if ending_armed => {
                 close(4403, "Forbidden: the credential has ended".into())
             }
+            changed = draining.wait_for(|draining| *draining) => match changed {
+                Ok(_) => close(1001, "Going away: the gateway is shutting down; resume elsewhere from your cursor".into()),
+                Err(_) => close(1001, "Going away".into()),
+            },
             ended = endings.recv() => {
                 let ends_with = credential.get().and_then(|c| c.ends_with);
                 match ended {
