@@ -303,8 +303,10 @@ async fn websocket(
                 protocol,
                 socket_limits,
                 lifetime,
-                endings,
-                state.app.draining.subscribe(),
+                ws_session::Closers {
+                    endings,
+                    draining: state.app.draining.subscribe(),
+                },
                 on_init,
             )
         })

@@ -69,6 +69,13 @@ pub struct Lifetime {
     pub ends_with: Option<Uuid>,
 }
 
+/// What closes a socket from outside: credentials ending (sessions, keys, tokens), and the
+/// gateway shutting down.
+pub struct Closers {
+    pub endings: broadcast::Receiver<Arc<[Uuid]>>,
+    pub draining: tokio::sync::watch::Receiver<bool>,
+}
+
 /// How long a socket whose credential has ended stays open to deliver what is in flight.
 const CREDENTIAL_END_DRAIN: Duration = Duration::from_millis(500);
 
@@ -78,13 +85,16 @@ pub async fn serve<OnInit, InitFuture>(
     protocol: WebSocketProtocols,
     limits: SocketLimits,
     credential: Arc<OnceLock<Lifetime>>,
-    mut endings: broadcast::Receiver<Arc<[Uuid]>>,
-    mut draining: tokio::sync::watch::Receiver<bool>,
+    closers: Closers,
     on_connection_init: OnInit,
 ) where
     OnInit: FnOnce(serde_json::Value) -> InitFuture + Send + 'static,
     InitFuture: Future<Output = async_graphql::Result<Data>> + Send + 'static,
 {
+    let Closers {
+        mut endings,
+        mut draining,
+    } = closers;
     let mut rules = Rules::new(
         protocol == WebSocketProtocols::GraphQLWS,
         limits.max_operations,
