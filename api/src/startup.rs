@@ -112,7 +112,10 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             .await
             .map_err(|e| anyhow::anyhow!("seeding plans failed: {e:?}"))?;
     }
-    state.bus.start_reading(&state.db).await?;
+    // The log reader's statements are background work: they neither queue behind requests
+    // for the pool nor count with theirs.
+    let log_db = db::connect_background(&state.config.database, &state.db).await?;
+    state.bus.start_reading(&log_db).await?;
     password::prepare();
     let bootstrap_admin = ensure_admin(&Actor::system(&state))
         .await

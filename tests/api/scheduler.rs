@@ -229,6 +229,8 @@ async fn instance_logs_past_their_retention_are_pruned() {
     let app = spawn_app_with(&[
         ("TEST_CLOCK", "true"),
         ("RETENTION_INSTANCE_LOG_DAYS", "30"),
+        // Only the instance logs' retention is watched here.
+        ("EVENT_LOG_RETENTION_DAYS", "365"),
     ])
     .await;
     let admin = app.admin_token().await;
