@@ -85,20 +85,25 @@ impl Tail {
     }
 }
 
+/// The log's last position now (0 when empty): where a subscription without a cursor starts.
+pub async fn end(conn: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let end: Option<i64> = EventLog::find()
+        .select_only()
+        .column_as(event_log::Column::Position.max(), "end")
+        .into_tuple()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(end.unwrap_or(0))
+}
+
 /// Starts this process's reader at the end of the log as it stands.
 pub async fn start_reader(
     db: &DatabaseConnection,
     tail: Tail,
     sender: broadcast::Sender<Arc<DomainEvent>>,
 ) -> Result<(), DbErr> {
-    let end: Option<i64> = EventLog::find()
-        .select_only()
-        .column_as(event_log::Column::Position.max(), "end")
-        .into_tuple()
-        .one(db)
-        .await?
-        .flatten();
-    tail.delivered.store(end.unwrap_or(0), Ordering::SeqCst);
+    tail.delivered.store(end(db).await?, Ordering::SeqCst);
     tokio::spawn(read(db.clone(), tail, sender));
     Ok(())
 }

@@ -46,18 +46,21 @@ where
     let db = actor.app.db.clone();
     let mut live = bus.subscribe();
     let tail = bus.tail();
-    if let Some(after) = after
-        && after < log::pruned_through(&db).await?
-    {
-        return Err(AppError::conflict(
-            ConflictReason::CursorExpired,
-            "events after this cursor are past retention: reload, then subscribe without `after`",
-        ));
-    }
+    let after = match after {
+        Some(after) if after < log::pruned_through(&db).await? => {
+            return Err(AppError::conflict(
+                ConflictReason::CursorExpired,
+                "events after this cursor are past retention: reload, then subscribe without `after`",
+            ));
+        }
+        Some(after) => Some(after),
+        // From now: what was committed before, even if not yet delivered here, is not sent.
+        None => Some(log::end(&db).await?),
+    };
     Ok(async_stream::stream! {
         // Replay what the log holds after the cursor, up to where live delivery begins.
         let mut last = after.unwrap_or(tail);
-        let mut replay_to = after.map(|_| tail);
+        let mut replay_to = after.filter(|after| *after < tail).map(|_| tail);
         loop {
             if let Some(until) = replay_to {
                 'replay: loop {
