@@ -6,8 +6,8 @@ use crate::helpers::{Subscription, TestApp, spawn_app, spawn_app_with};
 use api::auth::Actor;
 use api::events::{Event, UnitOfWork};
 use entity::{event_log, prelude::EventLog};
-use sea_orm::EntityTrait;
 use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -225,4 +225,80 @@ async fn a_cursor_past_retention_is_refused_with_a_code_that_says_reload() {
         "CURSOR_EXPIRED",
         "{message}"
     );
+}
+
+/// The positions of the license events committed after `after`, as the database has them.
+async fn committed_after(database_url: &str, after: i64) -> Vec<i64> {
+    let db = sea_orm::Database::connect(database_url)
+        .await
+        .expect("connect");
+    let rows = EventLog::find()
+        .filter(event_log::Column::Position.gt(after))
+        .filter(event_log::Column::Kind.starts_with("license."))
+        .order_by_asc(event_log::Column::Position)
+        .all(&db)
+        .await
+        .expect("read the log");
+    rows.into_iter().map(|row| row.position).collect()
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
+async fn a_database_restart_while_events_are_published_loses_none() {
+    let (app, proxy) =
+        crate::helpers::spawn_app_behind_proxy(&[("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")]).await;
+    let admin = app.admin_token().await;
+    let developer = app.developer("restart@example.com", "solo").await;
+    let license = json!(developer.license_id);
+    let mut staying = Subscription::open(&app.ws_url(), Some(&admin), &subscription("")).await;
+    let start = {
+        admin_move(&app, &admin, "suspendLicense", &license).await;
+        let first = drain(&mut staying, Duration::from_millis(500)).await;
+        cursors(&first)[0]
+    };
+
+    // Changes keep coming while the database goes away and comes back; those that fail
+    // during the outage were never committed.
+    let mut resume_from = None;
+    for n in 0..40 {
+        if n == 10 {
+            resume_from = Some(start);
+            proxy.cut();
+        }
+        if n == 25 {
+            proxy.restore();
+        }
+        let mutation = if n % 2 == 0 {
+            "reinstateLicense"
+        } else {
+            "suspendLicense"
+        };
+        let _ = app
+            .graphql(
+                &format!("mutation($id: UUID!) {{ {mutation}(id: $id) {{ state }} }}"),
+                json!({ "id": license }),
+                Some(&admin),
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let committed = committed_after(&proxy.database_url, start).await;
+    assert!(committed.len() >= 20, "{committed:?}");
+
+    // The subscriber that stayed connected received every one, once, in order.
+    let stayed = drain(&mut staying, Duration::from_secs(3)).await;
+    assert_eq!(cursors(&stayed), committed);
+
+    // One that resumes from before the outage receives them all too.
+    let mut resumed = Subscription::open(
+        &app.ws_url(),
+        Some(&admin),
+        &subscription(&format!("after: \"{}\"", resume_from.unwrap_or(start))),
+    )
+    .await;
+    let replayed = drain(&mut resumed, Duration::from_secs(2)).await;
+    assert_eq!(cursors(&replayed), committed);
 }
