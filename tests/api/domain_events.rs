@@ -135,3 +135,28 @@ async fn developer_and_pool_events_are_for_admins() {
     let anonymous = app.graphql("{ plans { code } }", json!({}), None).await;
     assert!(error_code(&anonymous).is_none());
 }
+
+#[tokio::test]
+async fn usage_events_tell_a_developer_of_its_own_thresholds_only() {
+    let app = spawn_app().await;
+    let (owner, instance) = app
+        .developer_with_instance("metered@example.com", "free")
+        .await;
+    let other = app.developer("unmetered@example.com", "free").await;
+    let mut as_owner = open(&app, &owner.token, "usageEvents", "").await;
+    let mut as_other = open(&app, &other.token, "usageEvents", "").await;
+    // The free plan allows 10,000 API requests a day: 8,500 cross 80%.
+    let recorded = app
+        .graphql(
+            "mutation($events: [UsageEventInput!]!) { recordUsage(events: $events) { accepted } }",
+            json!({ "events": [{ "transactionId": "usage-events-1", "instanceId": instance, "metric": "api_requests", "value": 8500 }] }),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(recorded["data"]["recordUsage"]["accepted"], 1, "{recorded}");
+    assert_eq!(
+        received(&mut as_owner, "usageEvents").await,
+        ["usage.threshold_crossed"]
+    );
+    assert!(received(&mut as_other, "usageEvents").await.is_empty());
+}

@@ -347,7 +347,6 @@ pub async fn spend(
     let amount = checked_amount(amount)?;
     let reference = checked_reference(reference)?;
     let developer = whose(actor, developer).await?;
-    let now = actor.now;
     let mut uow = UnitOfWork::begin(actor).await?;
     lock_developer(&*uow, developer).await?;
     let balance = rolled_over(&mut uow, developer, kind).await?;
@@ -382,13 +381,30 @@ pub async fn spend(
             ..balance
         }
     };
-    save(&*uow, developer, &after, now).await?;
     let entry = Entry {
         reason: CreditReason::Spend,
         amount: -amount,
         period_start: None,
         reference,
     };
+    settle(uow, developer, entry, after, "credits.spent").await
+}
+
+/// Writes the balance after a spend or purchase with its ledger entry and audit, and commits.
+async fn settle(
+    mut uow: UnitOfWork<'_>,
+    developer: Uuid,
+    entry: Entry<'_>,
+    after: Balance,
+    audited_as: &str,
+) -> AppResult<Balance> {
+    let now = uow.actor().now;
+    let kind = after.kind;
+    save(&*uow, developer, &after, now).await?;
+    let metadata = json!({
+        "kind": kind.as_str(), "amount": entry.amount.abs(), "reference": entry.reference,
+        "available": after.available(),
+    });
     write_entry(
         &*uow,
         developer,
@@ -399,12 +415,9 @@ pub async fn spend(
     )
     .await?;
     uow.record(
-        Change::new("credits.spent", "developer", developer)
+        Change::new(audited_as, "developer", developer)
             .owner(developer)
-            .metadata(json!({
-                "kind": kind.as_str(), "amount": amount, "reference": reference,
-                "available": after.available(),
-            })),
+            .metadata(metadata),
     )
     .await?;
     uow.commit().await?;
@@ -422,7 +435,6 @@ pub async fn purchase(
     actor.require_admin()?;
     let amount = checked_amount(amount)?;
     let reference = checked_reference(reference)?;
-    let now = actor.now;
     let developer = whose(actor, Some(developer)).await?;
     let mut uow = UnitOfWork::begin(actor).await?;
     lock_developer(&*uow, developer).await?;
@@ -431,30 +443,13 @@ pub async fn purchase(
         purchased: balance.purchased + amount,
         ..balance
     };
-    save(&*uow, developer, &after, now).await?;
     let entry = Entry {
         reason: CreditReason::Purchase,
         amount,
         period_start: None,
         reference,
     };
-    write_entry(
-        &*uow,
-        developer,
-        kind,
-        entry,
-        (after.granted, after.purchased),
-        now,
-    )
-    .await?;
-    uow.record(
-        Change::new("credits.purchased", "developer", developer)
-            .owner(developer)
-            .metadata(json!({ "kind": kind.as_str(), "amount": amount, "reference": reference })),
-    )
-    .await?;
-    uow.commit().await?;
-    Ok(after)
+    settle(uow, developer, entry, after, "credits.purchased").await
 }
 
 /// A page of the developer's ledger of one kind, newest first.
