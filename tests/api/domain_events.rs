@@ -160,3 +160,75 @@ async fn usage_events_tell_a_developer_of_its_own_thresholds_only() {
     );
     assert!(received(&mut as_other, "usageEvents").await.is_empty());
 }
+
+/// The api_requests figure of a `currentUsage` push.
+fn api_requests(message: &Value) -> Option<i64> {
+    message["payload"]["data"]["currentUsage"]
+        .as_array()?
+        .iter()
+        .find(|m| m["metric"] == "api_requests")?["value"]
+        .as_i64()
+}
+
+#[tokio::test]
+async fn current_usage_is_pushed_when_it_changes_at_most_once_a_second() {
+    let app = spawn_app().await;
+    let (owner, instance) = app
+        .developer_with_instance("pushed@example.com", "pro")
+        .await;
+    let mut pushed = Subscription::open(
+        &app.ws_url(),
+        Some(&owner.token),
+        &format!("subscription {{ currentUsage(instanceId: \"{instance}\") {{ metric value }} }}"),
+    )
+    .await;
+    let first = pushed
+        .next_message(Duration::from_secs(5))
+        .await
+        .expect("at once");
+    assert_eq!(api_requests(&first), Some(0), "{first}");
+
+    let record = |n: usize| {
+        let app = &app;
+        let token = owner.token.clone();
+        let instance = instance.clone();
+        async move {
+            app.graphql(
+                "mutation($events: [UsageEventInput!]!) { recordUsage(events: $events) { accepted } }",
+                json!({ "events": [{ "transactionId": format!("push-{n}"), "instanceId": instance, "metric": "api_requests", "value": 10 }] }),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    record(0).await;
+    let second = pushed
+        .next_message(Duration::from_secs(3))
+        .await
+        .expect("a push");
+    assert_eq!(api_requests(&second), Some(10), "{second}");
+
+    // Five changes within a moment: folded into at most two pushes, the last with all of them.
+    for n in 1..=5 {
+        record(n).await;
+    }
+    let mut pushes = Vec::new();
+    while let Some(message) = pushed.next_message(Duration::from_millis(1_500)).await {
+        pushes.push(api_requests(&message));
+    }
+    assert!((1..=2).contains(&pushes.len()), "{pushes:?}");
+    assert_eq!(pushes.last().copied().flatten(), Some(60), "{pushes:?}");
+
+    let other = app.developer("nosy@example.com", "pro").await;
+    let mut nosy = Subscription::open(
+        &app.ws_url(),
+        Some(&other.token),
+        &format!("subscription {{ currentUsage(instanceId: \"{instance}\") {{ metric value }} }}"),
+    )
+    .await;
+    let refused = nosy
+        .next_message(Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    assert!(api_requests(&refused).is_none(), "{refused}");
+}

@@ -228,7 +228,7 @@ impl DomainSubscription {
         after: Option<String>,
     ) -> Result<impl Stream<Item = UsageEvent>> {
         ctx.actor()?.require_user()?;
-        const KINDS: &[&str] = &["usage."];
+        const KINDS: &[&str] = &["usage.threshold_crossed"];
         Ok(stream(ctx, after, KINDS, None).await?)
     }
 

@@ -45,7 +45,7 @@ use crate::domain::seats::loaders::HeldAssignmentsByLicense;
 use crate::domain::seats::schema::SeatsMutation;
 use crate::domain::sessions::schema::SessionsMutation;
 use crate::domain::usage::loaders::{UsageNowByDeveloper, UsageSeries};
-use crate::domain::usage::schema::{UsageMutation, UsageQuery};
+use crate::domain::usage::schema::{UsageMutation, UsageQuery, UsageSubscription};
 use crate::domain::validation::schema::{ValidationQuery, ValidationSubscription};
 use crate::state::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -99,6 +99,7 @@ pub struct SubscriptionRoot(
     LicensesSubscription,
     ValidationSubscription,
     DomainSubscription,
+    UsageSubscription,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

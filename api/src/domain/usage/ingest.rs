@@ -8,12 +8,12 @@ use super::rollup::{self, Accepted, Change, Landed, RollupKey};
 use crate::auth::{Actor, Caller, Role};
 use crate::domain::instances::model::InstanceStatus;
 use crate::error::{AppError, AppResult};
-use crate::events::UnitOfWork;
+use crate::events::{Event, UnitOfWork};
 use chrono::{DateTime, Duration, Utc};
 use entity::{instances, licenses, prelude::*, usage_distinct_values, usage_events};
 use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
 pub const MAX_BATCH: usize = 1000;
@@ -327,12 +327,25 @@ pub async fn record(actor: &Actor, events: Vec<EventInput>) -> AppResult<Recorde
     for crossing in quota::crossings(&landed, &changes, &bounds)? {
         uow.publish(crossing);
     }
+    // One notice per developer whose usage moved: what `currentUsage` subscribers wait for.
+    let developers: BTreeSet<Uuid> = changes.values().map(|c| c.developer_id).collect();
+    for developer in developers {
+        uow.publish(Event {
+            kind: USAGE_RECORDED.into(),
+            entity_id: developer,
+            developer_id: Some(developer),
+            data: serde_json::Value::Null,
+        });
+    }
     uow.commit().await?;
     Ok(Recorded {
         accepted: accepted.len(),
         duplicates,
     })
 }
+
+/// Published once a batch per developer whose usage it moved.
+pub const USAGE_RECORDED: &str = "usage.recorded";
 
 /// Stores each UNIQUE_COUNT value under each of its roll-ups; answers the pairs not seen before.
 async fn remember_distinct(

@@ -188,14 +188,33 @@ pub async fn current_usage(
     instance_id: Option<Uuid>,
     developer_id: Option<Uuid>,
 ) -> AppResult<Vec<Current>> {
+    let (subject, owner) = current_subject(actor, instance_id, developer_id).await?;
+    let app = &actor.app;
+    let entitlements = app.entitlements.get(&app.db, owner, actor.now).await?;
+    current(&app.db, subject, &entitlements, actor.now).await
+}
+
+/// What `currentUsage` reads (an instance, or a developer: the caller's own without
+/// arguments), checked against the caller, and the developer whose usage it is.
+async fn current_subject(
+    actor: &Actor,
+    instance_id: Option<Uuid>,
+    developer_id: Option<Uuid>,
+) -> AppResult<(Subject, Uuid)> {
     let developer_id = match (instance_id, developer_id) {
         (None, None) => Some(entitlement_subject(actor, None).await?),
         (_, developer_id) => developer_id,
     };
-    let (subject, owner) = subject(actor, instance_id, developer_id).await?;
-    let app = &actor.app;
-    let entitlements = app.entitlements.get(&app.db, owner, actor.now).await?;
-    current(&app.db, subject, &entitlements, actor.now).await
+    subject(actor, instance_id, developer_id).await
+}
+
+/// The developer whose usage `currentUsage` with these arguments reads, if the caller may.
+pub async fn current_usage_owner(
+    actor: &Actor,
+    instance_id: Option<Uuid>,
+    developer_id: Option<Uuid>,
+) -> AppResult<Uuid> {
+    Ok(current_subject(actor, instance_id, developer_id).await?.1)
 }
 
 /// Today's figures for an instance, this month's for a developer: every metric, with the

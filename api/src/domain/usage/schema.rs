@@ -4,10 +4,12 @@ use super::metrics::{self, Aggregation, Granularity, Metric, NewMetric};
 use super::query::{self, Current, Point, range};
 use super::rollup::Scope;
 use crate::domain::instances::schema::Instance;
+use crate::events::resume;
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::shown;
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::{FutureExt, Stream, StreamExt};
 use uuid::Uuid;
 
 /// One usage event. Exactly what a client sends again after a timeout: the same
@@ -289,4 +291,50 @@ pub async fn instance_usage(
         .into_iter()
         .map(UsagePoint::from)
         .collect())
+}
+
+/// The least time between two `currentUsage` pushes to one subscriber.
+const PUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[derive(Default)]
+pub struct UsageSubscription;
+
+#[Subscription]
+impl UsageSubscription {
+    /// `currentUsage` as it changes: sent at once, then whenever recorded usage moves it, at
+    /// most once a second (changes within the second are sent together). Same arguments and
+    /// the same callers as the query.
+    async fn current_usage(
+        &self,
+        ctx: &Context<'_>,
+        instance_id: Option<Uuid>,
+        developer_id: Option<Uuid>,
+    ) -> Result<impl Stream<Item = Vec<CurrentUsage>>> {
+        let actor = ctx.actor()?.clone();
+        let owner = query::current_usage_owner(&actor, instance_id, developer_id).await?;
+        let changes = resume::events(&actor, None, None, move |event| {
+            event.kind == ingest::USAGE_RECORDED && event.entity_id == owner
+        })
+        .await?;
+        Ok(async_stream::stream! {
+            let mut changes = std::pin::pin!(changes);
+            loop {
+                let now = actor.renewed();
+                match query::current_usage(&now, instance_id, developer_id).await {
+                    Ok(found) => yield found.into_iter().map(CurrentUsage).collect(),
+                    Err(err) => {
+                        tracing::warn!(error = ?err, "current usage could not be read");
+                        return;
+                    }
+                }
+                let sent = tokio::time::Instant::now();
+                if changes.next().await.is_none() {
+                    return;
+                }
+                // Whatever else arrives within the second is folded into the next push.
+                tokio::time::sleep_until(sent + PUSH_INTERVAL).await;
+                while let Some(Some(_)) = changes.next().now_or_never() {}
+            }
+        })
+    }
 }
