@@ -1,7 +1,7 @@
 //! A subscription per domain: each delivers its domain's events to those its query would show
 //! them to, and to nobody else.
 
-use crate::helpers::{Subscription, TestApp, error_code, spawn_app};
+use crate::helpers::{Subscription, TestApp, error_code, spawn_app, subscription_error};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -33,12 +33,7 @@ async fn first_error(subscription: &mut Subscription) -> Value {
         .next_message(Duration::from_secs(5))
         .await
         .expect("an answer");
-    let in_error = &message["payload"][0]["extensions"]["code"];
-    if in_error.is_null() {
-        message["payload"]["errors"][0]["extensions"]["code"].clone()
-    } else {
-        in_error.clone()
-    }
+    subscription_error(&message)["code"].clone()
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! receives exactly what it missed, then the live events, once each; filters narrow what it
 //! receives; a payload too large for NOTIFY is delivered; a cursor past retention is refused.
 
-use crate::helpers::{Subscription, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Subscription, TestApp, spawn_app, spawn_app_with, subscription_error};
 use api::auth::Actor;
 use api::events::{Event, UnitOfWork};
 use entity::{event_log, prelude::EventLog};
@@ -39,17 +39,6 @@ async fn admin_move(app: &TestApp, admin: &str, mutation: &str, license: &Value)
         )
         .await;
     assert!(body["errors"].is_null(), "{body}");
-}
-
-/// The extensions of a subscription's error, sent as an `error` message or as a `next` with
-/// errors.
-fn error_extensions(message: &Value) -> &Value {
-    let in_error = &message["payload"][0]["extensions"];
-    if in_error.is_null() {
-        &message["payload"]["errors"][0]["extensions"]
-    } else {
-        in_error
-    }
 }
 
 fn cursors(events: &[Value]) -> Vec<i64> {
@@ -149,7 +138,7 @@ async fn filters_narrow_a_subscription_to_a_license_and_to_event_types() {
         .next_message(Duration::from_secs(5))
         .await
         .expect("an error");
-    assert_eq!(error_extensions(&message)["field"], "types", "{message}");
+    assert_eq!(subscription_error(&message)["field"], "types", "{message}");
 }
 
 #[tokio::test]
@@ -219,9 +208,13 @@ async fn a_cursor_past_retention_is_refused_with_a_code_that_says_reload() {
         .next_message(Duration::from_secs(5))
         .await
         .expect("an error");
-    assert_eq!(error_extensions(&message)["code"], "CONFLICT", "{message}");
     assert_eq!(
-        error_extensions(&message)["reason"],
+        subscription_error(&message)["code"],
+        "CONFLICT",
+        "{message}"
+    );
+    assert_eq!(
+        subscription_error(&message)["reason"],
         "CURSOR_EXPIRED",
         "{message}"
     );

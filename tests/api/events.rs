@@ -1,4 +1,6 @@
-use crate::helpers::{PASSWORD, SIGNUP, Subscription, spawn_app, spawn_gateway_process};
+use crate::helpers::{
+    PASSWORD, SIGNUP, Subscription, spawn_app, spawn_gateway_process, subscription_error,
+};
 use serde_json::json;
 use std::time::Duration;
 
@@ -43,10 +45,11 @@ async fn anonymous_subscribers_are_refused() {
         .next_message(Duration::from_secs(5))
         .await
         .expect("an error message");
-    let code = message["payload"][0]["extensions"]["code"]
-        .as_str()
-        .or_else(|| message["payload"]["errors"][0]["extensions"]["code"].as_str());
-    assert_eq!(code, Some("UNAUTHENTICATED"), "{message}");
+    assert_eq!(
+        subscription_error(&message)["code"],
+        "UNAUTHENTICATED",
+        "{message}"
+    );
 }
 
 #[tokio::test]

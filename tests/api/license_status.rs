@@ -4,6 +4,7 @@
 
 use crate::helpers::{
     TestApp, initialised_ws, receive, send_json, spawn_app, spawn_gateway_process,
+    subscription_error,
 };
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -124,10 +125,11 @@ async fn only_a_license_key_opens_it() {
             break message;
         }
     };
-    let code = message["payload"][0]["extensions"]["code"]
-        .as_str()
-        .or_else(|| message["payload"]["errors"][0]["extensions"]["code"].as_str());
-    assert_eq!(code, Some("FORBIDDEN"), "{message}");
+    assert_eq!(
+        subscription_error(&message)["code"],
+        "FORBIDDEN",
+        "{message}"
+    );
 }
 
 #[tokio::test]

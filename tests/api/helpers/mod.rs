@@ -52,6 +52,7 @@ pub use smtp::SmtpReceiver;
 pub use stripe_standin::{Recorded, StripeStandIn, post_signed_webhook};
 pub use websocket::{
     Subscription, WsSocket, connect_graphql_ws, initialised_ws, next_json, receive, send_json,
+    subscription_error,
 };
 
 // The crate's own modules that feature files reach into, named here so that a path moved in

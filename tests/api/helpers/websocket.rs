@@ -86,6 +86,17 @@ impl Subscription {
     }
 }
 
+/// The extensions of a subscription's error, sent as an `error` message or as a `next` whose
+/// payload carries errors.
+pub fn subscription_error(message: &Value) -> &Value {
+    let in_error = &message["payload"][0]["extensions"];
+    if in_error.is_null() {
+        &message["payload"]["errors"][0]["extensions"]
+    } else {
+        in_error
+    }
+}
+
 /// Sends one JSON message as a text frame.
 pub async fn send_json<S>(socket: &mut S, value: Value)
 where

@@ -174,9 +174,11 @@ fn as_of(
 pub async fn balances(actor: &Actor, developer: Option<Uuid>) -> AppResult<Vec<Balance>> {
     let developer = whose(actor, developer).await?;
     let db = &actor.app.db;
+    // One resolution of the developer's entitlements serves every kind.
+    let entitlements = resolve_one(db, developer, actor.now).await?;
     let mut out = Vec::new();
     for &kind in CreditKind::ALL {
-        let grant = monthly_grant(db, developer, kind, actor.now).await?;
+        let grant = entitlements.limit(kind.entitlement());
         out.push(as_of(
             kind,
             stored(db, developer, kind).await?,
