@@ -152,6 +152,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "most operations running at once on one WebSocket",
     ),
     (
+        "WS_SUBSCRIBER_BUFFER",
+        "1024",
+        "events a subscriber may fall behind live delivery before its socket is closed (1013: resume from your last cursor); at least 64",
+    ),
+    (
+        "WS_SEND_TIMEOUT_SECONDS",
+        "30",
+        "a WebSocket that accepts nothing sent to it this long is dropped (its client has stopped reading)",
+    ),
+    (
         "GRAPHQL_MAX_BATCH",
         "1",
         "most operations in one HTTP request (1: batching off)",
@@ -408,6 +418,8 @@ pub struct LimitsConfig {
     pub dataloader_delay_micros: u64,
     pub ws_init_timeout_seconds: u64,
     pub ws_max_operations: usize,
+    pub ws_subscriber_buffer: usize,
+    pub ws_send_timeout_seconds: u64,
     pub max_batch: usize,
     pub max_tokens: usize,
     pub max_aliases: usize,
@@ -491,6 +503,8 @@ impl Config {
                 ws_init_timeout_seconds: parse(&get, "WS_INIT_TIMEOUT_SECONDS")?,
                 dataloader_delay_micros: parse(&get, "DATALOADER_DELAY_MICROS")?,
                 ws_max_operations: parse(&get, "WS_MAX_OPERATIONS")?,
+                ws_subscriber_buffer: parse(&get, "WS_SUBSCRIBER_BUFFER")?,
+                ws_send_timeout_seconds: parse(&get, "WS_SEND_TIMEOUT_SECONDS")?,
                 max_batch: parse(&get, "GRAPHQL_MAX_BATCH")?,
                 max_tokens: parse(&get, "GRAPHQL_MAX_TOKENS")?,
                 max_aliases: parse(&get, "GRAPHQL_MAX_ALIASES")?,
@@ -612,6 +626,16 @@ impl Config {
         if !(1..=86_400).contains(&self.billing.webhook_tolerance_seconds) {
             return Err(ConfigError(
                 "STRIPE_WEBHOOK_TOLERANCE_SECONDS must be 1 to 86400".into(),
+            ));
+        }
+        if !(64..=1_000_000).contains(&self.limits.ws_subscriber_buffer) {
+            return Err(ConfigError(
+                "WS_SUBSCRIBER_BUFFER must be 64 to 1000000".into(),
+            ));
+        }
+        if self.limits.ws_send_timeout_seconds == 0 {
+            return Err(ConfigError(
+                "WS_SEND_TIMEOUT_SECONDS must be positive".into(),
             ));
         }
         let retention = &self.retention;

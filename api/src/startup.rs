@@ -143,7 +143,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
 /// The shared state over a fresh pool, without serving: for the command line's other verbs.
 pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCounter)> {
     let (db, statements) = db::connect(&config.database).await?;
-    let bus = EventBus::start(&db).await?;
+    let bus = EventBus::start(&db, config.limits.ws_subscriber_buffer).await?;
     let entitlements = EntitlementCache::new(Duration::from_secs(
         config.licensing.entitlements_cache_ttl_seconds,
     ));

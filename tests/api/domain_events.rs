@@ -2,8 +2,12 @@
 //! them to, and to nobody else.
 
 use crate::helpers::{Subscription, TestApp, error_code, spawn_app, subscription_error};
+use entity::{prelude::*, runtime_nodes};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::time::Duration;
+use uuid::Uuid;
 
 const FIELDS: &str = "cursor type entityId developerId data";
 
@@ -129,6 +133,89 @@ async fn developer_and_pool_events_are_for_admins() {
     );
     let anonymous = app.graphql("{ plans { code } }", json!({}), None).await;
     assert!(error_code(&anonymous).is_none());
+}
+
+/// Moves the license's nodes' heartbeat deadline to `by` from now.
+async fn move_deadline(app: &TestApp, license_id: Uuid, by: chrono::Duration) {
+    RuntimeNodes::update_many()
+        .col_expr(
+            runtime_nodes::Column::HeartbeatDeadlineAt,
+            Expr::value((chrono::Utc::now() + by).fixed_offset()),
+        )
+        .filter(runtime_nodes::Column::LicenseId.eq(license_id))
+        .exec(&app.state.db)
+        .await
+        .expect("update");
+}
+
+async fn check_in(app: &TestApp, key: &str) -> Value {
+    let answer = app
+        .graphql(
+            r#"mutation($key: String!) { checkIn(licenseKey: $key, fingerprint: "fp-late") { code } }"#,
+            json!({ "key": key }),
+            None,
+        )
+        .await;
+    answer["data"]["checkIn"]["code"].clone()
+}
+
+#[tokio::test]
+async fn a_node_that_comes_back_in_time_is_resurrected_and_one_too_late_is_announced() {
+    let app = spawn_app().await;
+    let owner = app.developer("late@example.com", "solo").await;
+    let filter = format!("(licenseId: \"{}\")", owner.license_id);
+    let mut nodes = open(&app, &owner.token, "runtimeNodeEvents", &filter).await;
+    app.activate_node(&owner.license_key, "fp-late").await;
+    move_deadline(&app, owner.license_id, -chrono::Duration::minutes(5)).await;
+    assert_eq!(check_in(&app, &owner.license_key).await, "VALID");
+    move_deadline(&app, owner.license_id, -chrono::Duration::hours(2)).await;
+    assert_eq!(check_in(&app, &owner.license_key).await, "HEARTBEAT_DEAD");
+    assert_eq!(
+        received(&mut nodes, "runtimeNodeEvents").await,
+        [
+            "license.node_activated",
+            "license.node_resurrected",
+            "license.node_checked_in_late"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_pool_reaching_its_alert_threshold_is_announced_once() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mut pools = open(&app, &admin, "poolEvents", "").await;
+    let created = app
+        .graphql(
+            r#"mutation { createDatabasePool(host: "db-th.internal", region: "th", maxDatabases: 4, alertThreshold: 0.5) { id } }"#,
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+    let pool_id = created["data"]["createDatabasePool"]["id"].clone();
+    assert!(pool_id.is_string(), "{created}");
+    for n in 0..3 {
+        let developer = app.developer(&format!("th{n}@example.com"), "solo").await;
+        let instance = app
+            .graphql(
+                "mutation($s: String!) { createInstance(name: \"Shop\", subdomain: $s, region: \"th\") { status } }",
+                json!({ "s": format!("th-shop-{n}") }),
+                Some(&developer.token),
+            )
+            .await;
+        assert_eq!(
+            instance["data"]["createInstance"]["status"], "provisioning",
+            "{instance}"
+        );
+    }
+    let mut crossings = Vec::new();
+    while let Some(message) = pools.next_message(Duration::from_millis(700)).await {
+        crossings.push(message["payload"]["data"]["poolEvents"].clone());
+    }
+    assert_eq!(crossings.len(), 1, "{crossings:?}");
+    assert_eq!(crossings[0]["type"], "pool.past_threshold");
+    assert_eq!(crossings[0]["entityId"], pool_id);
+    assert_eq!(crossings[0]["data"]["currentDatabases"], 2);
 }
 
 #[tokio::test]

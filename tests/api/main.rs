@@ -37,6 +37,7 @@ mod schema_walk;
 mod seats;
 mod sessions;
 mod shutdown;
+mod slow_subscribers;
 mod statements;
 mod stripe_provider;
 mod usage;

@@ -75,13 +75,16 @@ pub struct EventBus {
     signal_db: Option<DatabaseConnection>,
     origin: u64,
     tail: Tail,
+    buffer: usize,
 }
 
 impl EventBus {
     /// A bus for this database: on PostgreSQL it starts listening before it returns, so no event
-    /// committed after this call is missed.
-    pub async fn start(db: &DatabaseConnection) -> anyhow::Result<Self> {
-        let (sender, _) = broadcast::channel(1024);
+    /// committed after this call is missed. `buffer` is how many events a subscriber may fall
+    /// behind live delivery (the broadcast's ring, shared by all: memory does not grow with
+    /// subscribers).
+    pub async fn start(db: &DatabaseConnection, buffer: usize) -> anyhow::Result<Self> {
+        let (sender, _) = broadcast::channel(buffer);
         let (signals, _) = broadcast::channel(1024);
         let origin = rand::random();
         let via_postgres = db.get_database_backend() == DbBackend::Postgres;
@@ -106,6 +109,7 @@ impl EventBus {
             signals,
             signal_db: via_postgres.then(|| db.clone()),
             origin,
+            buffer,
         })
     }
 
@@ -174,7 +178,9 @@ impl EventBus {
     /// Starts delivering the event log to this process's subscribers, from its end as it
     /// stands (the log's table exists once the database is migrated).
     pub async fn start_reading(&self, db: &DatabaseConnection) -> anyhow::Result<()> {
-        log::start_reader(db, self.tail.clone(), self.sender.clone()).await?;
+        // A page half the ring: a subscriber that was current is never overrun by one page.
+        let page = (self.buffer / 2).clamp(1, log::PAGE as usize) as u64;
+        log::start_reader(db, self.tail.clone(), self.sender.clone(), page).await?;
         Ok(())
     }
 

@@ -28,7 +28,7 @@ const GAP_WAIT: Duration = Duration::from_secs(3);
 /// How often the reader looks without being woken.
 const POLL: Duration = Duration::from_secs(1);
 
-/// Rows read per statement.
+/// Rows read per statement at most.
 pub const PAGE: u64 = 500;
 
 pub fn as_event(row: event_log::Model) -> DomainEvent {
@@ -42,17 +42,18 @@ pub fn as_event(row: event_log::Model) -> DomainEvent {
     }
 }
 
-/// Rows after `position`, in order, at most `PAGE`: everyone's, or one developer's (with the
+/// Rows after `position`, in order, at most `page`: everyone's, or one developer's (with the
 /// rows that belong to no developer, which only admins see, left out).
 pub async fn rows_after(
     conn: &impl ConnectionTrait,
     position: i64,
     owner: Option<Uuid>,
+    page: u64,
 ) -> Result<Vec<event_log::Model>, DbErr> {
     let mut query = EventLog::find()
         .filter(event_log::Column::Position.gt(position))
         .order_by_asc(event_log::Column::Position)
-        .limit(PAGE);
+        .limit(page);
     if let Some(developer) = owner {
         query = query.filter(event_log::Column::DeveloperId.eq(developer));
     }
@@ -102,13 +103,19 @@ pub async fn start_reader(
     db: &DatabaseConnection,
     tail: Tail,
     sender: broadcast::Sender<Arc<DomainEvent>>,
+    page: u64,
 ) -> Result<(), DbErr> {
     tail.delivered.store(end(db).await?, Ordering::SeqCst);
-    tokio::spawn(read(db.clone(), tail, sender));
+    tokio::spawn(read(db.clone(), tail, sender, page));
     Ok(())
 }
 
-async fn read(db: DatabaseConnection, tail: Tail, sender: broadcast::Sender<Arc<DomainEvent>>) {
+async fn read(
+    db: DatabaseConnection,
+    tail: Tail,
+    sender: broadcast::Sender<Arc<DomainEvent>>,
+    page: u64,
+) {
     let mut gap_since: Option<Instant> = None;
     loop {
         let wait = if gap_since.is_some() {
@@ -122,14 +129,14 @@ async fn read(db: DatabaseConnection, tail: Tail, sender: broadcast::Sender<Arc<
         }
         loop {
             let from = tail.position();
-            let rows = match rows_after(&db, from, None).await {
+            let rows = match rows_after(&db, from, None, page).await {
                 Ok(rows) => rows,
                 Err(err) => {
                     tracing::warn!(%err, "the event log could not be read; trying again");
                     break;
                 }
             };
-            let full = rows.len() as u64 == PAGE;
+            let full = rows.len() as u64 == page;
             let mut expected = from + 1;
             let mut stopped_at_gap = false;
             for row in rows {

@@ -1,12 +1,14 @@
 //! A subscription's events: those after the client's cursor replayed from the log, then the
 //! live ones, in log order, each once. The live broadcast is joined before the replay is read,
 //! and nothing at or below the last position sent is sent again, so the two meet with no gap
-//! and no duplicate, whichever gateway the cursor came from. A subscriber that falls behind
-//! the broadcast does not hold it back: it is dropped from it and reads the log again from its
-//! last position, at its own pace.
+//! and no duplicate, whichever gateway the cursor came from. A subscriber that falls further
+//! behind the broadcast than its ring keeps never holds it back: it is closed to resume from
+//! its cursor, or (a subscription that only recomputes a standing) reads the log again from
+//! its last position.
 
 use super::bus::DomainEvent;
 use super::log::{self, PAGE, as_event};
+use super::overrun::OnLag;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult, ConflictReason};
 use futures_util::Stream;
@@ -37,6 +39,7 @@ pub async fn events<F>(
     actor: &Actor,
     after: Option<i64>,
     owner: Option<Uuid>,
+    on_lag: OnLag,
     keep: F,
 ) -> AppResult<impl Stream<Item = Arc<DomainEvent>> + use<F>>
 where
@@ -64,7 +67,7 @@ where
         loop {
             if let Some(until) = replay_to {
                 'replay: loop {
-                    let rows = match log::rows_after(&db, last, owner).await {
+                    let rows = match log::rows_after(&db, last, owner, PAGE).await {
                         Ok(rows) => rows,
                         Err(err) => {
                             tracing::warn!(%err, "a subscription could not read the event log");
@@ -97,11 +100,19 @@ where
                     }
                 }
                 Ok(_) => {}
-                Err(RecvError::Lagged(_)) => {
-                    // Too slow for the broadcast: catch up from the log.
-                    live = bus.subscribe();
-                    replay_to = Some(bus.tail());
-                }
+                Err(RecvError::Lagged(_)) => match &on_lag {
+                    OnLag::CatchUp => {
+                        live = bus.subscribe();
+                        replay_to = Some(bus.tail());
+                    }
+                    OnLag::Close(Some(overrun)) => {
+                        overrun.report();
+                        // Never complete: the client must see its socket close, not its
+                        // subscription end, to know to resume.
+                        std::future::pending::<()>().await;
+                    }
+                    OnLag::Close(None) => return,
+                },
                 Err(RecvError::Closed) => return,
             }
         }

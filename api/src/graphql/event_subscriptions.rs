@@ -5,6 +5,7 @@
 
 use crate::auth::{Actor, Audience, Role};
 use crate::error::{AppError, AppResult};
+use crate::events::overrun::{OnLag, Overrun};
 use crate::events::{DomainEvent, resume};
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::{Guarded, Seen, shown};
@@ -152,7 +153,8 @@ where
 {
     let actor = ctx.actor()?.clone();
     let after = resume::cursor(after.as_deref())?;
-    let events = resume::events(&actor, after, owner_of(&actor), move |event| {
+    let overrun = OnLag::Close(ctx.data_opt::<Overrun>().cloned());
+    let events = resume::events(&actor, after, owner_of(&actor), overrun, move |event| {
         kinds.iter().any(|kind| {
             event.kind == *kind || (kind.ends_with(['.', '_']) && event.kind.starts_with(kind))
         }) && entity.is_none_or(|id| event.entity_id == id)
@@ -197,7 +199,8 @@ impl DomainSubscription {
         Ok(stream(ctx, after, KINDS, license_id).await?)
     }
 
-    /// Runtime nodes activated, dead (checked in late past the window), resurrected, culled or
+    /// Runtime nodes activated, dead (their heartbeat deadline passed), resurrected (back
+    /// within the resurrection window), checked in late (after it: deactivated), culled or
     /// deactivated, per license if `licenseId` is given.
     async fn runtime_node_events(
         &self,

@@ -12,6 +12,7 @@ use super::{access_log, status, ws_session};
 use crate::auth::RequestMeta;
 use crate::config::LimitsConfig;
 use crate::error::{AppError, Code};
+use crate::events::overrun::Overrun;
 use crate::graphql::document::token_count;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
@@ -256,7 +257,11 @@ async fn websocket(
     let socket_limits = ws_session::SocketLimits {
         init_timeout: Duration::from_secs(limits.ws_init_timeout_seconds),
         max_operations: limits.ws_max_operations,
+        send_timeout: Duration::from_secs(limits.ws_send_timeout_seconds),
     };
+    // How the socket's subscriptions tell it that one has fallen too far behind.
+    let overrun = Overrun::default();
+    let overrun_in_operations = overrun.clone();
     // A message may be no larger than a request body: the socket is not a way around it.
     upgrade
         .max_message_size(limits.body_limit_bytes)
@@ -295,6 +300,7 @@ async fn websocket(
                 let _ = learned.set(ws_session::Lifetime { ends_at, ends_with });
                 let mut data = Data::default();
                 data.insert(actor);
+                data.insert(overrun_in_operations);
                 Ok(data)
             };
             ws_session::serve(
@@ -306,6 +312,7 @@ async fn websocket(
                 ws_session::Closers {
                     endings,
                     draining: state.app.draining.subscribe(),
+                    overrun,
                 },
                 on_init,
             )

@@ -4,6 +4,7 @@
 
 use super::ws_rules::{Rules, Verdict};
 use crate::auth::Actor;
+use crate::events::overrun::Overrun;
 use crate::graphql::AppSchema;
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::{Data, Executor, Request, Response};
@@ -55,10 +56,12 @@ impl Executor for ActorPerOperation {
     }
 }
 
-/// How long a socket may take to initialise, and how many operations it may run at once.
+/// How long a socket may take to initialise, how many operations it may run at once, and how
+/// long it may refuse what is sent to it.
 pub struct SocketLimits {
     pub init_timeout: Duration,
     pub max_operations: usize,
+    pub send_timeout: Duration,
 }
 
 /// What the socket's credential allows for how long: when it expires, and the id whose ending
@@ -69,11 +72,12 @@ pub struct Lifetime {
     pub ends_with: Option<Uuid>,
 }
 
-/// What closes a socket from outside: credentials ending (sessions, keys, tokens), and the
-/// gateway shutting down.
+/// What closes a socket from outside: credentials ending (sessions, keys, tokens), the
+/// gateway shutting down, and one of its subscriptions falling too far behind.
 pub struct Closers {
     pub endings: broadcast::Receiver<Arc<[Uuid]>>,
     pub draining: tokio::sync::watch::Receiver<bool>,
+    pub overrun: Overrun,
 }
 
 /// How long a socket whose credential has ended stays open to deliver what is in flight.
@@ -94,7 +98,9 @@ pub async fn serve<OnInit, InitFuture>(
     let Closers {
         mut endings,
         mut draining,
+        overrun,
     } = closers;
+    let send_timeout = limits.send_timeout;
     let mut rules = Rules::new(
         protocol == WebSocketProtocols::GraphQLWS,
         limits.max_operations,
@@ -164,6 +170,9 @@ pub async fn serve<OnInit, InitFuture>(
             () = &mut ending, if ending_armed => {
                 close(4403, "Forbidden: the credential has ended".into())
             }
+            () = overrun.reported() => {
+                close(1013, "Try again later: a subscription fell too far behind; resume from its last cursor".into())
+            }
             changed = draining.wait_for(|draining| *draining) => match changed {
                 Ok(_) => close(1001, "Going away: the gateway is shutting down; resume elsewhere from your cursor".into()),
                 Err(_) => close(1001, "Going away".into()),
@@ -189,8 +198,17 @@ pub async fn serve<OnInit, InitFuture>(
             }
         };
         let closing = matches!(outgoing, Message::Close(_));
-        if to_client.send(outgoing).await.is_err() || closing {
-            break;
+        match tokio::time::timeout(send_timeout, to_client.send(outgoing)).await {
+            Ok(Ok(())) if !closing => {}
+            Ok(_) => break,
+            Err(_) => {
+                // Its client stopped reading: dropping the socket frees what it holds.
+                tracing::info!(
+                    seconds = send_timeout.as_secs(),
+                    "a WebSocket accepted nothing sent to it: dropped"
+                );
+                break;
+            }
         }
     }
 }

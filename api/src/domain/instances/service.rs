@@ -102,7 +102,7 @@ pub async fn create_instance(actor: &Actor, new: NewInstance) -> AppResult<insta
     };
     let pool = match tier {
         DbType::Dedicated => None,
-        DbType::Shared => take_slot(&*uow, &region, now).await?,
+        DbType::Shared => take_slot(&mut uow, &region, now).await?,
     };
     let status = match (&pool, tier) {
         (Some(_), DbType::Shared) => InstanceStatus::Provisioning,

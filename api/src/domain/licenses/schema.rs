@@ -15,6 +15,7 @@ use crate::domain::plans::schema::Plan;
 use crate::domain::seats::loaders::HeldAssignmentsByLicense;
 use crate::domain::seats::schema::Assignment;
 use crate::error::{AppError, AppResult};
+use crate::events::overrun::{OnLag, Overrun};
 use crate::events::{DomainEvent, resume};
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related, related_one, related_owned};
@@ -454,7 +455,8 @@ impl LicensesSubscription {
         let types = event_types(types)?;
         let owner = (role == Role::Developer).then_some(me);
         let viewer = actor.clone();
-        let events = resume::events(&actor, after, owner, move |event| {
+        let overrun = OnLag::Close(ctx.data_opt::<Overrun>().cloned());
+        let events = resume::events(&actor, after, owner, overrun, move |event| {
             event.kind.starts_with("license.")
                 && license_id.is_none_or(|id| event.entity_id == id)
                 && types

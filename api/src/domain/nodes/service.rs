@@ -265,8 +265,11 @@ async fn revive(
     }
     let node = alive.update(&**uow).await?;
     let metadata = json!({ "licenseId": node.license_id });
-    uow.record(node_change("node.resurrected", &node, license, metadata))
-        .await?;
+    uow.record(
+        node_change("node.resurrected", &node, license, metadata)
+            .publish(event("license.node_resurrected", license)),
+    )
+    .await?;
     Ok(node)
 }
 
@@ -388,8 +391,12 @@ async fn heartbeat(
     } else {
         let node = retire(&*uow, node, now).await?;
         let metadata = json!({ "licenseId": license.id, "deadline": deadline });
-        uow.record(node_change("node.died", &node, &license, metadata))
-            .await?;
+        // Too late to come back: the node is deactivated and must activate again.
+        uow.record(
+            node_change("node.died", &node, &license, metadata)
+                .publish(event("license.node_checked_in_late", &license)),
+        )
+        .await?;
         uow.commit().await?;
         return Ok(CheckIn {
             code: ValidationCode::HeartbeatDead,

@@ -8,7 +8,7 @@ use crate::domain::instances::changes::{HistoryLine, change, write_history};
 use crate::domain::instances::model::InstanceStatus;
 use crate::domain::plans::model::DbType;
 use crate::error::AppResult;
-use crate::events::UnitOfWork;
+use crate::events::{Event, UnitOfWork};
 use chrono::{DateTime, Utc};
 use entity::{database_pools, instances, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -23,9 +23,11 @@ const WAITING: &str = InstanceStatus::WaitingForCapacity.as_str();
 /// attempt means another transaction took the slot, so this bounds only pathological races.
 const ATTEMPTS: usize = 32;
 
-/// Takes a slot in the least-loaded active pool of the region with room, if any.
+/// Takes a slot in the least-loaded active pool of the region with room, if any. The slot
+/// that brings a pool to its alert threshold publishes `pool.past_threshold` (once per
+/// crossing: the count is read back from the increment itself, not from an earlier read).
 pub async fn take_slot(
-    conn: &impl ConnectionTrait,
+    uow: &mut UnitOfWork<'_>,
     region: &str,
     now: DateTime<Utc>,
 ) -> AppResult<Option<database_pools::Model>> {
@@ -40,7 +42,7 @@ pub async fn take_slot(
             .order_by_asc(database_pools::Column::CurrentDatabases)
             .order_by_asc(database_pools::Column::Id)
             .limit(1)
-            .one(conn)
+            .one(&**uow)
             .await?
         else {
             return Ok(None);
@@ -60,13 +62,40 @@ pub async fn take_slot(
                 Expr::col(database_pools::Column::CurrentDatabases)
                     .lt(Expr::col(database_pools::Column::MaxDatabases)),
             )
-            .exec(conn)
+            .exec_with_returning(&**uow)
             .await?;
-        if taken.rows_affected == 1 {
-            return Ok(Some(candidate));
+        if let Some(pool) = taken.into_iter().next() {
+            if crossed_threshold(&pool) {
+                uow.publish(past_threshold(&pool));
+            }
+            return Ok(Some(pool));
         }
     }
     Ok(None)
+}
+
+/// Whether the slot just taken (the count already includes it) is the one that reached the
+/// pool's alert threshold.
+fn crossed_threshold(pool: &database_pools::Model) -> bool {
+    let alert_at = pool.alert_threshold * f64::from(pool.max_databases);
+    let now = f64::from(pool.current_databases);
+    now >= alert_at && now - 1.0 < alert_at
+}
+
+/// For operators: the pool is filling, the region will soon need another.
+fn past_threshold(pool: &database_pools::Model) -> Event {
+    Event {
+        kind: "pool.past_threshold".into(),
+        entity_id: pool.id,
+        developer_id: None,
+        data: json!({
+            "region": pool.region,
+            "host": pool.host,
+            "currentDatabases": pool.current_databases,
+            "maxDatabases": pool.max_databases,
+            "alertThreshold": pool.alert_threshold,
+        }),
+    }
 }
 
 pub async fn release_slot(
@@ -109,9 +138,10 @@ pub async fn place_waiters(uow: &mut UnitOfWork<'_>, region: &str) -> AppResult<
         else {
             break;
         };
-        let Some(pool) = take_slot(conn, region, now).await? else {
+        let Some(pool) = take_slot(uow, region, now).await? else {
             break;
         };
+        let conn = &**uow;
         let claimed = Instances::update_many()
             .col_expr(
                 instances::Column::Status,

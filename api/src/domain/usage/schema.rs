@@ -4,6 +4,7 @@ use super::metrics::{self, Aggregation, Granularity, Metric, NewMetric};
 use super::query::{self, Current, Point, range};
 use super::rollup::Scope;
 use crate::domain::instances::schema::Instance;
+use crate::events::overrun::OnLag;
 use crate::events::resume;
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::shown;
@@ -312,7 +313,7 @@ impl UsageSubscription {
     ) -> Result<impl Stream<Item = Vec<CurrentUsage>>> {
         let actor = ctx.actor()?.clone();
         let owner = query::current_usage_owner(&actor, instance_id, developer_id).await?;
-        let changes = resume::events(&actor, None, None, move |event| {
+        let changes = resume::events(&actor, None, None, OnLag::CatchUp, move |event| {
             event.kind == ingest::USAGE_RECORDED && event.entity_id == owner
         })
         .await?;

@@ -5,6 +5,7 @@ use crate::domain::licenses::model::LicenseState;
 use crate::domain::plans::loaders::EntitlementsByPlan;
 use crate::domain::plans::schema::Entitlements;
 use crate::error::AppError;
+use crate::events::overrun::OnLag;
 use crate::events::resume;
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::{Guarded, Seen, shown};
@@ -131,7 +132,7 @@ impl ValidationSubscription {
             .into());
         };
         service::check_fingerprint(fingerprint.as_deref())?;
-        let changes = resume::events(&actor, None, None, move |event| {
+        let changes = resume::events(&actor, None, None, OnLag::CatchUp, move |event| {
             event.entity_id == license_id
                 || event.data.get("licenseId").and_then(|v| v.as_str())
                     == Some(license_id.to_string().as_str())
