@@ -13,11 +13,13 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 sql() { psql "${PG[@]}" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 cleanup() {
-  if [[ -n $GW_PID ]] && kill -0 "$GW_PID" 2>/dev/null; then
-    kill -TERM "$GW_PID"
-    for _ in $(seq 50); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$GW_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in $GW_PID ${OTHER_GW_PIDS:-}; do
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -TERM "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
   sql -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
   rm -rf "$WORK"
 }
@@ -73,21 +75,23 @@ start_gateway() {
   serve_gateway
 }
 
-# Starts the built gateway on $DB with the benchmark's settings, plus any NAME=value given.
+# Starts the built gateway on $DB with the benchmark's settings, plus any NAME=value given;
+# its output goes to $GW_LOG ($WORK/gateway.log unless set).
 serve_gateway() { # [NAME=value ...]
+  GW_LOG=${GW_LOG:-$WORK/gateway.log}
   env APP_ENV=development HOST=127.0.0.1 PORT=${BENCH_PORT:-0} RUST_LOG=warn \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable" DATABASE_MAX_CONNECTIONS=${BENCH_POOL:-4} \
     AUTO_MIGRATE=true LICENSE_KEY_SECRET=$SECRET "$@" \
-    "$GATEWAY" serve >"$WORK/gateway.log" 2>&1 &
+    "$GATEWAY" serve >"$GW_LOG" 2>&1 &
   GW_PID=$!
   for _ in $(seq 240); do
-    grep -q '^listening on' "$WORK/gateway.log" && break
-    kill -0 "$GW_PID" 2>/dev/null || { cat "$WORK/gateway.log" >&2; die "the gateway exited"; }
+    grep -q '^listening on' "$GW_LOG" && break
+    kill -0 "$GW_PID" 2>/dev/null || { cat "$GW_LOG" >&2; die "the gateway exited"; }
     sleep 0.5
   done
   local address
-  address=$(sed -n 's|^listening on http://\([0-9.]*:[0-9]*\).*|\1|p' "$WORK/gateway.log")
-  [[ $address == 127.0.0.1:* ]] || { cat "$WORK/gateway.log" >&2; die "no loopback address to send traffic to"; }
+  address=$(sed -n 's|^listening on http://\([0-9.]*:[0-9]*\).*|\1|p' "$GW_LOG")
+  [[ $address == 127.0.0.1:* ]] || { cat "$GW_LOG" >&2; die "no loopback address to send traffic to"; }
   URL="http://$address/graphql"
 }
 

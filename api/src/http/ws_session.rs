@@ -9,7 +9,7 @@ use crate::graphql::AppSchema;
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::{Data, Executor, Request, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::BoxStream;
+use futures_util::stream::{BoxStream, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::any::TypeId;
 use std::future::Future;
@@ -80,6 +80,29 @@ pub struct Closers {
     pub overrun: Overrun,
 }
 
+/// Client frames read ahead of the loop that handles them.
+const FRAMES_QUEUED: usize = 8;
+
+async fn read_frames(
+    mut from_client: SplitStream<WebSocket>,
+    frames: mpsc::Sender<Result<Message, axum::Error>>,
+) {
+    while let Some(frame) = from_client.next().await {
+        if frames.send(frame).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Stops the socket's reader when the connection ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// How long a socket whose credential has ended stays open to deliver what is in flight.
 const CREDENTIAL_END_DRAIN: Duration = Duration::from_millis(500);
 
@@ -105,7 +128,12 @@ pub async fn serve<OnInit, InitFuture>(
         protocol == WebSocketProtocols::GraphQLWS,
         limits.max_operations,
     );
-    let (mut to_client, mut from_client) = socket.split();
+    let (mut to_client, from_client) = socket.split();
+    // Read by a task of its own: a read attempted on every pass of the loop below would cost a
+    // buffer's worth of work per message sent, and the loop passes once per message.
+    let (frames_in, mut frames) = mpsc::channel(FRAMES_QUEUED);
+    let reader = tokio::spawn(read_frames(from_client, frames_in));
+    let _stop_reading = AbortOnDrop(reader);
     let (to_engine, engine_input) = mpsc::unbounded_channel::<Vec<u8>>();
     let engine = async_graphql::http::WebSocket::new(
         ActorPerOperation(schema),
@@ -132,7 +160,7 @@ pub async fn serve<OnInit, InitFuture>(
             expiry_armed = true;
         }
         let outgoing = tokio::select! {
-            frame = from_client.next() => {
+            frame = frames.recv() => {
                 let text = match frame {
                     Some(Ok(Message::Text(text))) => text.as_str().to_owned(),
                     Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
