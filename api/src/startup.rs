@@ -154,6 +154,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         &bus,
     );
     let doors = SharedLimiter::shared("doors", config.auth.attempts_per_minute, &bus);
+    let quota_notices = SharedLimiter::shared("quota_notices", 1, &bus);
     let liveness = Liveness::new();
     liveness.follow(&bus);
     let clock = Clock::default();
@@ -177,6 +178,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         bus,
         guesses,
         doors,
+        quota_notices,
         passwords: Passwords::new(config.auth.password_hash_concurrency),
         liveness,
         payments: crate::domain::billing::provider::from_config(&config),

@@ -32,6 +32,8 @@ pub struct Shared {
     pub guesses: Arc<SharedLimiter>,
     /// Counts attempts at the account doors (login, signup, ...) per client IP and email.
     pub doors: Arc<SharedLimiter>,
+    /// Refused usage announced (`usage.quota_exceeded`): once a minute per developer and metric.
+    pub quota_notices: Arc<SharedLimiter>,
     pub passwords: Passwords,
     /// Which sign-in sessions still hold, kept briefly and forgotten on revocation.
     pub liveness: Liveness,

@@ -219,7 +219,7 @@ async fn a_pool_reaching_its_alert_threshold_is_announced_once() {
 }
 
 #[tokio::test]
-async fn usage_events_tell_a_developer_of_its_own_thresholds_only() {
+async fn usage_events_tell_a_developer_of_its_own_thresholds_and_refusals_only() {
     let app = spawn_app().await;
     let (owner, instance) = app
         .developer_with_instance("metered@example.com", "free")
@@ -240,6 +240,25 @@ async fn usage_events_tell_a_developer_of_its_own_thresholds_only() {
         received(&mut as_owner, "usageEvents").await,
         ["usage.threshold_crossed"]
     );
+    // Past the quota: refused, announced once however often it is tried within the minute.
+    for attempt in 0..3 {
+        let refused = app
+            .graphql(
+                "mutation($events: [UsageEventInput!]!) { recordUsage(events: $events) { accepted } }",
+                json!({ "events": [{ "transactionId": format!("usage-over-{attempt}"), "instanceId": instance, "metric": "api_requests", "value": 2000 }] }),
+                Some(&owner.token),
+            )
+            .await;
+        assert_eq!(error_code(&refused), Some("QUOTA_EXCEEDED"), "{refused}");
+    }
+    let mut over = Vec::new();
+    while let Some(message) = as_owner.next_message(Duration::from_millis(700)).await {
+        over.push(message["payload"]["data"]["usageEvents"].clone());
+    }
+    assert_eq!(over.len(), 1, "{over:?}");
+    assert_eq!(over[0]["type"], "usage.quota_exceeded");
+    assert_eq!(over[0]["data"]["metric"], "api_requests");
+    assert_eq!(over[0]["data"]["current"], 8500);
     assert!(received(&mut as_other, "usageEvents").await.is_empty());
 }
 

@@ -224,14 +224,15 @@ impl DomainSubscription {
         Ok(stream(ctx, after, KINDS, instance_id).await?)
     }
 
-    /// Usage thresholds crossed and quotas reached: a developer its own, admins all.
+    /// Usage thresholds crossed (80% and 100% of a quota) and batches refused at a hard quota
+    /// (at most once a minute per developer and metric): a developer its own, admins all.
     async fn usage_events(
         &self,
         ctx: &Context<'_>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = UsageEvent>> {
         ctx.actor()?.require_user()?;
-        const KINDS: &[&str] = &["usage.threshold_crossed"];
+        const KINDS: &[&str] = &["usage.threshold_crossed", "usage.quota_exceeded"];
         Ok(stream(ctx, after, KINDS, None).await?)
     }
 

@@ -323,7 +323,18 @@ pub async fn record(actor: &Actor, events: Vec<EventInput>) -> AppResult<Recorde
     let distinct = remember_distinct(&*uow, &accepted, &metrics).await?;
     let changes = rollup::fold(&accepted, &metrics, &distinct);
     let bounds = quota::bounds(&changes, &metrics, &entitlements);
-    let landed = apply(&*uow, &changes, &bounds, now).await?;
+    let landed = match apply(&*uow, &changes, &bounds, now).await {
+        Err(refused @ AppError::QuotaExceeded { index, .. }) => {
+            drop(uow);
+            let developer = accepted
+                .iter()
+                .find(|e| Some(e.index) == index)
+                .map(|e| e.developer_id);
+            quota::announce_refusal(actor, &refused, developer).await;
+            return Err(refused);
+        }
+        landed => landed?,
+    };
     for crossing in quota::crossings(&landed, &changes, &bounds)? {
         uow.publish(crossing);
     }

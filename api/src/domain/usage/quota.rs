@@ -3,9 +3,10 @@
 
 use super::metrics::Metric;
 use super::rollup::{Change, Landed, RollupKey, quota_scope};
+use crate::auth::Actor;
 use crate::domain::entitlements::resolve::Entitlements;
 use crate::error::{AppError, AppResult};
-use crate::events::Event;
+use crate::events::{Event, UnitOfWork};
 use entity::prelude::*;
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::json;
@@ -88,6 +89,50 @@ pub async fn refusal(
         index: crossing,
     })
 }
+
+/// Tells the developer's `usageEvents` subscribers that a batch was refused at its quota, in a
+/// unit of work of its own (the refused one rolled back): at most once a minute per developer
+/// and metric across gateways, so a client retrying in a loop floods neither them nor the log.
+pub async fn announce_refusal(actor: &Actor, refused: &AppError, developer: Option<Uuid>) {
+    let (
+        AppError::QuotaExceeded {
+            metric,
+            limit,
+            current,
+            ..
+        },
+        Some(developer),
+    ) = (refused, developer)
+    else {
+        return;
+    };
+    let once_a_minute = vec![format!("{developer}:{metric}")];
+    if actor
+        .app
+        .quota_notices
+        .attempt(once_a_minute)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let announced = async {
+        let mut uow = UnitOfWork::begin(actor).await?;
+        uow.publish(Event {
+            kind: QUOTA_EXCEEDED.into(),
+            entity_id: developer,
+            developer_id: Some(developer),
+            data: json!({ "metric": metric, "limit": limit, "current": current }),
+        });
+        uow.commit().await
+    }
+    .await;
+    if let Err(err) = announced {
+        tracing::warn!(error = ?err, "a refused usage batch could not be announced");
+    }
+}
+
+pub const QUOTA_EXCEEDED: &str = "usage.quota_exceeded";
 
 /// Whether moving from `before` to `after` crosses `percent` of `limit`.
 fn crosses(before: i64, after: i64, limit: i64, percent: i64) -> bool {
