@@ -13,6 +13,7 @@ pub mod graphql;
 mod http;
 pub mod paging;
 pub mod rate_limit;
+pub mod scale_seed;
 pub mod seed;
 pub mod startup;
 pub mod state;

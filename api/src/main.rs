@@ -31,6 +31,10 @@ enum Command {
         /// Also add this many sample developers with licenses.
         #[arg(long, default_value_t = 0)]
         demo: u32,
+        /// Also bulk-load this many developers, ten licenses each, for measuring at scale
+        /// (PostgreSQL only).
+        #[arg(long, default_value_t = 0)]
+        scale: u32,
     },
     /// Print the GraphQL SDL (or write it to a file).
     ExportSchema {
@@ -83,10 +87,14 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Seed { demo } => {
+        Command::Seed { demo, scale } => {
             let (state, _) = startup::connect(config).await?;
             db::migrate_up(&state.db).await?;
-            api::seed::run(&state, demo).await
+            api::seed::run(&state, demo).await?;
+            if scale > 0 {
+                api::scale_seed::run(&state, scale).await?;
+            }
+            Ok(())
         }
         Command::ExportSchema { .. } => Ok(()),
     }

@@ -79,7 +79,8 @@ impl PageArgs {
     }
 }
 
-fn limit(first: Option<i32>, max: usize) -> AppResult<u64> {
+/// `first` as a client sent it: at most `max`, 20 when not given.
+pub fn limit(first: Option<i32>, max: usize) -> AppResult<u64> {
     match first {
         None => Ok(DEFAULT_PAGE_SIZE),
         Some(n) if n < 0 => Err(AppError::validation("first", "must not be negative")),

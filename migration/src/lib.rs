@@ -38,8 +38,10 @@ mod m20261126_000025_index_dead_letters;
 mod m20261126_000026_create_plan_versions_and_prices;
 mod m20261126_000027_create_credits;
 mod m20261126_000028_create_event_log;
+mod m20261126_000029_index_license_orders;
 
 pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
+pub use m20261126_000029_index_license_orders::UTILIZATION;
 
 pub struct Migrator;
 
@@ -75,6 +77,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000026_create_plan_versions_and_prices::Migration),
             Box::new(m20261126_000027_create_credits::Migration),
             Box::new(m20261126_000028_create_event_log::Migration),
+            Box::new(m20261126_000029_index_license_orders::Migration),
         ]
     }
 }

@@ -21,6 +21,7 @@ mod http;
 mod instance_logs;
 mod instances;
 mod isolation;
+mod license_pages;
 mod license_queries;
 mod license_status;
 mod licenses;

@@ -1,52 +1,97 @@
 //! The `licenses` connection: filters, sorts, search and paging. Developers see their own,
 //! members the licenses they hold a seat on.
 
-use super::model::{LicenseFilter, LicenseOrder, LicenseOrderField, OrderDirection};
+use super::keyset;
+use super::model::{LicenseFilter, LicenseOrder};
 use crate::auth::{Actor, Caller, Role};
 use crate::domain::seats::model::AssignmentStatus;
 use crate::error::AppResult;
-use crate::paging::{self, Page, PageArgs};
+use crate::paging::Page;
 use entity::{license_assignments, licenses, plans, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DbBackend, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    Select,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
+use uuid::Uuid;
 
-const UTILIZATION: &str = "CASE WHEN licenses.seats_total > 0 THEN licenses.seats_used * 1.0 / licenses.seats_total ELSE 0 END";
+/// At most this many words of a search are used.
+const SEARCH_WORDS: usize = 8;
 
-fn search_condition(backend: DbBackend, text: &str) -> Condition {
-    let on_plan = Query::select()
-        .column(plans::Column::Id)
-        .from(plans::Entity)
-        .and_where(
-            Expr::col(plans::Column::Code)
-                .like(format!("%{}%", text.to_lowercase()))
-                .or(Expr::col(plans::Column::Name).like(format!("%{text}%"))),
-        )
-        .to_owned();
-    let by_plan = licenses::Column::PlanId.in_subquery(on_plan);
-    let by_text = if backend == DbBackend::Postgres {
-        // Same expression as the GIN index, so the index serves it.
-        Expr::cust_with_values(
-            format!(
-                "{} @@ plainto_tsquery('simple', $1)",
-                migration::SEARCH_DOCUMENT
-            ),
-            [text.to_owned()],
-        )
-    } else {
-        let pattern = format!("%{text}%");
-        Expr::col(licenses::Column::KeyPrefix)
-            .like(pattern.to_uppercase())
-            .or(Expr::col(licenses::Column::Dba).like(pattern.clone()))
-            .or(Expr::col(licenses::Column::Product).like(pattern))
-    };
-    Condition::any().add(by_text).add(by_plan)
+/// The words of a search (letters and digits), lowercased as the search document is.
+fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(SEARCH_WORDS)
+        .map(str::to_lowercase)
+        .collect()
 }
 
-fn matching(
-    backend: DbBackend,
+/// A search written as keys are (capitals and digits, groups joined by `-`, at least three
+/// characters) is also the start of a key: its first group, as far as a key's stored prefix.
+fn key_start(text: &str) -> Option<String> {
+    let text = text.trim();
+    let key_like = text.len() >= 3
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+    let start: String = text.split('-').next()?.chars().take(5).collect();
+    (key_like && !start.is_empty()).then_some(start)
+}
+
+/// Licenses with every word searched among their words (key prefix, DBA, product), whose key
+/// starts as the search does (when it is written as a key), or whose plan's code or name holds
+/// the text. On PostgreSQL the words are one full-text query on the GIN index and a key start
+/// a prefix on its pattern index; the plans matched are looked up first (a few rows), so that
+/// the indexes are not defeated by a join.
+async fn search_condition(db: &DatabaseConnection, text: &str) -> AppResult<Option<Condition>> {
+    let plans: Vec<Uuid> = Plans::find()
+        .select_only()
+        .column(plans::Column::Id)
+        .filter(
+            Condition::any()
+                .add(plans::Column::Code.contains(text.to_lowercase()))
+                .add(plans::Column::Name.contains(text)),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    let words = search_words(text);
+    let mut any = Condition::any();
+    if !words.is_empty() {
+        any = any.add(if db.get_database_backend() == DbBackend::Postgres {
+            // Letters and digits only: nothing in it is tsquery syntax.
+            let query = words.join(" & ");
+            // Same expression as the GIN index, so the index serves it.
+            Condition::all().add(Expr::cust_with_values(
+                format!("{} @@ to_tsquery('simple', $1)", migration::SEARCH_DOCUMENT),
+                [query],
+            ))
+        } else {
+            let mut all = Condition::all();
+            for word in &words {
+                let pattern = format!("%{word}%");
+                all = all.add(
+                    Condition::any()
+                        .add(Expr::col(licenses::Column::Dba).like(pattern.clone()))
+                        .add(Expr::col(licenses::Column::Product).like(pattern)),
+                );
+            }
+            all
+        });
+    }
+    if let Some(start) = key_start(text) {
+        // Capitals and digits only: no LIKE wildcard in it.
+        any = any.add(licenses::Column::KeyPrefix.like(format!("{start}%")));
+    }
+    if !plans.is_empty() {
+        any = any.add(licenses::Column::PlanId.is_in(plans));
+    }
+    Ok((!any.is_empty()).then_some(any))
+}
+
+async fn matching(
+    db: &DatabaseConnection,
     caller: &Caller,
     filter: &LicenseFilter,
 ) -> AppResult<Select<Licenses>> {
@@ -106,36 +151,49 @@ fn matching(
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        condition = condition.add(search_condition(backend, text));
+        condition = match search_condition(db, text).await? {
+            Some(found) => condition.add(found),
+            // Nothing to search by (only punctuation): nothing matches.
+            None => condition.add(Expr::val(false)),
+        };
     }
     Ok(Licenses::find().filter(condition))
 }
 
-/// One page (by position) and whether more follow.
+/// One page after `after` (from the start without), in `sort`'s order, and whether more
+/// follow: each of the order's index ranges is read in turn until the page is full.
 pub async fn page(
     actor: &Actor,
     filter: &LicenseFilter,
     sort: &LicenseOrder,
-    page: &PageArgs,
+    limit: u64,
+    after: Option<&keyset::After>,
 ) -> AppResult<Page<licenses::Model>> {
     let db = &actor.app.db;
-    let order = match sort.direction {
-        OrderDirection::Asc => Order::Asc,
-        OrderDirection::Desc => Order::Desc,
-    };
-    let query = matching(db.get_database_backend(), actor, filter)?;
-    let query = match sort.field {
-        LicenseOrderField::CreatedAt => query.order_by(licenses::Column::Id, order.clone()),
-        LicenseOrderField::ExpiresAt => query.order_by(licenses::Column::ExpiresAt, order.clone()),
-        LicenseOrderField::Utilization => query.order_by(Expr::cust(UTILIZATION), order.clone()),
+    let matching = matching(db, actor, filter).await?;
+    let mut rows = Vec::new();
+    for range in keyset::ranges(sort.field, sort.direction, after) {
+        let wanted = limit + 1 - rows.len() as u64;
+        let mut query = matching.clone().filter(range.condition);
+        for (expr, order) in range.order {
+            query = query.order_by(expr, order);
+        }
+        rows.extend(query.limit(wanted).all(db).await?);
+        if rows.len() as u64 > limit {
+            break;
+        }
     }
-    .order_by(licenses::Column::Id, order);
-    paging::fetch(db, query, page).await
+    let has_next = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok(Page {
+        rows,
+        has_next,
+        has_previous: after.is_some(),
+        offset: 0,
+    })
 }
 
 pub async fn count(actor: &Actor, filter: &LicenseFilter) -> AppResult<u64> {
     let db = &actor.app.db;
-    Ok(matching(db.get_database_backend(), actor, filter)?
-        .count(db)
-        .await?)
+    Ok(matching(db, actor, filter).await?.count(db).await?)
 }

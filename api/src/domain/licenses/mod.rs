@@ -8,11 +8,13 @@
 //! - `time_rules.rs`: what time does to a license (trials, grace, terms ending); the scheduler
 //!   runs them.
 //! - `listing.rs`: the `licenses` list: filters, sorts, search.
+//! - `keyset.rs`: its cursors, and the index ranges a page reads from one.
 //! - `schema.rs`: the `License` type, its queries, mutations and `licenseEvents`.
 //! - `loaders.rs`: licenses by id and by developer.
 
 pub mod changes;
 pub mod keys;
+pub mod keyset;
 pub mod lifecycle;
 pub mod listing;
 pub mod loaders;

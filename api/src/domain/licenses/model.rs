@@ -53,8 +53,9 @@ pub struct LicenseFilter {
     pub expiring_before: Option<DateTime<Utc>>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
-    /// Words matched against the key prefix, DBA name, product and plan (full-text on
-    /// PostgreSQL).
+    /// Licenses with every word searched among their words (DBA name, product, key prefix;
+    /// full-text on PostgreSQL), or, for a search written as keys are (capitals and digits),
+    /// whose key starts with it, or on a plan whose code or name holds the text.
     pub search: Option<String>,
 }
 

@@ -1,3 +1,4 @@
+use super::keyset;
 use super::lifecycle::{self, StateChange};
 use super::listing;
 use super::loaders::LicenseById;
@@ -20,7 +21,7 @@ use crate::events::{DomainEvent, resume};
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related, related_one, related_owned};
 use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
-use crate::paging::{PageArgs, position_cursor};
+use crate::paging;
 use async_graphql::{Context, Object, Result, Subscription};
 use async_graphql::{InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -240,12 +241,16 @@ impl LicensesQuery {
         order_by: Option<LicenseOrder>,
     ) -> Result<PagedConnection<License>> {
         let actor = ctx.actor()?;
-        let page = PageArgs::by_position(first, after, actor.app.config.limits.max_page_size)?;
+        let limit = paging::limit(first, actor.app.config.limits.max_page_size)?;
         let filter = filter.unwrap_or_default();
         let order = order_by.unwrap_or_default();
-        let rows = listing::page(actor, &filter, &order, &page).await?;
+        let after = after
+            .map(|cursor| keyset::After::decode(order.field, &cursor))
+            .transpose()?;
+        let rows = listing::page(actor, &filter, &order, limit, after.as_ref()).await?;
         let count = listing::count(actor, &filter);
-        connection::<License>(ctx, rows, |at, _| position_cursor(at), count).await
+        let cursor = |_, row: &licenses::Model| keyset::After::of(order.field, row).encode();
+        connection::<License>(ctx, rows, cursor, count).await
     }
 
     /// One license: admins see any, developers their own.
