@@ -32,6 +32,7 @@ mod nodes;
 mod outages;
 mod plan_catalogue;
 mod plan_changes;
+mod scale_seed;
 mod scheduler;
 mod schema;
 mod schema_walk;
