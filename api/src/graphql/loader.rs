@@ -1,9 +1,12 @@
-//! What every dataloader shares: one `IN (...)` query per batch and a cloneable error.
+//! What every dataloader shares: one statement per batch (`= ANY` of an array on PostgreSQL)
+//! and a cloneable error.
 
 use crate::error::AppError;
+use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Order, Query};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable, QueryFilter,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable,
+    QueryFilter,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,6 +50,17 @@ pub fn group_by<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<
     groups
 }
 
+/// `column` is one of `keys`. On PostgreSQL `= ANY($1)` with the keys as one array: one
+/// prepared statement serves every batch, where an `IN` list is a statement of its own for each
+/// number of keys (and PostgreSQL plans each anew). Elsewhere `IN`.
+pub fn one_of<C: ColumnTrait>(backend: DbBackend, column: C, keys: &[Uuid]) -> Expr {
+    if backend == DbBackend::Postgres {
+        Expr::col((column.entity_name(), column)).eq(PgFunc::any(Expr::val(keys.to_vec())))
+    } else {
+        column.is_in(keys.iter().copied())
+    }
+}
+
 /// All rows of `E` whose `column` is one of `keys`, in one statement.
 pub async fn fetch_in<E: EntityTrait>(
     db: &DatabaseConnection,
@@ -54,7 +68,7 @@ pub async fn fetch_in<E: EntityTrait>(
     keys: &[Uuid],
 ) -> Result<Vec<E::Model>, LoaderError> {
     Ok(E::find()
-        .filter(column.is_in(keys.iter().copied()))
+        .filter(one_of(db.get_database_backend(), column, keys))
         .all(db)
         .await?)
 }
@@ -89,7 +103,11 @@ impl<E: EntityTrait> CappedEdge<E> {
                 rank.clone(),
             )
             .from(E::default())
-            .cond_where(self.only.clone().add(self.key.is_in(keys.iter().copied())))
+            .cond_where(
+                self.only
+                    .clone()
+                    .add(one_of(db.get_database_backend(), self.key, keys)),
+            )
             .to_owned();
         let order = if self.descending {
             Order::Desc
@@ -104,5 +122,29 @@ impl<E: EntityTrait> CappedEdge<E> {
             .to_owned();
         let statement = db.get_database_backend().build(&capped);
         Ok(E::find().from_raw_sql(statement).all(db).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::QueryTrait;
+
+    #[test]
+    fn batches_are_one_array_parameter_on_postgres() {
+        let keys = [Uuid::now_v7(), Uuid::now_v7()];
+        let query = entity::users::Entity::find()
+            .filter(entity::users::Column::Role.eq("developer"))
+            .filter(one_of(
+                DbBackend::Postgres,
+                entity::users::Column::Id,
+                &keys,
+            ))
+            .build(DbBackend::Postgres);
+        assert!(
+            query.sql.ends_with(r#""users"."id" = ANY($2)"#),
+            "{}",
+            query.sql
+        );
     }
 }

@@ -6,7 +6,7 @@ use super::query::{Point, series_many};
 use super::rollup::{Scope, bucket};
 use crate::clock::Clock;
 use crate::domain::instances::model::InstanceStatus;
-use crate::graphql::loader::LoaderError;
+use crate::graphql::loader::{LoaderError, one_of};
 use async_graphql::dataloader::Loader;
 use chrono::NaiveDate;
 use entity::{instances, prelude::*, usage_rollups};
@@ -102,14 +102,22 @@ impl Loader<Uuid> for UsageNowByDeveloper {
             .select_only()
             .column(instances::Column::DeveloperId)
             .column_as(instances::Column::Id.count(), "live")
-            .filter(instances::Column::DeveloperId.is_in(keys.iter().copied()))
+            .filter(one_of(
+                db.get_database_backend(),
+                instances::Column::DeveloperId,
+                keys,
+            ))
             .filter(instances::Column::Status.is_in(InstanceStatus::texts(InstanceStatus::LIVE)))
             .group_by(instances::Column::DeveloperId)
             .into_model::<LiveCount>()
             .all(db)
             .await?;
         let rollups = UsageRollups::find()
-            .filter(usage_rollups::Column::DeveloperId.is_in(keys.iter().copied()))
+            .filter(one_of(
+                db.get_database_backend(),
+                usage_rollups::Column::DeveloperId,
+                keys,
+            ))
             .filter(
                 Condition::any()
                     .add(
