@@ -71,6 +71,7 @@ impl App {
     /// process goes whatever is still open.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state.clone();
+        let mut sockets = state.open_sockets.subscribe();
         let drain = Duration::from_secs(state.config.server.shutdown_drain_seconds);
         let (began, drain_began) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -86,6 +87,12 @@ impl App {
         )
         .with_graceful_shutdown(signal)
         .into_future();
+        let server = async move {
+            let served = server.await;
+            // The sockets are closing (1001): let them finish, within the drain time.
+            let _ = sockets.wait_for(|open| *open == 0).await;
+            served
+        };
         let deadline = async move {
             if drain_began.await.is_err() {
                 std::future::pending::<()>().await;
@@ -183,6 +190,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         liveness,
         payments: crate::domain::billing::provider::from_config(&config),
         draining: tokio::sync::watch::Sender::new(false),
+        open_sockets: tokio::sync::watch::Sender::new(0),
         config: Arc::new(config),
     });
     Ok((state, statements))

@@ -43,6 +43,9 @@ pub struct Shared {
     pub payments: Option<Arc<dyn PaymentProvider>>,
     /// True once the gateway is shutting down: readiness fails, sockets close with 1001.
     pub draining: tokio::sync::watch::Sender<bool>,
+    /// WebSockets open now: shutting down waits for them to close (they outlive the HTTP
+    /// connections they were upgraded from, which is all the server itself waits for).
+    pub open_sockets: tokio::sync::watch::Sender<usize>,
 }
 
 impl AppState {

@@ -268,6 +268,7 @@ async fn websocket(
         .max_frame_size(limits.body_limit_bytes)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
+            let open = ws_session::OpenSocket::new(&state.app.open_sockets);
             let app = state.app.clone();
             let on_init = move |payload: serde_json::Value| async move {
                 // The token may come in connection_init (browsers cannot set headers on a
@@ -303,18 +304,23 @@ async fn websocket(
                 data.insert(overrun_in_operations);
                 Ok(data)
             };
-            ws_session::serve(
-                socket,
-                state.schema.clone(),
-                protocol,
-                socket_limits,
-                lifetime,
-                ws_session::Closers {
-                    endings,
-                    draining: state.app.draining.subscribe(),
-                    overrun,
-                },
-                on_init,
-            )
+            async move {
+                // Counted open until the socket closes.
+                let _open = open;
+                ws_session::serve(
+                    socket,
+                    state.schema.clone(),
+                    protocol,
+                    socket_limits,
+                    lifetime,
+                    ws_session::Closers {
+                        endings,
+                        draining: state.app.draining.subscribe(),
+                        overrun,
+                    },
+                    on_init,
+                )
+                .await
+            }
         })
 }

@@ -80,6 +80,22 @@ pub struct Closers {
     pub overrun: Overrun,
 }
 
+/// Counts a socket among those open while it lives.
+pub struct OpenSocket(tokio::sync::watch::Sender<usize>);
+
+impl OpenSocket {
+    pub fn new(open: &tokio::sync::watch::Sender<usize>) -> Self {
+        open.send_modify(|n| *n += 1);
+        Self(open.clone())
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// Client frames read ahead of the loop that handles them.
 const FRAMES_QUEUED: usize = 8;
 
