@@ -39,6 +39,7 @@ mod m20261126_000026_create_plan_versions_and_prices;
 mod m20261126_000027_create_credits;
 mod m20261126_000028_create_event_log;
 mod m20261126_000029_index_license_orders;
+mod m20261126_000030_index_license_filters;
 
 pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
 pub use m20261126_000029_index_license_orders::UTILIZATION;
@@ -78,6 +79,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000027_create_credits::Migration),
             Box::new(m20261126_000028_create_event_log::Migration),
             Box::new(m20261126_000029_index_license_orders::Migration),
+            Box::new(m20261126_000030_index_license_filters::Migration),
         ]
     }
 }
