@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 /// Events published at once, each large enough that together they overflow every buffer
 /// between the gateway and a client that does not read.
-const BURST: usize = 400;
+const BURST: usize = 600;
 const NOTE_BYTES: usize = 20_000;
 
 fn subscription(license_id: Uuid, after: Option<&str>) -> String {
@@ -117,7 +117,7 @@ async fn read_keenly(mut subscription: Subscription) -> Vec<String> {
 
 #[tokio::test]
 async fn a_subscriber_that_falls_behind_is_closed_and_resumes_from_its_cursor_missing_nothing() {
-    let app = spawn_app_with(&[("WS_SUBSCRIBER_BUFFER", "64")]).await;
+    let app = spawn_app_with(&[("WS_SUBSCRIBER_BUFFER", "160")]).await;
     let developer = app.developer("slow@example.com", "solo").await;
     let query = subscription(developer.license_id, None);
     let keen = Subscription::open(&app.ws_url(), Some(&developer.token), &query).await;
