@@ -127,6 +127,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "largest `first` on any connection",
     ),
     (
+        "GRAPHQL_EXACT_COUNT_LIMIT",
+        "10000",
+        "`totalCount` counts this many rows exactly; past it, PostgreSQL's estimate (`totalCountIsEstimate`)",
+    ),
+    (
         "GRAPHQL_INTROSPECTION",
         "true",
         "serve the schema to introspection queries",
@@ -413,6 +418,7 @@ pub struct LimitsConfig {
     pub max_recursion: usize,
     pub max_directives: usize,
     pub max_page_size: usize,
+    pub exact_count_limit: u64,
     pub introspection: bool,
     pub body_limit_bytes: usize,
     pub dataloader_delay_micros: u64,
@@ -498,6 +504,7 @@ impl Config {
                 max_recursion: parse(&get, "GRAPHQL_MAX_RECURSION")?,
                 max_directives: parse(&get, "GRAPHQL_MAX_DIRECTIVES")?,
                 max_page_size: parse(&get, "GRAPHQL_MAX_PAGE_SIZE")?,
+                exact_count_limit: parse(&get, "GRAPHQL_EXACT_COUNT_LIMIT")?,
                 introspection: parse(&get, "GRAPHQL_INTROSPECTION")?,
                 body_limit_bytes: parse(&get, "HTTP_BODY_LIMIT_BYTES")?,
                 ws_init_timeout_seconds: parse(&get, "WS_INIT_TIMEOUT_SECONDS")?,

@@ -2,23 +2,46 @@
 
 use crate::config::DatabaseConfig;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, Statement};
 use secrecy::ExposeSecret;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Counts every SQL statement the application sends, so tests can pin the cost of a query.
+/// Counts every SQL statement the application sends, so tests can pin the cost of a query,
+/// and on request keeps the statements themselves, so tests can ask the planner about them.
 #[derive(Clone, Debug, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter(Arc<Statements>);
+
+#[derive(Debug, Default)]
+struct Statements {
+    sent: AtomicU64,
+    recording: AtomicBool,
+    recorded: Mutex<Vec<Statement>>,
+}
 
 impl StatementCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.sent.load(Ordering::Relaxed)
     }
 
-    fn bump(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+    /// Keeps every statement sent from now until `take_recorded`.
+    pub fn record(&self) {
+        self.0.recording.store(true, Ordering::SeqCst);
+    }
+
+    /// The statements sent since `record`, which stops keeping them.
+    pub fn take_recorded(&self) -> Vec<Statement> {
+        self.0.recording.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.0.recorded.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn sent(&self, statement: &Statement) {
+        self.0.sent.fetch_add(1, Ordering::Relaxed);
+        if self.0.recording.load(Ordering::Relaxed) {
+            let mut recorded = self.0.recorded.lock().unwrap_or_else(|e| e.into_inner());
+            recorded.push(statement.clone());
+        }
     }
 }
 
@@ -87,7 +110,7 @@ async fn open(
     adjust(&mut options);
     let mut db = Database::connect(options).await?;
     let hook = counter.clone();
-    db.set_metric_callback(move |_| hook.bump());
+    db.set_metric_callback(move |info| hook.sent(info.statement));
     Ok(db)
 }
 

@@ -3,6 +3,7 @@
 //! to clients (URL-safe base64) and checked before use.
 
 use crate::error::{AppError, AppResult};
+use chrono::{DateTime, FixedOffset};
 use data_encoding::BASE64URL_NOPAD;
 use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect, Select};
 use uuid::Uuid;
@@ -12,12 +13,14 @@ const DEFAULT_PAGE_SIZE: u64 = 20;
 /// Positions stop well short of the signed 64-bit integers SQL offsets are.
 const MAX_POSITION: u64 = 1 << 53;
 
-/// Where a page starts: after the row with this id (keyset on time-ordered ids), or after this
-/// position (for orders that are not by id).
+/// Where a page starts: after the row with this id (keyset on time-ordered ids), after the row
+/// made at this time with this id (keyset on creation time), or after this position (for
+/// orders that are not by id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum After {
     Start,
     Id(Uuid),
+    Made(DateTime<FixedOffset>, Uuid),
     Position(u64),
 }
 
@@ -37,6 +40,27 @@ impl PageArgs {
                     .and_then(|bytes| Uuid::from_slice(&bytes).ok())
                     .ok_or_else(not_a_cursor)?,
             ),
+        };
+        Ok(Self {
+            limit: limit(first, max)?,
+            after,
+        })
+    }
+
+    /// The same for lists ordered by creation time (then id): the cursor holds both.
+    pub fn by_creation(first: Option<i32>, after: Option<String>, max: usize) -> AppResult<Self> {
+        let after = match after {
+            None => After::Start,
+            Some(cursor) => decode(&cursor)
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|text| {
+                    let (at, id) = text.strip_prefix("made:")?.rsplit_once('|')?;
+                    Some(After::Made(
+                        DateTime::parse_from_rfc3339(at).ok()?,
+                        Uuid::parse_str(id).ok()?,
+                    ))
+                })
+                .ok_or_else(not_a_cursor)?,
         };
         Ok(Self {
             limit: limit(first, max)?,
@@ -66,6 +90,14 @@ impl PageArgs {
     pub fn after_id(&self) -> Option<Uuid> {
         match self.after {
             After::Id(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The creation time and id a page ordered by creation continues after.
+    pub fn after_made(&self) -> Option<(DateTime<FixedOffset>, Uuid)> {
+        match self.after {
+            After::Made(at, id) => Some((at, id)),
             _ => None,
         }
     }
@@ -102,6 +134,10 @@ fn not_a_cursor() -> AppError {
 
 pub fn id_cursor(id: Uuid) -> String {
     BASE64URL_NOPAD.encode(id.as_bytes())
+}
+
+pub fn creation_cursor(at: DateTime<FixedOffset>, id: Uuid) -> String {
+    BASE64URL_NOPAD.encode(format!("made:{}|{id}", at.to_rfc3339()).as_bytes())
 }
 
 pub fn position_cursor(position: u64) -> String {
@@ -170,5 +206,10 @@ mod tests {
         assert!(PageArgs::by_position(None, Some(id_cursor(id)), 100).is_err());
         let beyond = position_cursor(u64::MAX);
         assert!(PageArgs::by_position(None, Some(beyond), 100).is_err());
+        let at = DateTime::parse_from_rfc3339("2026-11-27T01:02:03.456789+00:00").expect("time");
+        let made = PageArgs::by_creation(None, Some(creation_cursor(at, id)), 100).expect("ok");
+        assert_eq!(made.after_made(), Some((at, id)));
+        assert!(PageArgs::by_creation(None, Some(id_cursor(id)), 100).is_err());
+        assert!(PageArgs::by_id(None, Some(creation_cursor(at, id)), 100).is_err());
     }
 }

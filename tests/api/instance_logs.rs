@@ -14,8 +14,7 @@ const CREATE_TOKEN: &str = r#"mutation($i: UUID!, $n: String!) {
 const REVOKE_TOKEN: &str =
     "mutation($id: UUID!) { revokeInstanceToken(id: $id) { id prefix revokedAt } }";
 
-const LIST_TOKENS: &str =
-    "query($i: UUID!) { instanceTokens(instanceId: $i) { id prefix name lastUsedAt revokedAt } }";
+const LIST_TOKENS: &str = "query($i: UUID!) { instanceTokens(instanceId: $i) { nodes { id prefix name lastUsedAt revokedAt } } }";
 
 const APPEND: &str = "mutation($e: [InstanceLogInput!]!) { appendInstanceLogs(entries: $e) }";
 
@@ -119,7 +118,7 @@ async fn an_instance_token_is_shown_once_and_only_its_digest_is_stored() {
         .graphql(LIST_TOKENS, json!({ "i": instance }), Some(&owner.token))
         .await;
     assert_eq!(
-        listed["data"]["instanceTokens"][0]["prefix"], prefix,
+        listed["data"]["instanceTokens"]["nodes"][0]["prefix"], prefix,
         "{listed}"
     );
     assert!(!listed.to_string().contains(token));
@@ -230,7 +229,7 @@ async fn an_instance_appends_its_logs_and_reads_them_back_filtered_and_paged() {
         .graphql(LIST_TOKENS, json!({ "i": instance }), Some(&owner.token))
         .await;
     assert!(
-        listed["data"]["instanceTokens"][0]["lastUsedAt"].is_string(),
+        listed["data"]["instanceTokens"]["nodes"][0]["lastUsedAt"].is_string(),
         "{listed}"
     );
 
@@ -402,7 +401,7 @@ async fn appending_needs_an_instance_token_and_a_token_can_do_nothing_else() {
 
     // The token is no developer: it cannot list, create, mint more tokens or read the trail.
     for (query, variables) in [
-        ("{ instances { id } }", json!({})),
+        ("{ instances { nodes { id } } }", json!({})),
         ("{ me { id } }", json!({})),
         (
             "mutation { createInstance(name: \"X\", subdomain: \"token-made\", region: \"eu\") { id } }",

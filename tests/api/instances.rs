@@ -120,17 +120,17 @@ async fn a_new_pool_places_waiting_instances() {
     );
     let listed = app
         .graphql(
-            "{ instances { subdomain status databaseHost } }",
+            "{ instances { nodes { subdomain status databaseHost } } }",
             json!({}),
             Some(token),
         )
         .await;
     assert_eq!(
-        listed["data"]["instances"][0]["status"], "provisioning",
+        listed["data"]["instances"]["nodes"][0]["status"], "provisioning",
         "{listed}"
     );
     assert_eq!(
-        listed["data"]["instances"][0]["databaseHost"],
+        listed["data"]["instances"]["nodes"][0]["databaseHost"],
         "db-us-1.internal"
     );
 }
@@ -191,7 +191,7 @@ async fn plans_bound_instances_and_subdomains_are_checked() {
 
     let pools = app
         .graphql(
-            "{ databasePools { host currentDatabases } }",
+            "{ databasePools { nodes { host currentDatabases } } }",
             json!({}),
             Some(token),
         )
@@ -318,10 +318,14 @@ async fn instances_move_through_their_state_machine() {
         .await;
     assert!(paid["errors"].is_null(), "{paid}");
     let started = app
-        .graphql("{ instances { id status } }", json!({}), Some(&big.token))
+        .graphql(
+            "{ instances { nodes { id status } } }",
+            json!({}),
+            Some(&big.token),
+        )
         .await;
     assert_eq!(
-        started["data"]["instances"],
+        started["data"]["instances"]["nodes"],
         json!([{ "id": big_id, "status": "provisioning" }]),
         "{started}"
     );
@@ -525,13 +529,13 @@ async fn the_scheduler_places_a_waiter_whose_room_came_without_a_placement() {
     );
     let placed = app
         .graphql(
-            "{ instances { status databaseHost } }",
+            "{ instances { nodes { status databaseHost } } }",
             json!({}),
             Some(&developer.token),
         )
         .await;
     assert_eq!(
-        placed["data"]["instances"],
+        placed["data"]["instances"]["nodes"],
         json!([{ "status": "provisioning", "databaseHost": "db-af-1.internal" }]),
         "{placed}"
     );

@@ -134,7 +134,7 @@ async fn another_tenants_objects_are_not_found_by_any_path() {
             json!({ "id": bobs_instance }),
         ),
         (
-            "query($id: UUID!) { instanceTokens(instanceId: $id) { id } }",
+            "query($id: UUID!) { instanceTokens(instanceId: $id) { nodes { id } } }",
             json!({ "id": bobs_instance }),
         ),
         (
@@ -160,7 +160,7 @@ async fn another_tenants_objects_are_not_found_by_any_path() {
     assert_eq!(trail["data"]["auditEvents"]["edges"], json!([]), "{trail}");
     let lists = app
         .graphql(
-            "{ licenses { edges { node { id } } } instances { id } me { licenses { id } instances { id } } }",
+            "{ licenses { edges { node { id } } } instances { nodes { id } } me { licenses { id } instances { id } } }",
             json!({}),
             Some(&alice.token),
         )

@@ -229,14 +229,14 @@ async fn tenant(app: &TestApp, admin: &str, name: &'static str) -> Tenant {
     .await;
     let own = ok(
         app,
-        "query($l: UUID!) { license(id: $l) { keyPrefix } instances { subdomain databaseName databaseUser } }",
+        "query($l: UUID!) { license(id: $l) { keyPrefix } instances { nodes { subdomain databaseName databaseUser } } }",
         json!({ "l": developer.license_id }),
         dev,
     )
     .await;
     let key_prefix = text(&own["license"]["keyPrefix"]);
     marks.push(key_prefix.clone());
-    let shown = &own["instances"][0];
+    let shown = &own["instances"]["nodes"][0];
     for field in ["subdomain", "databaseName", "databaseUser"] {
         marks.push(text(&shown[field]));
     }
@@ -1219,7 +1219,13 @@ async fn hostile_arguments_are_answered_with_documented_codes() {
         .developer_with_instance("walker@example.com", "pro")
         .await;
     let node = app.node(&dev.license_key, "fp-walk").await;
-    let pools = ok(&app, "{ databasePools { id } }", json!({}), Some(&admin)).await;
+    let pools = ok(
+        &app,
+        "{ databasePools { nodes { id } } }",
+        json!({}),
+        Some(&admin),
+    )
+    .await;
     let created = ok(
         &app,
         "mutation($i: UUID!) { createInstanceToken(instanceId: $i, name: \"walk\") { token instanceToken { id } } }",
@@ -1244,7 +1250,7 @@ async fn hostile_arguments_are_answered_with_documented_codes() {
         ("node", node),
         ("assignment", assignment.clone()),
         ("seat", assignment),
-        ("pool", text(&pools["databasePools"][0]["id"])),
+        ("pool", text(&pools["databasePools"]["nodes"][0]["id"])),
         ("license", dev.license_id.to_string()),
         ("instance", instance),
         ("developer", dev.id.to_string()),

@@ -5,15 +5,20 @@ use super::context::ContextExt;
 use super::guard::{Guarded, shown};
 use crate::error::AppResult;
 use crate::paging::Page;
+use crate::total_count::Count;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, OutputType, Result, SimpleObject};
 use std::future::Future;
 
-/// The extra field every connection carries.
+/// The extra fields every connection carries.
 #[derive(SimpleObject)]
 pub struct TotalCount {
-    /// How many nodes match the filter, across all pages.
+    /// How many nodes match the filter, across all pages: exact up to
+    /// `GRAPHQL_EXACT_COUNT_LIMIT`, past it the database's estimate (see `totalCountIsEstimate`),
+    /// so that a count costs the same at any size.
     total_count: u64,
+    /// True when `totalCount` is an estimate: more nodes match than are counted exactly.
+    total_count_is_estimate: bool,
 }
 
 pub type PagedConnection<N> = Connection<String, N, TotalCount>;
@@ -21,26 +26,32 @@ pub type PagedConnection<N> = Connection<String, N, TotalCount>;
 /// The connection for one page: `cursor` names each row by its position and value, each row
 /// becomes its object through the visibility rule (the listing already chose rows the actor
 /// may see; a row it may not is left out, never shown), and `count` runs only if `totalCount`
-/// was asked for.
+/// or `totalCountIsEstimate` was asked for.
 pub async fn connection<N>(
     ctx: &Context<'_>,
     page: Page<N::Row>,
     cursor: impl Fn(u64, &N::Row) -> String,
-    count: impl Future<Output = AppResult<u64>>,
+    count: impl Future<Output = AppResult<Count>>,
 ) -> Result<PagedConnection<N>>
 where
     N: Guarded + OutputType,
 {
     let actor = ctx.actor()?;
-    let total_count = if ctx.look_ahead().field("totalCount").exists() {
+    let look_ahead = ctx.look_ahead();
+    let counted = if look_ahead.field("totalCount").exists()
+        || look_ahead.field("totalCountIsEstimate").exists()
+    {
         count.await?
     } else {
-        0
+        Count::default()
     };
     let mut connection = Connection::with_additional_fields(
         page.has_previous,
         page.has_next,
-        TotalCount { total_count },
+        TotalCount {
+            total_count: counted.value,
+            total_count_is_estimate: counted.estimated,
+        },
     );
     connection
         .edges

@@ -12,7 +12,7 @@ use crate::domain::sessions::service::Opened;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related};
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
-use crate::paging::{PageArgs, id_cursor};
+use crate::paging::{PageArgs, creation_cursor};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::users;
@@ -144,11 +144,11 @@ impl AccountsQuery {
         filter: Option<DeveloperFilter>,
     ) -> Result<PagedConnection<User>> {
         let actor = ctx.actor()?;
-        let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
+        let page = PageArgs::by_creation(first, after, actor.app.config.limits.max_page_size)?;
         let filter = filter.unwrap_or_default();
         let rows = service::list_developers(actor, &filter, &page).await?;
         let count = service::count_developers(actor, &filter);
-        connection::<User>(ctx, rows, |_, u| id_cursor(u.id), count).await
+        connection::<User>(ctx, rows, |_, u| creation_cursor(u.created_at, u.id), count).await
     }
 
     /// One developer by id. Admins only.

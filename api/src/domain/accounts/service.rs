@@ -10,13 +10,14 @@ use crate::domain::sessions::service::{self as sessions, Opened};
 use crate::error::{AppError, AppResult};
 use crate::events::{Change, Event, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use chrono::{DateTime, Duration, Utc};
 use entity::{licenses, plans, prelude::*, trials, users};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -322,23 +323,30 @@ fn developers_matching(filter: &DeveloperFilter) -> Select<Users> {
     Users::find().filter(condition)
 }
 
-/// One page of developers, oldest first, and whether more follow. Admins only.
+/// One page of developers, oldest first (by creation time, which the `createdAfter` and
+/// `createdBefore` filters share an index range with), and whether more follow. Admins only.
 pub async fn list_developers(
     actor: &Actor,
     filter: &DeveloperFilter,
     page: &PageArgs,
 ) -> AppResult<Page<users::Model>> {
     actor.require_admin()?;
-    let mut query = developers_matching(filter).order_by_asc(users::Column::Id);
-    if let Some(after) = page.after_id() {
-        query = query.filter(users::Column::Id.gt(after));
+    let mut query = developers_matching(filter)
+        .order_by_asc(users::Column::CreatedAt)
+        .order_by_asc(users::Column::Id);
+    if let Some((at, id)) = page.after_made() {
+        let made = Expr::tuple([
+            Expr::col((users::Entity, users::Column::CreatedAt)),
+            Expr::col((users::Entity, users::Column::Id)),
+        ]);
+        query = query.filter(made.gt(Expr::tuple([Expr::val(at), Expr::val(id)])));
     }
     paging::fetch(&actor.app.db, query, page).await
 }
 
-pub async fn count_developers(actor: &Actor, filter: &DeveloperFilter) -> AppResult<u64> {
+pub async fn count_developers(actor: &Actor, filter: &DeveloperFilter) -> AppResult<Count> {
     actor.require_admin()?;
-    Ok(developers_matching(filter).count(&actor.app.db).await?)
+    total_count::count(&actor.app, developers_matching(filter)).await
 }
 
 /// A developer by id. Admins only.

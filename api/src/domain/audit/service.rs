@@ -4,11 +4,10 @@ use super::model::AuditFilter;
 use crate::auth::{Actor, Caller, Role};
 use crate::error::{AppError, AppResult};
 use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use entity::{audit_events, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Select};
 
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
@@ -74,6 +73,6 @@ pub async fn page(
     paging::fetch(&actor.app.db, query, page).await
 }
 
-pub async fn count(actor: &Actor, filter: &AuditFilter) -> AppResult<u64> {
-    Ok(matching(actor, filter)?.count(&actor.app.db).await?)
+pub async fn count(actor: &Actor, filter: &AuditFilter) -> AppResult<Count> {
+    total_count::count(&actor.app, matching(actor, filter)?).await
 }

@@ -5,8 +5,9 @@
 use crate::auth::{Actor, Role};
 use crate::error::{AppError, AppResult};
 use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use entity::{invoices, subscriptions, transactions};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Select};
 use uuid::Uuid;
 
 /// Whose rows the request reads: a developer its own (naming another is NOT_FOUND), an admin
@@ -77,9 +78,9 @@ where
     paging::fetch(&actor.app.db, query, page).await
 }
 
-pub async fn count<E: Listed>(actor: &Actor, developer: Option<Uuid>) -> AppResult<u64>
+pub async fn count<E: Listed>(actor: &Actor, developer: Option<Uuid>) -> AppResult<Count>
 where
     E::Model: Sync,
 {
-    Ok(of::<E>(developer).count(&actor.app.db).await?)
+    total_count::count(&actor.app, of::<E>(developer)).await
 }

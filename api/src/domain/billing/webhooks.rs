@@ -9,13 +9,13 @@ use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::events::{Change, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use chrono::{DateTime, Duration, Utc};
 use entity::{prelude::*, webhook_events};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -329,7 +329,7 @@ pub async fn page(actor: &Actor, page: &PageArgs) -> AppResult<Page<webhook_even
     paging::fetch(&actor.app.db, query, page).await
 }
 
-pub async fn count(actor: &Actor) -> AppResult<u64> {
+pub async fn count(actor: &Actor) -> AppResult<Count> {
     actor.require_admin()?;
-    Ok(failed().count(&actor.app.db).await?)
+    total_count::count(&actor.app, failed()).await
 }

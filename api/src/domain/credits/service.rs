@@ -13,6 +13,7 @@ use crate::domain::entitlements::resolve::resolve_one;
 use crate::error::{AppError, AppResult};
 use crate::events::{Change, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use entity::{credit_balances, credit_entries, licenses, prelude::*};
 use sea_orm::sea_query::OnConflict;
@@ -476,8 +477,8 @@ fn entries(developer: Uuid, kind: CreditKind) -> sea_orm::Select<CreditEntries> 
         .filter(credit_entries::Column::Kind.eq(kind.as_str()))
 }
 
-pub async fn ledger_count(actor: &Actor, developer: Uuid, kind: CreditKind) -> AppResult<u64> {
-    Ok(entries(developer, kind).count(&actor.app.db).await?)
+pub async fn ledger_count(actor: &Actor, developer: Uuid, kind: CreditKind) -> AppResult<Count> {
+    total_count::count(&actor.app, entries(developer, kind)).await
 }
 
 /// The scheduler's job: balances whose month has turned are rolled over, a bounded number per

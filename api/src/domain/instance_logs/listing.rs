@@ -6,11 +6,10 @@ use crate::auth::Actor;
 use crate::domain::instances::access::visible_instance;
 use crate::error::{AppError, AppResult};
 use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use chrono::{DateTime, Utc};
 use entity::{instance_logs, prelude::*};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Select};
 use uuid::Uuid;
 
 #[derive(Default)]
@@ -104,7 +103,7 @@ pub async fn page(
     Ok(page.map(|line| (line, developer)))
 }
 
-pub async fn count(actor: &Actor, instance_id: Uuid, filter: &LogFilter) -> AppResult<u64> {
+pub async fn count(actor: &Actor, instance_id: Uuid, filter: &LogFilter) -> AppResult<Count> {
     let (query, _) = matching(actor, instance_id, filter).await?;
-    Ok(query.count(&actor.app.db).await?)
+    total_count::count(&actor.app, query).await
 }

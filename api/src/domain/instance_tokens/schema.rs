@@ -1,7 +1,9 @@
 use super::service::{self as tokens, Token};
 use crate::auth::Audience;
+use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
-use crate::graphql::guard::{Guarded, Seen, shown_all, shown_or_not_found};
+use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
+use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::instance_tokens;
@@ -70,12 +72,14 @@ impl InstanceTokensQuery {
         &self,
         ctx: &Context<'_>,
         instance_id: Uuid,
-    ) -> Result<Vec<InstanceToken>> {
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PagedConnection<InstanceToken>> {
         let actor = ctx.actor()?;
-        Ok(shown_all(
-            actor,
-            tokens::list_tokens(actor, instance_id).await?,
-        ))
+        let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
+        let rows = tokens::page_tokens(actor, instance_id, &page).await?;
+        let count = tokens::count_tokens(actor, instance_id);
+        connection::<InstanceToken>(ctx, rows, |_, (token, _)| id_cursor(token.id), count).await
     }
 }
 

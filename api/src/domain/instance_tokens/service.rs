@@ -8,13 +8,15 @@ use crate::domain::instances::changes::{HistoryLine, write_history};
 use crate::domain::instances::model::InstanceStatus;
 use crate::error::{AppError, AppResult, ConflictReason};
 use crate::events::{Change, Event, UnitOfWork};
+use crate::paging::{self, Page, PageArgs};
 use crate::state::AppState;
+use crate::total_count::{self, Count};
 use chrono::{DateTime, Duration, Utc};
 use entity::{instance_tokens, instances, prelude::*};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -138,21 +140,32 @@ pub async fn revoke_token(actor: &Actor, token_id: Uuid) -> AppResult<Token> {
     Ok((token, instance.developer_id))
 }
 
-/// An instance's tokens, revoked ones included, newest first. Its developer or an admin.
-pub async fn list_tokens(actor: &Actor, instance_id: Uuid) -> AppResult<Vec<Token>> {
+/// One page of an instance's tokens, revoked ones included, newest first. Its developer or an
+/// admin.
+pub async fn page_tokens(
+    actor: &Actor,
+    instance_id: Uuid,
+    page: &PageArgs,
+) -> AppResult<Page<Token>> {
     actor.require_user()?;
     let db = &actor.app.db;
     let instance = visible_instance(db, actor, instance_id).await?;
-    let found = InstanceTokens::find()
-        .filter(instance_tokens::Column::InstanceId.eq(instance.id))
-        .order_by_desc(instance_tokens::Column::Id)
-        .limit(actor.app.config.limits.max_page_size as u64)
-        .all(db)
-        .await?;
-    Ok(found
-        .into_iter()
-        .map(|token| (token, instance.developer_id))
-        .collect())
+    let mut query = of_instance(instance.id).order_by_desc(instance_tokens::Column::Id);
+    if let Some(after) = page.after_id() {
+        query = query.filter(instance_tokens::Column::Id.lt(after));
+    }
+    let found = paging::fetch(db, query, page).await?;
+    Ok(found.map(|token| (token, instance.developer_id)))
+}
+
+pub async fn count_tokens(actor: &Actor, instance_id: Uuid) -> AppResult<Count> {
+    actor.require_user()?;
+    let instance = visible_instance(&actor.app.db, actor, instance_id).await?;
+    total_count::count(&actor.app, of_instance(instance.id)).await
+}
+
+fn of_instance(instance_id: Uuid) -> Select<InstanceTokens> {
+    InstanceTokens::find().filter(instance_tokens::Column::InstanceId.eq(instance_id))
 }
 
 /// The caller a presented token stands for, and the token's id. Unknown, revoked, and tokens of

@@ -6,9 +6,11 @@ use crate::domain::pools::loaders::PoolById;
 use crate::domain::pools::schema::DatabasePool;
 use crate::domain::usage::metrics::Granularity;
 use crate::domain::usage::schema::{UsagePoint, instance_usage};
+use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related_one};
-use crate::graphql::guard::{Guarded, Seen, shown_all, shown_or_not_found};
+use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
 
+use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::instances;
@@ -98,10 +100,19 @@ pub struct InstancesQuery;
 
 #[Object]
 impl InstancesQuery {
-    /// Instances: admins all, developers their own.
-    async fn instances(&self, ctx: &Context<'_>) -> Result<Vec<Instance>> {
+    /// Instances, oldest first: admins all (or one developer's), developers their own.
+    async fn instances(
+        &self,
+        ctx: &Context<'_>,
+        developer_id: Option<Uuid>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PagedConnection<Instance>> {
         let actor = ctx.actor()?;
-        Ok(shown_all(actor, service::list_instances(actor).await?))
+        let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
+        let rows = service::page_instances(actor, developer_id, &page).await?;
+        let count = service::count_instances(actor, developer_id);
+        connection::<Instance>(ctx, rows, |_, row| id_cursor(row.id), count).await
     }
 }
 

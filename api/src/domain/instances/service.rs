@@ -13,12 +13,14 @@ use crate::domain::plans::model::DbType;
 use crate::domain::pools::placement::{place_waiters, release_slot, take_slot};
 use crate::error::{AppError, AppResult, ConflictReason};
 use crate::events::{Event, UnitOfWork};
+use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use chrono::{DateTime, Utc};
 use entity::{instance_tokens, instances, prelude::*};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -336,13 +338,31 @@ pub async fn move_instance(
     Ok(after)
 }
 
-/// Instances the caller may see, oldest first, a page at most: admins all, developers their own.
-pub async fn list_instances(actor: &Actor) -> AppResult<Vec<instances::Model>> {
-    let mut query = Instances::find().order_by_asc(instances::Column::Id);
-    match actor.require_user()? {
-        (_, Role::Admin) => {}
-        (id, _) => query = query.filter(instances::Column::DeveloperId.eq(id)),
+/// Instances the caller may see: admins all (or one developer's), developers their own.
+fn visible(actor: &Actor, developer: Option<Uuid>) -> AppResult<Select<Instances>> {
+    let mut query = Instances::find();
+    if let (id, Role::Developer | Role::Member) = actor.require_user()? {
+        query = query.filter(instances::Column::DeveloperId.eq(id));
     }
-    let cap = actor.app.config.limits.max_page_size as u64;
-    Ok(query.limit(cap).all(&actor.app.db).await?)
+    if let Some(developer) = developer {
+        query = query.filter(instances::Column::DeveloperId.eq(developer));
+    }
+    Ok(query)
+}
+
+/// One page of the instances the caller may see, oldest first.
+pub async fn page_instances(
+    actor: &Actor,
+    developer: Option<Uuid>,
+    page: &PageArgs,
+) -> AppResult<Page<instances::Model>> {
+    let mut query = visible(actor, developer)?.order_by_asc(instances::Column::Id);
+    if let Some(after) = page.after_id() {
+        query = query.filter(instances::Column::Id.gt(after));
+    }
+    paging::fetch(&actor.app.db, query, page).await
+}
+
+pub async fn count_instances(actor: &Actor, developer: Option<Uuid>) -> AppResult<Count> {
+    total_count::count(&actor.app, visible(actor, developer)?).await
 }

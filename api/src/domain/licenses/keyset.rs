@@ -21,21 +21,20 @@ pub struct After {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Key {
-    Created,
+    /// When the license was made (its creation time orders the list, so that a `createdAfter`
+    /// or `createdBefore` filter and the order are one index range).
+    Created(DateTime<FixedOffset>),
     /// `None`: a license that never expires.
     Expiry(Option<DateTime<FixedOffset>>),
     /// Seats used and total: the ratio is computed from them by the same expression as the
     /// index's, so the comparison is exact.
-    Utilization {
-        used: i32,
-        total: i32,
-    },
+    Utilization { used: i32, total: i32 },
 }
 
 impl After {
     pub fn of(order: LicenseOrderField, row: &licenses::Model) -> Self {
         let key = match order {
-            LicenseOrderField::CreatedAt => Key::Created,
+            LicenseOrderField::CreatedAt => Key::Created(row.created_at),
             LicenseOrderField::ExpiresAt => Key::Expiry(row.expires_at),
             LicenseOrderField::Utilization => Key::Utilization {
                 used: row.seats_used,
@@ -47,7 +46,7 @@ impl After {
 
     pub fn encode(&self) -> String {
         let key = match &self.key {
-            Key::Created => "c".to_owned(),
+            Key::Created(at) => format!("c{}", at.to_rfc3339()),
             Key::Expiry(None) => "e~".to_owned(),
             Key::Expiry(Some(at)) => format!("e{}", at.to_rfc3339()),
             Key::Utilization { used, total } => format!("u{used}/{total}"),
@@ -66,7 +65,9 @@ impl After {
         let (key, id) = text.rsplit_once('|').ok_or_else(refused)?;
         let id = Uuid::parse_str(id).map_err(|_| refused())?;
         let key = match (order, key.split_at_checked(1)) {
-            (LicenseOrderField::CreatedAt, Some(("c", ""))) => Key::Created,
+            (LicenseOrderField::CreatedAt, Some(("c", at))) => {
+                Key::Created(DateTime::parse_from_rfc3339(at).map_err(|_| refused())?)
+            }
             (LicenseOrderField::ExpiresAt, Some(("e", "~"))) => Key::Expiry(None),
             (LicenseOrderField::ExpiresAt, Some(("e", at))) => Key::Expiry(Some(
                 DateTime::parse_from_rfc3339(at).map_err(|_| refused())?,
@@ -125,13 +126,21 @@ pub fn ranges(
     };
     match field {
         LicenseOrderField::CreatedAt => {
+            let created = || Expr::col((licenses::Entity, licenses::Column::CreatedAt));
             let mut condition = Condition::all();
-            if let Some(after) = after {
-                condition = condition.add(past_id(after.id));
+            if let Some(After {
+                key: Key::Created(at),
+                id: after,
+            }) = after
+            {
+                condition = condition.add(past(
+                    vec![created(), id()],
+                    vec![Expr::val(*at), Expr::val(*after)],
+                ));
             }
             vec![Range {
                 condition,
-                order: vec![(id(), order)],
+                order: vec![(created(), order.clone()), (id(), order)],
             }]
         }
         LicenseOrderField::Utilization => {
@@ -202,7 +211,7 @@ mod tests {
         let id = Uuid::now_v7();
         let at = DateTime::parse_from_rfc3339("2026-11-26T10:00:00.123456+00:00").expect("time");
         for (order, key) in [
-            (LicenseOrderField::CreatedAt, Key::Created),
+            (LicenseOrderField::CreatedAt, Key::Created(at)),
             (LicenseOrderField::ExpiresAt, Key::Expiry(Some(at))),
             (LicenseOrderField::ExpiresAt, Key::Expiry(None)),
             (

@@ -7,11 +7,12 @@ use crate::auth::{Actor, Caller, Role};
 use crate::domain::seats::model::AssignmentStatus;
 use crate::error::AppResult;
 use crate::paging::Page;
+use crate::total_count::{self, Count};
 use entity::{license_assignments, licenses, plans, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -193,7 +194,6 @@ pub async fn page(
     })
 }
 
-pub async fn count(actor: &Actor, filter: &LicenseFilter) -> AppResult<u64> {
-    let db = &actor.app.db;
-    Ok(matching(db, actor, filter).await?.count(db).await?)
+pub async fn count(actor: &Actor, filter: &LicenseFilter) -> AppResult<Count> {
+    total_count::count(&actor.app, matching(&actor.app.db, actor, filter).await?).await
 }

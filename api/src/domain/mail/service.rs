@@ -5,12 +5,10 @@ use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use entity::{mail_outbox, prelude::*};
 use lettre::Address;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Select, Set};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -144,8 +142,8 @@ pub async fn page(
     paging::fetch(&actor.app.db, query, page).await
 }
 
-pub async fn count(actor: &Actor, status: Option<MailStatus>) -> AppResult<u64> {
-    Ok(matching(actor, status)?.count(&actor.app.db).await?)
+pub async fn count(actor: &Actor, status: Option<MailStatus>) -> AppResult<Count> {
+    total_count::count(&actor.app, matching(actor, status)?).await
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::domain::sessions::service as sessions;
 use crate::error::{AppError, AppResult, ConflictReason};
 use crate::events::{Change, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use chrono::{DateTime, Duration, Utc};
 use entity::{invitations, license_assignments, prelude::*, users};
 use sea_orm::sea_query::Expr;
@@ -441,8 +442,6 @@ pub async fn count(
     actor: &Actor,
     developer: Uuid,
     state: Option<InvitationState>,
-) -> AppResult<u64> {
-    Ok(of_team(developer, state, actor.now)
-        .count(&actor.app.db)
-        .await?)
+) -> AppResult<Count> {
+    total_count::count(&actor.app, of_team(developer, state, actor.now)).await
 }

@@ -6,8 +6,9 @@ use crate::domain::sessions::service as sessions;
 use crate::error::{AppError, AppResult};
 use crate::events::{Change, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use entity::{prelude::*, users};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Select};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -30,8 +31,8 @@ pub async fn page(
     paging::fetch(&actor.app.db, query, page).await
 }
 
-pub async fn count(actor: &Actor, developer: Uuid) -> AppResult<u64> {
-    Ok(of_team(developer).count(&actor.app.db).await?)
+pub async fn count(actor: &Actor, developer: Uuid) -> AppResult<Count> {
+    total_count::count(&actor.app, of_team(developer)).await
 }
 
 /// `removeMember`: revokes the member's seats, ends its sessions on every gateway (its open

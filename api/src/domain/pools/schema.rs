@@ -1,7 +1,9 @@
 use super::service::{self, NewPool, PoolChanges};
 use crate::auth::Audience;
+use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::{Guarded, Seen, shown_all, shown_or_not_found};
+use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, Object, Result};
 use entity::database_pools;
 use uuid::Uuid;
@@ -67,10 +69,18 @@ pub struct PoolsQuery;
 
 #[Object]
 impl PoolsQuery {
-    /// Shared pools with their load. Admins only.
-    async fn database_pools(&self, ctx: &Context<'_>) -> Result<Vec<DatabasePool>> {
+    /// Shared pools with their load, oldest first. Admins only.
+    async fn database_pools(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PagedConnection<DatabasePool>> {
         let actor = ctx.actor()?;
-        Ok(shown_all(actor, service::list_pools(actor).await?))
+        let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
+        let rows = service::page_pools(actor, &page).await?;
+        let count = service::count_pools(actor);
+        connection::<DatabasePool>(ctx, rows, |_, row| id_cursor(row.id), count).await
     }
 
     /// Pools at or past their alert threshold, fullest first. Admins only.

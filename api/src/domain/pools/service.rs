@@ -6,10 +6,12 @@ use crate::auth::Actor;
 use crate::domain::instances::input as instance_input;
 use crate::error::{AppError, AppResult};
 use crate::events::{Change, UnitOfWork};
+use crate::paging::{self, Page, PageArgs};
+use crate::total_count::{self, Count};
 use entity::{database_pools, prelude::*};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -149,29 +151,36 @@ pub async fn update_pool(
     Ok(after)
 }
 
-/// Pools at or past their alert threshold, fullest first. Admins only.
+/// Pools at or past their alert threshold, fullest first, a page at most. Admins only.
 pub async fn pools_approaching_capacity(actor: &Actor) -> AppResult<Vec<database_pools::Model>> {
-    let mut pools: Vec<_> = list_pools(actor)
-        .await?
-        .into_iter()
-        .filter(|p| {
-            f64::from(p.current_databases) >= p.alert_threshold * f64::from(p.max_databases)
-        })
-        .collect();
-    pools.sort_by(|a, b| {
-        let load = |p: &database_pools::Model| {
-            f64::from(p.current_databases) / f64::from(p.max_databases.max(1))
-        };
-        load(b).total_cmp(&load(a))
-    });
-    Ok(pools)
-}
-
-pub async fn list_pools(actor: &Actor) -> AppResult<Vec<database_pools::Model>> {
     actor.require_admin()?;
+    let current = Expr::col(database_pools::Column::CurrentDatabases).cast_as(Alias::new("REAL"));
+    let max = Expr::col(database_pools::Column::MaxDatabases);
+    let past_threshold = current
+        .clone()
+        .gte(Expr::col(database_pools::Column::AlertThreshold).mul(max.clone()));
+    let load = current.div(max);
     Ok(DatabasePools::find()
+        .filter(database_pools::Column::MaxDatabases.gt(0))
+        .filter(past_threshold)
+        .order_by(load, Order::Desc)
         .order_by_asc(database_pools::Column::Id)
         .limit(actor.app.config.limits.max_page_size as u64)
         .all(&actor.app.db)
         .await?)
+}
+
+/// One page of the pools, oldest first. Admins only.
+pub async fn page_pools(actor: &Actor, page: &PageArgs) -> AppResult<Page<database_pools::Model>> {
+    actor.require_admin()?;
+    let mut query = DatabasePools::find().order_by_asc(database_pools::Column::Id);
+    if let Some(after) = page.after_id() {
+        query = query.filter(database_pools::Column::Id.gt(after));
+    }
+    paging::fetch(&actor.app.db, query, page).await
+}
+
+pub async fn count_pools(actor: &Actor) -> AppResult<Count> {
+    actor.require_admin()?;
+    total_count::count(&actor.app, DatabasePools::find()).await
 }
