@@ -2,7 +2,7 @@
 //! the order the whole list has (ties broken by id, licenses that never expire last ascending
 //! and first descending), and a cursor of one order is refused by another.
 
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::{Rows, TestApp, error_code, on_postgres, spawn_app, spawn_app_with};
 use entity::{licenses, prelude::*};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -67,7 +67,7 @@ async fn expected(app: &TestApp, field: &str, descending: bool) -> Vec<String> {
                 (None, None) => std::cmp::Ordering::Equal,
             },
             "UTILIZATION" => utilization(a).total_cmp(&utilization(b)),
-            _ => std::cmp::Ordering::Equal,
+            _ => a.created_at.cmp(&b.created_at),
         };
         by_key.then(a.id.cmp(&b.id))
     });
@@ -203,4 +203,92 @@ async fn search_matches_words_key_starts_and_plans() {
         let ids = walk(&app, &admin, json!({}), json!({ "search": search }), 10).await;
         assert_eq!(ids.len(), found, "{search}: {ids:?}");
     }
+}
+
+/// Sets a license's DBA name, which search reads.
+async fn name(app: &TestApp, id: Uuid, dba: &str) {
+    Licenses::update_many()
+        .col_expr(licenses::Column::Dba, Expr::value(dba))
+        .filter(licenses::Column::Id.eq(id))
+        .exec(&app.state.db)
+        .await
+        .expect("update");
+}
+
+#[tokio::test]
+async fn relevance_ranks_a_search_and_pages_through_it_once() {
+    let app = spawn_app_with(&[("GRAPHQL_EXACT_COUNT_LIMIT", "4")]).await;
+    let admin = app.admin_token().await;
+    let db = &app.state.db;
+    let rows = Rows::new(db).await;
+    let mut ids = Vec::new();
+    for dba in [
+        "Acme Widgets",
+        "Acme Acme Acme Widgets",
+        "Other Widgets",
+        "Acme",
+        "Acme Supplies",
+    ] {
+        let license = rows
+            .license_for(db, rows.developer_id, rows.plan_ids[0], 1, 0)
+            .await
+            .expect("license");
+        name(&app, license.id, dba).await;
+        ids.push(license.id.to_string());
+    }
+    let relevance = json!({ "field": "RELEVANCE", "direction": "DESC" });
+    let search = json!({ "search": "acme" });
+
+    let whole = walk(&app, &admin, relevance.clone(), search.clone(), 10).await;
+    let mut matched = whole.clone();
+    matched.sort();
+    let mut acme: Vec<String> = [0, 1, 3, 4].iter().map(|&i| ids[i].clone()).collect();
+    acme.sort();
+    assert_eq!(matched, acme, "every match once, nothing else");
+    if on_postgres() {
+        // Three mentions rank above one; equal ranks keep the id order (descending here).
+        assert_eq!(whole[0], ids[1], "{whole:?}");
+        let mut rest = [ids[0].clone(), ids[3].clone(), ids[4].clone()];
+        rest.sort();
+        rest.reverse();
+        assert_eq!(whole[1..], rest[..], "{whole:?}");
+    } else {
+        // SQLite does not rank: the order is the ids'.
+        let mut by_id = acme.clone();
+        by_id.reverse();
+        assert_eq!(whole, by_id);
+    }
+    // A page at a time, through the cursors, gives the same order.
+    assert_eq!(
+        walk(&app, &admin, relevance.clone(), search.clone(), 1).await,
+        whole
+    );
+    let ascending = json!({ "field": "RELEVANCE", "direction": "ASC" });
+    let mut reversed = whole.clone();
+    reversed.reverse();
+    assert_eq!(
+        walk(&app, &admin, ascending, search.clone(), 2).await,
+        reversed
+    );
+
+    // Relevance needs a search, and one with no more matches than are counted exactly.
+    let unsearched = app
+        .graphql(PAGE, json!({ "order": relevance }), Some(&admin))
+        .await;
+    assert_eq!(error_code(&unsearched), Some("VALIDATION"), "{unsearched}");
+    name(&app, Uuid::parse_str(&ids[2]).expect("uuid"), "Acme Other").await;
+    let broad = app
+        .graphql(
+            PAGE,
+            json!({ "order": relevance, "filter": search }),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(error_code(&broad), Some("VALIDATION"), "{broad}");
+    assert!(
+        broad["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("too many to rank")),
+        "{broad}"
+    );
 }

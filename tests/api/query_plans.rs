@@ -113,6 +113,12 @@ fn listings(ids: &Ids) -> Vec<Listing> {
         format!("search: \"{}\"", ids.key_prefix),
         "state: ACTIVE, planCode: \"pro\", createdAfter: \"2026-06-01T00:00:00Z\"".to_owned(),
     ];
+    all.push(listing(
+        "licenses searched, by relevance",
+        Admin,
+        "licenses",
+        "filter: { search: \"w7919\" }, orderBy: { field: RELEVANCE, direction: DESC }",
+    ));
     for filter in license_filters {
         all.push(listing(
             format!("licenses where {filter}"),

@@ -29,11 +29,15 @@ pub enum Key {
     /// Seats used and total: the ratio is computed from them by the same expression as the
     /// index's, so the comparison is exact.
     Utilization { used: i32, total: i32 },
+    /// The search rank, as the database computed it (the same expression compares exactly).
+    Relevance(f32),
 }
 
 impl After {
-    pub fn of(order: LicenseOrderField, row: &licenses::Model) -> Self {
+    /// The cursor of `row` in `order`; `rank` is its search rank, for the relevance order.
+    pub fn of(order: LicenseOrderField, row: &licenses::Model, rank: Option<f32>) -> Self {
         let key = match order {
+            LicenseOrderField::Relevance => Key::Relevance(rank.unwrap_or(0.0)),
             LicenseOrderField::CreatedAt => Key::Created(row.created_at),
             LicenseOrderField::ExpiresAt => Key::Expiry(row.expires_at),
             LicenseOrderField::Utilization => Key::Utilization {
@@ -50,6 +54,8 @@ impl After {
             Key::Expiry(None) => "e~".to_owned(),
             Key::Expiry(Some(at)) => format!("e{}", at.to_rfc3339()),
             Key::Utilization { used, total } => format!("u{used}/{total}"),
+            // The shortest text that reads back as the same number.
+            Key::Relevance(rank) => format!("r{rank}"),
         };
         BASE64URL_NOPAD.encode(format!("{key}|{}", self.id).as_bytes())
     }
@@ -81,6 +87,12 @@ impl After {
                 }
                 Key::Utilization { used, total }
             }
+            (LicenseOrderField::Relevance, Some(("r", rank))) => Key::Relevance(
+                rank.parse::<f32>()
+                    .ok()
+                    .filter(|r| r.is_finite())
+                    .ok_or_else(refused)?,
+            ),
             _ => return Err(refused()),
         };
         Ok(Self { key, id })
@@ -105,11 +117,13 @@ fn id() -> SimpleExpr {
 }
 
 /// The index ranges a page reads, in turn, until it has its rows: one for most orders; two for
-/// expiry (licenses with an expiry, then those without, or the reverse).
+/// expiry (licenses with an expiry, then those without, or the reverse). `rank` is the search
+/// rank's expression, for the relevance order.
 pub fn ranges(
     field: LicenseOrderField,
     direction: OrderDirection,
     after: Option<&After>,
+    rank: &SimpleExpr,
 ) -> Vec<Range> {
     let asc = direction == OrderDirection::Asc;
     let order = if asc { Order::Asc } else { Order::Desc };
@@ -125,6 +139,23 @@ pub fn ranges(
         }
     };
     match field {
+        LicenseOrderField::Relevance => {
+            let mut condition = Condition::all();
+            if let Some(After {
+                key: Key::Relevance(at),
+                id: after,
+            }) = after
+            {
+                condition = condition.add(past(
+                    vec![rank.clone(), id()],
+                    vec![Expr::val(*at), Expr::val(*after)],
+                ));
+            }
+            vec![Range {
+                condition,
+                order: vec![(rank.clone(), order.clone()), (id(), order)],
+            }]
+        }
         LicenseOrderField::CreatedAt => {
             let created = || Expr::col((licenses::Entity, licenses::Column::CreatedAt));
             let mut condition = Condition::all();
@@ -218,6 +249,8 @@ mod tests {
                 LicenseOrderField::Utilization,
                 Key::Utilization { used: 3, total: 7 },
             ),
+            (LicenseOrderField::Relevance, Key::Relevance(0.060_792_7)),
+            (LicenseOrderField::Relevance, Key::Relevance(1.0 / 3.0)),
         ] {
             let after = After { key, id };
             let cursor = after.encode();

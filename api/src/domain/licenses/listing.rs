@@ -2,18 +2,19 @@
 //! members the licenses they hold a seat on.
 
 use super::keyset;
-use super::model::{LicenseFilter, LicenseOrder};
+use super::model::{LicenseFilter, LicenseOrder, LicenseOrderField};
 use crate::auth::{Actor, Caller, Role};
 use crate::domain::seats::model::AssignmentStatus;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::paging::Page;
 use crate::total_count::{self, Count};
 use entity::{license_assignments, licenses, plans, prelude::*};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// At most this many words of a search are used.
@@ -146,12 +147,7 @@ async fn matching(
     if let Some(before) = filter.created_before {
         condition = condition.add(licenses::Column::CreatedAt.lt(before.fixed_offset()));
     }
-    if let Some(text) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(text) = searched(filter) {
         condition = match search_condition(db, text).await? {
             Some(found) => condition.add(found),
             // Nothing to search by (only punctuation): nothing matches.
@@ -159,6 +155,72 @@ async fn matching(
         };
     }
     Ok(Licenses::find().filter(condition))
+}
+
+/// The search text, if the filter has one worth searching by.
+fn searched(filter: &LicenseFilter) -> Option<&str> {
+    filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// How well a license matches the search: PostgreSQL's full-text rank of the words over the
+/// same document the index holds; no rank (all equal) on SQLite or without words.
+fn search_rank(db: &DatabaseConnection, filter: &LicenseFilter) -> SimpleExpr {
+    let words = searched(filter).map(search_words).unwrap_or_default();
+    if db.get_database_backend() != DbBackend::Postgres || words.is_empty() {
+        return Expr::cust("CAST(0 AS REAL)");
+    }
+    // Letters and digits only: nothing in it is tsquery syntax.
+    Expr::cust_with_values(
+        format!(
+            "ts_rank({}, to_tsquery('simple', $1))",
+            migration::SEARCH_DOCUMENT
+        ),
+        [words.join(" & ")],
+    )
+}
+
+/// A license read with its search rank.
+#[derive(FromQueryResult)]
+struct Ranked {
+    #[sea_orm(nested)]
+    license: licenses::Model,
+    search_rank: f32,
+}
+
+/// A page of licenses and, in the relevance order, each one's search rank (for its cursor).
+pub struct Listed {
+    pub page: Page<licenses::Model>,
+    pub ranks: HashMap<Uuid, f32>,
+}
+
+/// Ranking reads every match, so a search is ranked only while its matches are few enough to
+/// count exactly; past that it is refused rather than left to grow with the table.
+async fn check_rankable(
+    actor: &Actor,
+    matching: &Select<Licenses>,
+    filter: &LicenseFilter,
+) -> AppResult<()> {
+    if searched(filter).is_none() {
+        return Err(AppError::validation(
+            "orderBy",
+            "RELEVANCE orders the matches of a search: give filter.search",
+        ));
+    }
+    let most = actor.app.config.limits.exact_count_limit;
+    let matches = total_count::count_within(&actor.app.db, matching.clone(), most).await?;
+    if matches.estimated || matches.value > most {
+        return Err(AppError::validation(
+            "search",
+            format!(
+                "matches more than {most} licenses, too many to rank: narrow the search or order by another field"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// One page after `after` (from the start without), in `sort`'s order, and whether more
@@ -169,29 +231,49 @@ pub async fn page(
     sort: &LicenseOrder,
     limit: u64,
     after: Option<&keyset::After>,
-) -> AppResult<Page<licenses::Model>> {
+) -> AppResult<Listed> {
     let db = &actor.app.db;
     let matching = matching(db, actor, filter).await?;
+    let ranked = sort.field == LicenseOrderField::Relevance;
+    if ranked {
+        check_rankable(actor, &matching, filter).await?;
+    }
+    let rank = search_rank(db, filter);
     let mut rows = Vec::new();
-    for range in keyset::ranges(sort.field, sort.direction, after) {
+    let mut ranks = HashMap::new();
+    for range in keyset::ranges(sort.field, sort.direction, after, &rank) {
         let wanted = limit + 1 - rows.len() as u64;
         let mut query = matching.clone().filter(range.condition);
         for (expr, order) in range.order {
             query = query.order_by(expr, order);
         }
-        rows.extend(query.limit(wanted).all(db).await?);
+        if ranked {
+            let found = query
+                .column_as(rank.clone(), "search_rank")
+                .limit(wanted)
+                .into_model::<Ranked>()
+                .all(db)
+                .await?;
+            for row in found {
+                ranks.insert(row.license.id, row.search_rank);
+                rows.push(row.license);
+            }
+        } else {
+            rows.extend(query.limit(wanted).all(db).await?);
+        }
         if rows.len() as u64 > limit {
             break;
         }
     }
     let has_next = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
-    Ok(Page {
+    let page = Page {
         rows,
         has_next,
         has_previous: after.is_some(),
         offset: 0,
-    })
+    };
+    Ok(Listed { page, ranks })
 }
 
 pub async fn count(actor: &Actor, filter: &LicenseFilter) -> AppResult<Count> {

@@ -65,6 +65,10 @@ pub enum LicenseOrderField {
     CreatedAt,
     ExpiresAt,
     Utilization,
+    /// How well a license matches the filter's `search` (full-text rank on PostgreSQL, most
+    /// relevant first when descending; SQLite does not rank, so it keeps creation order).
+    /// Only with a search, and one matching at most `GRAPHQL_EXACT_COUNT_LIMIT` licenses.
+    Relevance,
 }
 
 #[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq, Default)]

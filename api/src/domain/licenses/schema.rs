@@ -247,10 +247,13 @@ impl LicensesQuery {
         let after = after
             .map(|cursor| keyset::After::decode(order.field, &cursor))
             .transpose()?;
-        let rows = listing::page(actor, &filter, &order, limit, after.as_ref()).await?;
+        let listed = listing::page(actor, &filter, &order, limit, after.as_ref()).await?;
         let count = listing::count(actor, &filter);
-        let cursor = |_, row: &licenses::Model| keyset::After::of(order.field, row).encode();
-        connection::<License>(ctx, rows, cursor, count).await
+        let ranks = listed.ranks;
+        let cursor = |_, row: &licenses::Model| {
+            keyset::After::of(order.field, row, ranks.get(&row.id).copied()).encode()
+        };
+        connection::<License>(ctx, listed.page, cursor, count).await
     }
 
     /// One license: admins see any, developers their own.
