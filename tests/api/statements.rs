@@ -128,3 +128,38 @@ async fn nested_licenses_query_costs_the_same_for_five_or_fifty() {
     assert_eq!(few, many, "statement count must not grow with rows");
     assert!(many <= 6, "{many} statements: one per relation level");
 }
+
+#[tokio::test]
+async fn answers_never_read_password_hashes() {
+    let app = spawn_app().await;
+    let developer = app.developer("hashless@example.com", "pro").await;
+    let admin = app.admin_token().await;
+    app.statements.record();
+    let own = app
+        .graphql(
+            "{ me { email } licenses { edges { node { developer { email } } } } }",
+            json!({}),
+            Some(&developer.token),
+        )
+        .await;
+    let listed = app
+        .graphql(
+            "query($id: UUID!) { developers(first: 5) { edges { node { email } } } developer(id: $id) { email } }",
+            json!({ "id": developer.id }),
+            Some(&admin),
+        )
+        .await;
+    let sent = app.statements.take_recorded();
+    assert_eq!(own["data"]["me"]["email"], "hashless@example.com", "{own}");
+    assert!(listed["errors"].is_null(), "{listed}");
+    let reads_users: Vec<&str> = sent
+        .iter()
+        .map(|s| s.sql.as_str())
+        .filter(|sql| sql.contains("FROM \"users\""))
+        .collect();
+    assert!(reads_users.len() >= 3, "{reads_users:?}");
+    for sql in reads_users {
+        assert!(!sql.contains("\"password_hash\","), "{sql}");
+        assert!(!sql.contains("\"users\".\"password_hash\""), "{sql}");
+    }
+}

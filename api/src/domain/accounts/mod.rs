@@ -7,11 +7,13 @@
 //! - `recovery.rs`: resetting a forgotten password, changing a known one.
 //! - `schema.rs`: the `User` type, `me`, `developers`, `signup`, `login` and the mail flows.
 //! - `loaders.rs`: users by id.
+//! - `readable.rs`: accounts as answers read them, without the password hash.
 
 pub mod input;
 pub mod loaders;
 pub mod model;
 pub mod one_time;
+pub mod readable;
 pub mod recovery;
 pub mod schema;
 pub mod service;

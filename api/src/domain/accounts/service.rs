@@ -2,6 +2,7 @@
 
 use super::input;
 use super::model::DeveloperFilter;
+use super::readable::accounts;
 use super::verification;
 use crate::auth::{Actor, Caller, Role};
 use crate::domain::licenses::service as licenses_service;
@@ -236,7 +237,8 @@ pub async fn login(actor: &Actor, email: &str, password_attempt: String) -> AppR
 
 pub async fn me(actor: &Actor) -> AppResult<users::Model> {
     let (id, _) = actor.require_user()?;
-    Users::find_by_id(id)
+    accounts()
+        .filter(users::Column::Id.eq(id))
         .one(&actor.app.db)
         .await?
         .ok_or(AppError::Unauthenticated("this account no longer exists"))
@@ -320,7 +322,7 @@ fn developers_matching(filter: &DeveloperFilter) -> Select<Users> {
             .to_owned();
         condition = condition.add(users::Column::Id.in_subquery(on_plan));
     }
-    Users::find().filter(condition)
+    accounts().filter(condition)
 }
 
 /// One page of developers, oldest first (by creation time, which the `createdAfter` and
@@ -352,7 +354,8 @@ pub async fn count_developers(actor: &Actor, filter: &DeveloperFilter) -> AppRes
 /// A developer by id. Admins only.
 pub async fn developer(actor: &Actor, id: Uuid) -> AppResult<users::Model> {
     actor.require_admin()?;
-    Users::find_by_id(id)
+    accounts()
+        .filter(users::Column::Id.eq(id))
         .filter(users::Column::Role.eq(Role::Developer.as_str()))
         .one(&actor.app.db)
         .await?

@@ -1,6 +1,7 @@
 //! A team's members: listing them, and removing one with its seats and sessions.
 
 use crate::auth::{Actor, Role};
+use crate::domain::accounts::readable::accounts;
 use crate::domain::seats::service::{Release, SeatHolder, release_all_of};
 use crate::domain::sessions::service as sessions;
 use crate::error::{AppError, AppResult};
@@ -13,7 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 fn of_team(developer: Uuid) -> Select<Users> {
-    Users::find()
+    accounts()
         .filter(users::Column::DeveloperId.eq(developer))
         .filter(users::Column::Role.eq(Role::Member.as_str()))
 }
