@@ -41,6 +41,7 @@ mod m20261126_000028_create_event_log;
 mod m20261126_000029_index_license_orders;
 mod m20261126_000030_index_license_filters;
 mod m20261127_000031_index_listing_filters;
+mod m20261127_000032_index_relation_edges;
 
 pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
 pub use m20261126_000029_index_license_orders::UTILIZATION;
@@ -82,6 +83,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000029_index_license_orders::Migration),
             Box::new(m20261126_000030_index_license_filters::Migration),
             Box::new(m20261127_000031_index_listing_filters::Migration),
+            Box::new(m20261127_000032_index_relation_edges::Migration),
         ]
     }
 }

@@ -118,6 +118,9 @@ impl<E: EntityTrait> CappedEdge<E> {
             .columns(E::Column::iter().map(|c| Alias::new(c.as_str())))
             .from_subquery(ranked, Alias::new("ranked"))
             .and_where(Expr::col(rank).lte(self.cap))
+            // The window's own order (key, then the edge's order), which an index on
+            // (key, order) gives as read: no sort at all. Only each key's order matters.
+            .order_by(Alias::new(self.key.as_str()), Order::Asc)
             .order_by(Alias::new(self.order.as_str()), order)
             .to_owned();
         let statement = db.get_database_backend().build(&capped);
