@@ -232,6 +232,60 @@ pub fn introspects_only(document: &ExecutableDocument) -> bool {
     }
 }
 
+/// How deeply fields nest in the document's operations, fragments looked through, as the
+/// engine's validation counts it; counted no further than `cap` (all a limit needs to know), and
+/// a fragment already being looked through is not entered again.
+pub fn field_depth(document: &ExecutableDocument, cap: usize) -> usize {
+    let of = |set: &SelectionSet| set_depth(set, &document.fragments, &mut HashSet::new(), cap);
+    match &document.operations {
+        DocumentOperations::Single(op) => of(&op.node.selection_set.node),
+        DocumentOperations::Multiple(ops) => ops
+            .values()
+            .map(|op| of(&op.node.selection_set.node))
+            .max()
+            .unwrap_or(0),
+    }
+}
+
+fn set_depth<'a>(
+    set: &'a SelectionSet,
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    entered: &mut HashSet<&'a str>,
+    cap: usize,
+) -> usize {
+    if cap == 0 {
+        return 0;
+    }
+    let mut deepest = 0;
+    for item in &set.items {
+        let depth = match &item.node {
+            Selection::Field(field) => {
+                1 + set_depth(&field.node.selection_set.node, fragments, entered, cap - 1)
+            }
+            Selection::InlineFragment(inline) => {
+                set_depth(&inline.node.selection_set.node, fragments, entered, cap)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                match fragments.get(spread.node.fragment_name.node.as_str()) {
+                    Some(fragment) if entered.insert(name) => {
+                        let depth =
+                            set_depth(&fragment.node.selection_set.node, fragments, entered, cap);
+                        entered.remove(name);
+                        depth
+                    }
+                    _ => 0,
+                }
+            }
+        };
+        deepest = deepest.max(depth);
+        if deepest >= cap {
+            break;
+        }
+    }
+    deepest
+}
+
 /// How often each field name is selected in `set`, looking through its fragments.
 fn merged_fields<'a>(
     set: &'a SelectionSet,
@@ -297,6 +351,28 @@ mod tests {
 
     fn doc(query: &str) -> ExecutableDocument {
         parse_query(query).expect("parses")
+    }
+
+    #[test]
+    fn depth_counts_fields_through_fragments_and_stops_at_the_cap() {
+        assert_eq!(field_depth(&doc("{ a { b { c } } d }"), 10), 3);
+        assert_eq!(
+            field_depth(
+                &doc("{ a { ...F } } fragment F on T { b { ... on T { c } } }"),
+                10
+            ),
+            3
+        );
+        assert_eq!(field_depth(&doc("{ a { b { c { d } } } }"), 2), 2);
+        // A fragment that spreads itself is not entered twice.
+        assert_eq!(
+            field_depth(&doc("{ a { ...F } } fragment F on T { b ...F }"), 10),
+            2
+        );
+        assert_eq!(
+            field_depth(&doc("query A { a } query B { b { c } }"), 10),
+            2
+        );
     }
 
     #[test]

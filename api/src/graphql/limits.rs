@@ -1,23 +1,14 @@
-//! Query cost limits, each refusal with its own `extensions.code`.
-//!
-//! async-graphql enforces depth and complexity with plain messages and no code, so this
-//! extension measures them itself from the validation result; parse and validation failures
-//! get codes too, so every error a client sees can be switched on.
+//! Query cost limits, each refusal with its own `extensions.code`, checked on the request
+//! before the engine runs it (`admit`), and codes for the errors the engine raises itself
+//! (`coded`). Deliberately not an engine extension: with any extension registered the engine
+//! describes every field it resolves to the extension chain (type names looked up and
+//! formatted, boxed futures), a cost paid on every object of every answer.
 
-use super::document::{Breach, InputBounds, check_repetition, introspects_only, token_count};
+use super::document::{
+    Breach, InputBounds, check_repetition, field_depth, introspects_only, token_count,
+};
 use crate::error::Code;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
-    NextValidation,
-};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{
-    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Variables,
-};
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use async_graphql::{ErrorExtensionValues, Request, Response, ServerError};
 
 #[derive(Clone, Copy)]
 pub struct QueryLimits {
@@ -30,22 +21,100 @@ pub struct QueryLimits {
 }
 
 /// How much deeper a document that only introspects may go: the standard introspection query
-/// unwraps type references seven levels down, which puts it at 15.
-const INTROSPECTION_EXTRA_DEPTH: usize = 4;
+/// unwraps type references seven levels down, which puts it at 15. The engine's own depth
+/// limit is set this much higher; `admit` holds every other document to `max_depth`.
+pub const INTROSPECTION_EXTRA_DEPTH: usize = 4;
 
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(QueryLimitsExtension {
-            limits: *self,
-            introspection_only: AtomicBool::new(false),
-        })
+impl QueryLimits {
+    /// Refuses a request whose document is too large, does not parse, nests too deep, asks for
+    /// one field too often, or carries a text or list past its bounds. Complexity, introspection
+    /// depth, parser recursion and directives are the engine's (see `coded`).
+    pub fn admit(&self, request: &mut Request) -> Result<(), ServerError> {
+        let tokens = token_count(&request.query);
+        if tokens > self.max_tokens {
+            return Err(with_code(
+                ServerError::new(
+                    format!(
+                        "the document has {tokens} tokens; the limit is {}",
+                        self.max_tokens
+                    ),
+                    None,
+                ),
+                Code::QueryTooLarge,
+            ));
+        }
+        let variables = std::mem::take(&mut request.variables);
+        let checked = self.check_document(request, &variables);
+        request.variables = variables;
+        checked
+    }
+
+    fn check_document(
+        &self,
+        request: &mut Request,
+        variables: &async_graphql::Variables,
+    ) -> Result<(), ServerError> {
+        let document = request
+            .parsed_query()
+            .map_err(|err| with_code(err, Code::GraphqlParseFailed))?;
+        if !introspects_only(document) {
+            let depth = field_depth(document, self.max_depth + 1);
+            if depth > self.max_depth {
+                return Err(with_code(
+                    ServerError::new(
+                        format!(
+                            "query is nested more than {} deep; the limit is {}",
+                            self.max_depth, self.max_depth
+                        ),
+                        None,
+                    ),
+                    Code::QueryTooDeep,
+                ));
+            }
+        }
+        check_repetition(document, self.max_aliases)
+            .map_err(|breach| breached(breach, Code::QueryTooComplex))?;
+        let bounds = InputBounds {
+            max_chars: self.max_string_chars,
+            max_len: self.max_list_length,
+        };
+        bounds
+            .check(variables, document)
+            .map_err(|breach| breached(breach, Code::Validation))
     }
 }
 
-/// One request's limits, and what parsing learned of its document.
-struct QueryLimitsExtension {
-    limits: QueryLimits,
-    introspection_only: AtomicBool,
+/// The answer with a code on every error: ours carry theirs; the engine's own get one by what
+/// they say (its limits), and the rest (validation, inputs coerced during execution) say the
+/// request does not fit the schema.
+pub fn coded(mut response: Response) -> Response {
+    response.errors = std::mem::take(&mut response.errors)
+        .into_iter()
+        .map(|err| {
+            let code = engine_code(&err.message);
+            with_code(err, code)
+        })
+        .collect();
+    response
+}
+
+/// An answer refusing the request before it ran.
+pub fn refused(err: ServerError) -> Response {
+    Response::from_errors(vec![err])
+}
+
+fn engine_code(message: &str) -> Code {
+    if message.starts_with("Query is nested too deep") {
+        Code::QueryTooDeep
+    } else if message.starts_with("Query is too complex") {
+        Code::QueryTooComplex
+    } else if message.starts_with("The recursion depth") {
+        Code::QueryTooRecursive
+    } else if message.starts_with("The number of directives") {
+        Code::TooManyDirectives
+    } else {
+        Code::GraphqlValidationFailed
+    }
 }
 
 fn with_code(mut err: ServerError, code: Code) -> ServerError {
@@ -67,122 +136,4 @@ fn breached(breach: Breach, code: Code) -> ServerError {
             .set("field", field);
     }
     with_code(err, code)
-}
-
-fn refusal(message: String, code: Code) -> Vec<ServerError> {
-    vec![with_code(ServerError::new(message, None), code)]
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryLimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let limits = &self.limits;
-        let tokens = token_count(query);
-        if tokens > limits.max_tokens {
-            return Err(with_code(
-                ServerError::new(
-                    format!(
-                        "the document has {tokens} tokens; the limit is {}",
-                        limits.max_tokens
-                    ),
-                    None,
-                ),
-                Code::QueryTooLarge,
-            ));
-        }
-        let document = next.run(ctx, query, variables).await.map_err(|err| {
-            let code = if err.message.starts_with("The recursion depth") {
-                Code::QueryTooRecursive
-            } else if err.message.starts_with("The number of directives") {
-                Code::TooManyDirectives
-            } else {
-                Code::GraphqlParseFailed
-            };
-            with_code(err, code)
-        })?;
-        self.introspection_only
-            .store(introspects_only(&document), Ordering::Relaxed);
-        check_repetition(&document, limits.max_aliases)
-            .map_err(|breach| breached(breach, Code::QueryTooComplex))?;
-        let bounds = InputBounds {
-            max_chars: limits.max_string_chars,
-            max_len: limits.max_list_length,
-        };
-        bounds
-            .check(variables, &document)
-            .map_err(|breach| breached(breach, Code::Validation))?;
-        Ok(document)
-    }
-
-    /// Every error our resolvers raise carries a code; the ones without come from the engine
-    /// coercing the request's inputs (an undefined variable, a value of the wrong type met
-    /// during execution): the request does not fit the schema.
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(|e| with_code(e, Code::GraphqlValidationFailed))
-            .collect();
-        response
-    }
-
-    /// The same for each answer of a subscription.
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        Box::pin(next.run(ctx, stream).map(|mut response| {
-            response.errors = std::mem::take(&mut response.errors)
-                .into_iter()
-                .map(|e| with_code(e, Code::GraphqlValidationFailed))
-                .collect();
-            response
-        }))
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| with_code(e, Code::GraphqlValidationFailed))
-                .collect::<Vec<_>>()
-        })?;
-        let limits = &self.limits;
-        let max_depth = if self.introspection_only.load(Ordering::Relaxed) {
-            limits.max_depth + INTROSPECTION_EXTRA_DEPTH
-        } else {
-            limits.max_depth
-        };
-        if result.depth > max_depth {
-            return Err(refusal(
-                format!(
-                    "query is nested {} deep; the limit is {max_depth}",
-                    result.depth
-                ),
-                Code::QueryTooDeep,
-            ));
-        }
-        if result.complexity > limits.max_complexity {
-            return Err(refusal(
-                format!(
-                    "query complexity is {}; the limit is {}",
-                    result.complexity, limits.max_complexity
-                ),
-                Code::QueryTooComplex,
-            ));
-        }
-        Ok(result)
-    }
 }

@@ -13,7 +13,7 @@ pub mod context;
 pub mod document;
 pub mod event_subscriptions;
 pub mod guard;
-mod limits;
+pub mod limits;
 pub mod loader;
 
 use crate::config::LimitsConfig;
@@ -130,14 +130,10 @@ pub fn build_schema(state: &AppState) -> AppSchema {
     let mut schema = builder()
         .limit_recursive_depth(limits.max_recursion)
         .limit_directives(limits.max_directives)
-        .extension(limits::QueryLimits {
-            max_depth: limits.max_depth,
-            max_complexity: limits.max_complexity,
-            max_tokens: limits.max_tokens,
-            max_aliases: limits.max_aliases,
-            max_string_chars: limits.max_string_chars,
-            max_list_length: limits.max_list_length,
-        })
+        // Depth and complexity as the engine measures them in validation (their errors get
+        // codes in `limits::coded`); the other document limits are checked before it runs.
+        .limit_complexity(limits.max_complexity)
+        .limit_depth(limits.max_depth + limits::INTROSPECTION_EXTRA_DEPTH)
         .data(loader(UserById(db.clone()), delay))
         .data(loader(InvitationById(db.clone()), delay))
         .data(loader(PlanById(db.clone()), delay))
@@ -173,6 +169,19 @@ pub fn build_schema(state: &AppState) -> AppSchema {
         schema = schema.disable_introspection();
     }
     schema.finish()
+}
+
+/// The document limits a request is admitted by (`limits::QueryLimits::admit`), over HTTP and
+/// WebSocket alike.
+pub fn query_limits(limits: &LimitsConfig) -> limits::QueryLimits {
+    limits::QueryLimits {
+        max_depth: limits.max_depth,
+        max_complexity: limits.max_complexity,
+        max_tokens: limits.max_tokens,
+        max_aliases: limits.max_aliases,
+        max_string_chars: limits.max_string_chars,
+        max_list_length: limits.max_list_length,
+    }
 }
 
 /// The SDL clients code against; `schema.graphql` at the top of the repository is this.

@@ -14,6 +14,8 @@ use crate::config::LimitsConfig;
 use crate::error::{AppError, Code};
 use crate::events::overrun::Overrun;
 use crate::graphql::document::token_count;
+use crate::graphql::limits::{coded, refused};
+use crate::graphql::query_limits;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Data};
@@ -145,12 +147,41 @@ async fn execute(
         Ok(actor) => actor,
         Err(err) => return unauthenticated(err),
     };
-    let response = state.schema.execute_batch(batch.data(actor)).await;
+    let response = run_admitted(state, batch, actor).await;
     if let Some((operations, caller)) = logged {
         access_log::record(started, &caller, &operations, &response);
     }
     let outcome = status::of_answer(&response);
     outcome.apply(GraphQLResponse::from(response).into_response())
+}
+
+/// Runs each request of the batch the document limits admit, in order, and answers the others
+/// with their refusal; every error comes back with its code.
+async fn run_admitted(
+    state: &HttpState,
+    batch: BatchRequest,
+    actor: crate::auth::Actor,
+) -> async_graphql::BatchResponse {
+    let limits = query_limits(&state.app.config.limits);
+    let run = |mut request: async_graphql::Request| {
+        let actor = actor.clone();
+        async move {
+            match limits.admit(&mut request) {
+                Ok(()) => coded(state.schema.execute(request.data(actor)).await),
+                Err(refusal) => refused(refusal),
+            }
+        }
+    };
+    match batch {
+        BatchRequest::Single(request) => async_graphql::BatchResponse::Single(run(request).await),
+        BatchRequest::Batch(requests) => {
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(run(request).await);
+            }
+            async_graphql::BatchResponse::Batch(responses)
+        }
+    }
 }
 
 pub async fn get(
@@ -255,6 +286,7 @@ async fn websocket(
     let endings = state.app.liveness.endings();
     let limits = &state.app.config.limits;
     let socket_limits = ws_session::SocketLimits {
+        queries: query_limits(limits),
         init_timeout: Duration::from_secs(limits.ws_init_timeout_seconds),
         max_operations: limits.ws_max_operations,
         send_timeout: Duration::from_secs(limits.ws_send_timeout_seconds),

@@ -6,6 +6,7 @@ use super::ws_rules::{Rules, Verdict};
 use crate::auth::Actor;
 use crate::events::overrun::Overrun;
 use crate::graphql::AppSchema;
+use crate::graphql::limits::{QueryLimits, coded, refused};
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::{Data, Executor, Request, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -30,12 +31,19 @@ fn close(code: u16, reason: String) -> Message {
 /// The schema as a connection's engine sees it: every operation gets the connection's actor at
 /// the time the operation starts, so a mutation sent an hour into a connection is not dated
 /// when the connection opened.
+/// It also holds every operation to the document limits, as HTTP does, and codes its errors.
 #[derive(Clone)]
-struct ActorPerOperation(AppSchema);
+struct ActorPerOperation {
+    schema: AppSchema,
+    limits: QueryLimits,
+}
 
 impl Executor for ActorPerOperation {
-    async fn execute(&self, request: Request) -> Response {
-        self.0.execute(request).await
+    async fn execute(&self, mut request: Request) -> Response {
+        match self.limits.admit(&mut request) {
+            Ok(()) => coded(self.schema.execute(request).await),
+            Err(refusal) => refused(refusal),
+        }
     }
 
     fn execute_stream(
@@ -48,17 +56,21 @@ impl Executor for ActorPerOperation {
             .and_then(|data| data.get(&TypeId::of::<Actor>()))
             .and_then(|actor| actor.downcast_ref::<Actor>())
             .map(Actor::renewed);
-        let request = match actor {
+        let mut request = match actor {
             Some(actor) => request.data(actor),
             None => request,
         };
-        Executor::execute_stream(&self.0, request, session_data)
+        if let Err(refusal) = self.limits.admit(&mut request) {
+            return Box::pin(futures_util::stream::once(async move { refused(refusal) }));
+        }
+        Box::pin(Executor::execute_stream(&self.schema, request, session_data).map(coded))
     }
 }
 
 /// How long a socket may take to initialise, how many operations it may run at once, and how
 /// long it may refuse what is sent to it.
 pub struct SocketLimits {
+    pub queries: QueryLimits,
     pub init_timeout: Duration,
     pub max_operations: usize,
     pub send_timeout: Duration,
@@ -152,7 +164,10 @@ pub async fn serve<OnInit, InitFuture>(
     let _stop_reading = AbortOnDrop(reader);
     let (to_engine, engine_input) = mpsc::unbounded_channel::<Vec<u8>>();
     let engine = async_graphql::http::WebSocket::new(
-        ActorPerOperation(schema),
+        ActorPerOperation {
+            schema,
+            limits: limits.queries,
+        },
         UnboundedReceiverStream::new(engine_input),
         protocol,
     )
