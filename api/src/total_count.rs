@@ -22,23 +22,29 @@ pub async fn count<E: EntityTrait>(app: &Shared, query: Select<E>) -> AppResult<
     count_within(&app.db, query, app.config.limits.exact_count_limit).await
 }
 
+/// Whether `query` matches more than `limit` rows, reading at most one row more than that.
+pub async fn exceeds<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    query: Select<E>,
+    limit: u64,
+) -> AppResult<bool> {
+    Ok(count_of(conn, capped(matching_rows(query), limit)).await? > limit)
+}
+
 /// Counts the rows `query` matches: exactly up to `exact_limit`, estimated beyond.
-pub async fn count_within<E: EntityTrait>(
+async fn count_within<E: EntityTrait>(
     conn: &impl ConnectionTrait,
     query: Select<E>,
     exact_limit: u64,
 ) -> AppResult<Count> {
-    let backend = conn.get_database_backend();
-    let matching: SelectStatement = query.select_only().expr(Expr::val(1)).into_query();
-    if backend != DbBackend::Postgres {
+    let matching = matching_rows(query);
+    if conn.get_database_backend() != DbBackend::Postgres {
         return Ok(Count {
             value: count_of(conn, matching).await?,
             estimated: false,
         });
     }
-    let mut capped = matching.clone();
-    capped.limit(exact_limit.saturating_add(1));
-    let exact = count_of(conn, capped).await?;
+    let exact = count_of(conn, capped(matching.clone(), exact_limit)).await?;
     if exact <= exact_limit {
         return Ok(Count {
             value: exact,
@@ -51,6 +57,17 @@ pub async fn count_within<E: EntityTrait>(
             .max(exact_limit.saturating_add(1)),
         estimated: true,
     })
+}
+
+/// One constant per matching row: what counting needs, and no column more.
+fn matching_rows<E: EntityTrait>(query: Select<E>) -> SelectStatement {
+    query.select_only().expr(Expr::val(1)).into_query()
+}
+
+/// The first `limit + 1` of them: enough to tell "more than `limit`".
+fn capped(mut matching: SelectStatement, limit: u64) -> SelectStatement {
+    matching.limit(limit.saturating_add(1));
+    matching
 }
 
 async fn count_of(conn: &impl ConnectionTrait, matching: SelectStatement) -> AppResult<u64> {

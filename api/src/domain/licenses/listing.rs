@@ -211,8 +211,7 @@ async fn check_rankable(
         ));
     }
     let most = actor.app.config.limits.exact_count_limit;
-    let matches = total_count::count_within(&actor.app.db, matching.clone(), most).await?;
-    if matches.estimated || matches.value > most {
+    if total_count::exceeds(&actor.app.db, matching.clone(), most).await? {
         return Err(AppError::validation(
             "search",
             format!(
