@@ -1,4 +1,4 @@
-use crate::helpers::{Rows, spawn_app, spawn_patient_app};
+use crate::helpers::{Rows, spawn_app, spawn_app_with, spawn_patient_app};
 use chrono::Utc;
 use entity::{licenses, prelude::*, users};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -50,6 +50,70 @@ async fn nested_developers_licenses_plans_cost_one_statement_per_level() {
     assert_eq!(stored.len(), 3);
 }
 
+/// A page of developers loads all their licenses in one statement, and those licenses all
+/// their seats in one more, however the requests interleave: each list knows its keys, so no
+/// level waits for a batch window (the one configured here is far longer than the answer).
+#[tokio::test]
+async fn lists_load_each_relation_once_for_all_their_members_without_waiting() {
+    let app = spawn_app_with(&[("DATALOADER_DELAY_MICROS", "5000000")]).await;
+    let db = &app.state.db;
+    let rows = Rows::new(db).await;
+    for n in 0..12 {
+        let developer = Rows::developer(db, &format!("sibling{n:02}@example.com")).await;
+        for k in 0..2 {
+            let plan = rows.plan_ids[(n + k) % rows.plan_ids.len()];
+            let license = rows
+                .license_for(db, developer, plan, 3, 0)
+                .await
+                .expect("license");
+            seat_for(db, license.id, developer).await;
+        }
+    }
+    let admin = app.admin_token().await;
+    let query = "{ developers(first: 12, filter: { emailContains: \"sibling\" }) { edges { node { email licenses { id assignments { status } runtimeNodes { id } } } } } }";
+
+    let started = std::time::Instant::now();
+    let (body, spent) = app.graphql_counted(query, json!({}), Some(&admin)).await;
+    let took = started.elapsed();
+
+    let edges = body["data"]["developers"]["edges"]
+        .as_array()
+        .expect("edges");
+    assert_eq!(edges.len(), 12, "{body}");
+    for edge in edges {
+        let licenses = edge["node"]["licenses"].as_array().expect("licenses");
+        assert_eq!(licenses.len(), 2, "{body}");
+        for license in licenses {
+            assert_eq!(license["assignments"][0]["status"], "ACTIVE", "{body}");
+            assert_eq!(license["runtimeNodes"].as_array().map(Vec::len), Some(0));
+        }
+    }
+    // developers, their licenses, the licenses' seats, the licenses' nodes.
+    assert_eq!(spent, 4, "{spent} statements for four lists");
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "a level waited for the batch window: {took:?}"
+    );
+}
+
+async fn seat_for(db: &sea_orm::DatabaseConnection, license: Uuid, holder: Uuid) {
+    entity::license_assignments::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        license_id: Set(license),
+        user_id: Set(Some(holder)),
+        invitation_id: Set(None),
+        status: Set("active".into()),
+        assigned_at: Set(Utc::now().into()),
+        released_at: Set(None),
+        assigned_by: Set(None),
+        created_at: Set(Utc::now().into()),
+        updated_at: Set(Utc::now().into()),
+    }
+    .insert(db)
+    .await
+    .expect("assignment");
+}
+
 #[tokio::test]
 async fn validating_a_license_is_one_statement() {
     let app = spawn_app().await;
@@ -72,21 +136,7 @@ async fn licenses_query_cost(count: usize) -> u64 {
             .await
             .expect("license");
         let member = Rows::developer(db, &format!("member{n:03}@example.com")).await;
-        entity::license_assignments::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            license_id: Set(license.id),
-            user_id: Set(Some(member)),
-            invitation_id: Set(None),
-            status: Set("active".into()),
-            assigned_at: Set(Utc::now().into()),
-            released_at: Set(None),
-            assigned_by: Set(None),
-            created_at: Set(Utc::now().into()),
-            updated_at: Set(Utc::now().into()),
-        }
-        .insert(db)
-        .await
-        .expect("assignment");
+        seat_for(db, license.id, member).await;
         entity::runtime_nodes::ActiveModel {
             id: Set(Uuid::now_v7()),
             license_id: Set(license.id),

@@ -2,7 +2,7 @@
 //! that is computed only when the query selects it.
 
 use super::context::ContextExt;
-use super::guard::{Guarded, shown};
+use super::guard::{Guarded, shown_together};
 use crate::error::AppResult;
 use crate::paging::Page;
 use crate::total_count::Count;
@@ -53,16 +53,15 @@ where
             total_count_is_estimate: counted.estimated,
         },
     );
-    connection
-        .edges
-        .extend(
-            page.rows
-                .into_iter()
-                .zip(page.offset..)
-                .filter_map(|(row, position)| {
-                    let cursor = cursor(position, &row);
-                    shown::<N>(actor, row).map(|node| Edge::new(cursor, node))
-                }),
-        );
+    let rows = page
+        .rows
+        .into_iter()
+        .zip(page.offset..)
+        .map(|(row, position)| (cursor(position, &row), row));
+    connection.edges.extend(
+        shown_together::<_, N>(actor, rows)
+            .into_iter()
+            .map(|(cursor, node)| Edge::new(cursor, node)),
+    );
     Ok(connection)
 }

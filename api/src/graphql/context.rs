@@ -1,7 +1,8 @@
 //! The one way a resolver reaches its actor and its loaders.
 
-use super::guard::{Guarded, shown, shown_all};
+use super::guard::{Guarded, shown, shown_all, shown_in, visible_key};
 use super::loader::LoaderError;
+use super::siblings::Together;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -32,31 +33,37 @@ impl ContextExt for Context<'_> {
 }
 
 /// The objects a one-to-many edge holds for `key` that the actor may see, through that edge's
-/// loader.
-pub async fn related<L, T>(ctx: &Context<'_>, key: Uuid) -> Result<Vec<T>>
+/// loader, once for the objects made `together` with the one asking.
+pub async fn related<L, T>(ctx: &Context<'_>, together: &Together, key: Uuid) -> Result<Vec<T>>
 where
-    L: Loader<Uuid, Error = LoaderError>,
-    L::Value: IntoIterator,
-    T: Guarded<Row = <L::Value as IntoIterator>::Item>,
+    L: Loader<Uuid, Value = Vec<T::Row>, Error = LoaderError>,
+    T: Guarded,
+    T::Row: Clone + Send + Sync + 'static,
 {
     let actor = ctx.actor()?;
-    let found = ctx.loader::<L>()?.load_one(key).await?;
-    Ok(found.map_or_else(Vec::new, |rows| shown_all(actor, rows)))
+    let (rows, children) = together
+        .load::<L, T::Row>(ctx, key, |row| visible_key::<T>(actor, row))
+        .await?;
+    Ok(shown_in(actor, &children, rows))
 }
 
 /// The same for an edge whose rows do not name their developer: each is shown as belonging to
 /// `owner`, the developer of the object the edge leaves from.
-pub async fn related_owned<L, T, R>(ctx: &Context<'_>, key: Uuid, owner: Uuid) -> Result<Vec<T>>
+pub async fn related_owned<L, T, R>(
+    ctx: &Context<'_>,
+    together: &Together,
+    key: Uuid,
+    owner: Uuid,
+) -> Result<Vec<T>>
 where
     L: Loader<Uuid, Value = Vec<R>, Error = LoaderError>,
     T: Guarded<Row = (R, Uuid)>,
+    R: Clone + Send + Sync + 'static,
 {
     let actor = ctx.actor()?;
-    let found = ctx.loader::<L>()?.load_one(key).await?;
-    let owned = found
-        .unwrap_or_default()
-        .into_iter()
-        .map(|row| (row, owner));
+    // Rows that do not name their developer have no relations loaded together.
+    let (rows, _) = together.load::<L, R>(ctx, key, |_| None).await?;
+    let owned = rows.into_iter().map(|row| (row, owner));
     Ok(shown_all(actor, owned))
 }
 

@@ -5,11 +5,21 @@
 //! `Actor::may_see`, so no resolver, root or relation, can hand out an object without the
 //! check: a path that skipped it would not compile.
 
+use super::siblings::Together;
 use crate::auth::{Actor, Audience};
 use crate::error::{AppError, AppResult};
+use uuid::Uuid;
 
-/// Proof that the actor may see a row; only `shown` makes one.
-pub struct Seen(());
+/// Proof that the actor may see a row; only this module makes one. It carries the objects shown
+/// with it, for objects that load their relations together (`Guarded::sibling_key`).
+pub struct Seen(Together);
+
+impl Seen {
+    /// The objects shown together with this one (none when it was shown on its own).
+    pub fn together(self) -> Together {
+        self.0
+    }
+}
 
 pub trait Guarded: Sized {
     type Row;
@@ -17,28 +27,80 @@ pub trait Guarded: Sized {
     fn audience(row: &Self::Row) -> Audience;
     /// The object for a row `seen` has cleared.
     fn wrap(row: Self::Row, seen: Seen) -> Self;
+    /// The key this object's relations are loaded by, for types whose objects, when shown in a
+    /// list, load each relation once for the whole list (`Together`).
+    fn sibling_key(_row: &Self::Row) -> Option<Uuid> {
+        None
+    }
 }
 
 /// The object for `row`, if the actor may see it.
 pub fn shown<T: Guarded>(actor: &Actor, row: T::Row) -> Option<T> {
     actor
         .may_see(T::audience(&row))
-        .then(|| T::wrap(row, Seen(())))
+        .then(|| T::wrap(row, Seen(Together::default())))
 }
 
 /// The objects for the rows the actor may see, in order; the others are left out.
 pub fn shown_all<T: Guarded>(actor: &Actor, rows: impl IntoIterator<Item = T::Row>) -> Vec<T> {
-    rows.into_iter()
-        .filter_map(|row| shown(actor, row))
+    shown_together(actor, rows.into_iter().map(|row| ((), row)))
+        .into_iter()
+        .map(|((), object)| object)
         .collect()
 }
 
+/// The same for rows that come with something of their own (a cursor), kept beside each
+/// object. The objects shown are one sibling set.
+pub fn shown_together<X, T: Guarded>(
+    actor: &Actor,
+    rows: impl IntoIterator<Item = (X, T::Row)>,
+) -> Vec<(X, T)> {
+    let visible: Vec<(X, T::Row)> = rows
+        .into_iter()
+        .filter(|(_, row)| actor.may_see(T::audience(row)))
+        .collect();
+    let keys: Vec<Uuid> = visible
+        .iter()
+        .filter_map(|(_, row)| T::sibling_key(row))
+        .collect();
+    let together = Together::of(keys);
+    visible
+        .into_iter()
+        .map(|(extra, row)| (extra, T::wrap(row, Seen(together.clone()))))
+        .collect()
+}
+
+/// The objects for the rows the actor may see, in order, made members of the sibling set
+/// `together` (rows an edge loaded for a whole sibling set).
+pub fn shown_in<T: Guarded>(
+    actor: &Actor,
+    together: &Together,
+    rows: impl IntoIterator<Item = T::Row>,
+) -> Vec<T> {
+    rows.into_iter()
+        .filter(|row| actor.may_see(T::audience(row)))
+        .map(|row| T::wrap(row, Seen(together.clone())))
+        .collect()
+}
+
+/// The sibling key of a row, if the actor may see it.
+pub fn visible_key<T: Guarded>(actor: &Actor, row: &T::Row) -> Option<Uuid> {
+    actor
+        .may_see(T::audience(row))
+        .then(|| T::sibling_key(row))
+        .flatten()
+}
+
 /// The object for `row`, or NOT_FOUND naming `what`: to a caller who may not see it, it does
-/// not exist.
+/// not exist. An answer of its own (a lookup, a mutation's result), so a sibling set of one: its
+/// relations load at once rather than wait for a batch that nothing else will join.
 pub fn shown_or_not_found<T: Guarded>(
     actor: &Actor,
     row: T::Row,
     what: &'static str,
 ) -> AppResult<T> {
-    shown(actor, row).ok_or(AppError::NotFound(what))
+    let key = visible_key::<T>(actor, &row);
+    shown_in(actor, &Together::of(key.into_iter().collect()), [row])
+        .pop()
+        .ok_or(AppError::NotFound(what))
 }

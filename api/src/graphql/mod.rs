@@ -15,6 +15,7 @@ pub mod event_subscriptions;
 pub mod guard;
 pub mod limits;
 pub mod loader;
+pub mod siblings;
 
 use crate::config::LimitsConfig;
 use crate::domain::accounts::loaders::UserById;

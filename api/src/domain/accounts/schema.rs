@@ -12,6 +12,7 @@ use crate::domain::sessions::service::Opened;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related};
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
+use crate::graphql::siblings::Together;
 use crate::paging::{PageArgs, creation_cursor};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -19,7 +20,8 @@ use entity::users;
 use uuid::Uuid;
 
 /// An account: a developer (who owns licenses), a team member, or an admin.
-pub struct User(users::Model);
+/// With the accounts listed beside it, which load their relations together.
+pub struct User(users::Model, Together);
 
 impl Guarded for User {
     type Row = users::Model;
@@ -31,8 +33,12 @@ impl Guarded for User {
         }
     }
 
-    fn wrap(row: users::Model, _: Seen) -> Self {
-        Self(row)
+    fn wrap(row: users::Model, seen: Seen) -> Self {
+        Self(row, seen.together())
+    }
+
+    fn sibling_key(row: &users::Model) -> Option<Uuid> {
+        Some(row.id)
     }
 }
 
@@ -61,7 +67,7 @@ impl User {
     }
     /// The developer's customer instances, oldest first.
     async fn instances(&self, ctx: &Context<'_>) -> Result<Vec<Instance>> {
-        related::<InstancesByDeveloper, Instance>(ctx, self.0.id).await
+        related::<InstancesByDeveloper, Instance>(ctx, &self.1, self.0.id).await
     }
     /// What this developer's plan and overrides grant, with usage where metered (empty for
     /// accounts that are not developers).
@@ -73,7 +79,7 @@ impl User {
     }
     /// The licenses this developer owns, oldest first.
     async fn licenses(&self, ctx: &Context<'_>) -> Result<Vec<License>> {
-        related::<LicensesByDeveloper, License>(ctx, self.0.id).await
+        related::<LicensesByDeveloper, License>(ctx, &self.1, self.0.id).await
     }
 }
 

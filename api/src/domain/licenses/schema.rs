@@ -21,6 +21,7 @@ use crate::events::{DomainEvent, resume};
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related, related_one, related_owned};
 use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
+use crate::graphql::siblings::Together;
 use crate::paging;
 use async_graphql::{Context, Object, Result, Subscription};
 use async_graphql::{InputObject, SimpleObject};
@@ -30,7 +31,8 @@ use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
 use uuid::Uuid;
 
-pub struct License(licenses::Model);
+/// With the licenses listed beside it, which load their relations together.
+pub struct License(licenses::Model, Together);
 
 impl Guarded for License {
     type Row = licenses::Model;
@@ -42,8 +44,12 @@ impl Guarded for License {
         }
     }
 
-    fn wrap(row: licenses::Model, _: Seen) -> Self {
-        Self(row)
+    fn wrap(row: licenses::Model, seen: Seen) -> Self {
+        Self(row, seen.together())
+    }
+
+    fn sibling_key(row: &licenses::Model) -> Option<Uuid> {
+        Some(row.id)
     }
 }
 
@@ -151,17 +157,23 @@ impl License {
     }
     /// Registered runtime nodes (alive or not yet deactivated), oldest first.
     async fn runtime_nodes(&self, ctx: &Context<'_>) -> Result<Vec<RuntimeNode>> {
-        related_owned::<ActiveNodesByLicense, RuntimeNode, _>(ctx, self.0.id, self.0.developer_id)
-            .await
+        related_owned::<ActiveNodesByLicense, RuntimeNode, _>(
+            ctx,
+            &self.1,
+            self.0.id,
+            self.0.developer_id,
+        )
+        .await
     }
     /// What happened to this license, newest first.
     async fn audit_events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
-        related::<AuditEventsByEntity, AuditEvent>(ctx, self.0.id).await
+        related::<AuditEventsByEntity, AuditEvent>(ctx, &self.1, self.0.id).await
     }
     /// Seats given: held by members, or waiting on an invitation (`PENDING`), oldest first.
     async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<Assignment>> {
         related_owned::<HeldAssignmentsByLicense, Assignment, _>(
             ctx,
+            &self.1,
             self.0.id,
             self.0.developer_id,
         )

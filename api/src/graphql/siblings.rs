@@ -1,0 +1,132 @@
+//! Objects answered together (one page, one relation list) load each relation once for all of
+//! them: the first to ask loads the edge for every one of them in one statement, and the rest
+//! read their share of it.
+//!
+//! The request's dataloaders batch by time instead: each object's key waits for the batch
+//! window (about a millisecond, whatever the configured delay, once the timer rounds it) and
+//! pays for its own bookkeeping. A list already knows every key it will ask for, so it needs
+//! neither; objects made one at a time (a lookup, an event) still go through the dataloaders,
+//! which gather them across the request.
+
+use super::context::ContextExt;
+use super::loader::LoaderError;
+use async_graphql::Context;
+use async_graphql::dataloader::Loader;
+use sea_orm::DbErr;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+/// One edge loaded for a whole sibling set, once, shared by every sibling (a failure too, so a
+/// failed load is not repeated for each of them). The rows it loaded for all of them are the
+/// next sibling set: the licenses of twenty developers load their seats together.
+type Loaded<R> = OnceCell<Result<Edge<R>, LoaderError>>;
+
+struct Edge<R> {
+    rows: HashMap<Uuid, Vec<R>>,
+    children: Together,
+}
+
+/// The keys of objects answered together and the edges loaded for them so far.
+pub struct Siblings {
+    keys: Vec<Uuid>,
+    loads: Mutex<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
+}
+
+impl Siblings {
+    fn slot<L, R>(&self) -> Result<Arc<Loaded<R>>, LoaderError>
+    where
+        L: Loader<Uuid, Value = Vec<R>, Error = LoaderError>,
+        R: Send + Sync + 'static,
+    {
+        let mut loads = self.loads.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = match loads.iter().find(|(edge, _)| *edge == TypeId::of::<L>()) {
+            Some((_, slot)) => slot.clone(),
+            None => {
+                let slot: Arc<dyn Any + Send + Sync> = Arc::new(Loaded::<R>::new());
+                loads.push((TypeId::of::<L>(), slot.clone()));
+                slot
+            }
+        };
+        slot.downcast().map_err(|_| {
+            LoaderError::from(DbErr::Custom(format!(
+                "sibling load of {} holds another type",
+                std::any::type_name::<L>()
+            )))
+        })
+    }
+
+    async fn load<L, R>(
+        &self,
+        loader: &L,
+        key: Uuid,
+        child_key: impl Fn(&R) -> Option<Uuid>,
+    ) -> Result<(Vec<R>, Together), LoaderError>
+    where
+        L: Loader<Uuid, Value = Vec<R>, Error = LoaderError>,
+        R: Clone + Send + Sync + 'static,
+    {
+        let slot = self.slot::<L, R>()?;
+        let edge = slot
+            .get_or_init(|| async {
+                let rows = loader.load(&self.keys).await?;
+                let keys: Vec<Uuid> = rows.values().flatten().filter_map(&child_key).collect();
+                Ok(Edge {
+                    rows,
+                    children: Together::of(keys),
+                })
+            })
+            .await;
+        match edge {
+            Ok(edge) => Ok((
+                edge.rows.get(&key).cloned().unwrap_or_default(),
+                edge.children.clone(),
+            )),
+            Err(err) => Err(err.clone()),
+        }
+    }
+}
+
+/// What an object knows of the objects answered with it: a shared sibling set, or nothing when
+/// it was made on its own.
+#[derive(Clone, Default)]
+pub struct Together(Option<Arc<Siblings>>);
+
+impl Together {
+    /// The set of objects keyed by `keys`, made together (nothing to share when there are none).
+    pub fn of(keys: Vec<Uuid>) -> Self {
+        if keys.is_empty() {
+            return Self(None);
+        }
+        Self(Some(Arc::new(Siblings {
+            keys,
+            loads: Mutex::new(Vec::new()),
+        })))
+    }
+
+    /// The rows the one-to-many edge `L` holds for `key` (the key the object was made with), and
+    /// the sibling set the objects for them form: from the load shared by this sibling set, or
+    /// through the request's dataloader for an object made on its own. `child_key` names each
+    /// loaded row's own sibling key, if it has one and may be shown.
+    pub async fn load<L, R>(
+        &self,
+        ctx: &Context<'_>,
+        key: Uuid,
+        child_key: impl Fn(&R) -> Option<Uuid>,
+    ) -> async_graphql::Result<(Vec<R>, Together)>
+    where
+        L: Loader<Uuid, Value = Vec<R>, Error = LoaderError>,
+        R: Clone + Send + Sync + 'static,
+    {
+        let loader = ctx.loader::<L>()?;
+        Ok(match &self.0 {
+            Some(siblings) => siblings.load(loader.loader(), key, child_key).await?,
+            None => (
+                loader.load_one(key).await?.unwrap_or_default(),
+                Together::default(),
+            ),
+        })
+    }
+}
