@@ -3,6 +3,7 @@
 pub mod prelude;
 
 pub mod account_tokens;
+pub mod api_tokens;
 pub mod audit_events;
 pub mod credit_balances;
 pub mod credit_entries;

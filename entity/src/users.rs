@@ -22,6 +22,8 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::account_tokens::Entity")]
     AccountTokens,
+    #[sea_orm(has_many = "super::api_tokens::Entity")]
+    ApiTokens,
     #[sea_orm(has_many = "super::credit_balances::Entity")]
     CreditBalances,
     #[sea_orm(has_many = "super::credit_entries::Entity")]
@@ -53,6 +55,12 @@ pub enum Relation {
 impl Related<super::account_tokens::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::AccountTokens.def()
+    }
+}
+
+impl Related<super::api_tokens::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ApiTokens.def()
     }
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 mod access_log;
 mod account_mail;
 mod accounts;
+mod api_tokens;
 mod audit;
 mod auth;
 mod billing;

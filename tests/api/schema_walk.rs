@@ -23,6 +23,20 @@ const GENEROUS: &[(&str, &str)] = &[
     ("VALIDATION_FAILURES_PER_MINUTE", "1000000"),
 ];
 
+/// Every scope a developer's token may carry (the platform's are an admin's).
+const DEVELOPER_SCOPES: &[&str] = &[
+    "licenses:write",
+    "seats:write",
+    "members:write",
+    "nodes:write",
+    "instances:write",
+    "usage:write",
+    "plans:write",
+    "billing:write",
+    "audit:read",
+    "webhooks:write",
+];
+
 /// How many types deep the isolation walk follows object fields (fewer when a field's
 /// selection would pass the cost limits).
 const ISOLATION_DEPTH: usize = 4;
@@ -170,6 +184,10 @@ struct Tenant {
     instance: String,
     member: Member,
     instance_token: String,
+    /// A partner's API token of the developer with every scope it may grant.
+    api_token: String,
+    /// One that may only read licenses.
+    reading_token: String,
     /// Ids of what it owns, by kind (see `KINDS`), to pass as arguments.
     ids: Vec<(&'static str, String)>,
     /// Every string that identifies its data: ids, emails, key and token prefixes, keys,
@@ -373,6 +391,25 @@ async fn tenant(app: &TestApp, admin: &str, name: &'static str) -> Tenant {
     .await;
     marks.extend([notes, dba]);
 
+    // A partner's token with every scope a developer may grant, and one that reads licenses.
+    let mut api_tokens = Vec::new();
+    for scopes in [DEVELOPER_SCOPES, &["licenses:read"][..]] {
+        let made = ok(
+            app,
+            "mutation($s: [String!]!) { createApiToken(input: { name: \"walk\", scopes: $s }) { token apiToken { id prefix } } }",
+            json!({ "s": scopes }),
+            Some(&developer.token),
+        )
+        .await;
+        let made = &made["createApiToken"];
+        marks.extend([
+            text(&made["apiToken"]["id"]),
+            text(&made["apiToken"]["prefix"]),
+        ]);
+        api_tokens.push(text(&made["token"]));
+    }
+    let [api_token, reading_token] = <[String; 2]>::try_from(api_tokens).expect("two tokens");
+
     Tenant {
         name,
         instance,
@@ -381,8 +418,12 @@ async fn tenant(app: &TestApp, admin: &str, name: &'static str) -> Tenant {
             developer.license_key.clone(),
             second_key,
             instance_token.clone(),
+            api_token.clone(),
+            reading_token.clone(),
         ],
         instance_token,
+        api_token,
+        reading_token,
         ids,
         marks,
         developer,
@@ -660,6 +701,11 @@ async fn no_caller_reaches_another_tenants_data_by_any_field() {
         ("alice's team member", Some(&alice.member.token)),
         ("alice's license key", Some(&alice.developer.license_key)),
         ("alice's instance token", Some(&alice.instance_token)),
+        ("alice's API token", Some(&alice.api_token)),
+        (
+            "alice's licenses:read API token",
+            Some(&alice.reading_token),
+        ),
         ("anonymous", None),
     ];
     let mut findings = Vec::new();

@@ -2,7 +2,8 @@
 //! Built once at the edge (an HTTP request, a WebSocket operation) and handed to every service
 //! call, so no service takes the caller, the request's origin and the time separately.
 
-use super::{Caller, RequestMeta};
+use super::scopes::Scopes;
+use super::{ActorType, Caller, RequestMeta};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use std::ops::Deref;
@@ -20,6 +21,15 @@ pub struct Actor {
     pub seats: Arc<[Uuid]>,
     /// The sign-in session the request's access token belongs to, if it came with one.
     pub session: Option<Uuid>,
+    /// The API token the request came with: the caller is its owner, limited to its scopes.
+    pub token: Option<TokenGrant>,
+}
+
+/// An API token a request presented: which one, and what it may reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub id: Uuid,
+    pub scopes: Scopes,
 }
 
 impl Actor {
@@ -31,6 +41,7 @@ impl Actor {
             meta,
             seats: Arc::from([]),
             session: None,
+            token: None,
         }
     }
 
@@ -39,6 +50,19 @@ impl Actor {
         Self {
             session: Some(session),
             ..self
+        }
+    }
+
+    /// The same actor acting through an API token.
+    pub fn through(self, token: Option<TokenGrant>) -> Self {
+        Self { token, ..self }
+    }
+
+    /// Who this actor is in the audit trail: the token, when it acts through one.
+    pub fn audit_actor(&self) -> (ActorType, Option<Uuid>) {
+        match self.token {
+            Some(token) => (ActorType::Partner, Some(token.id)),
+            None => self.caller.audit_actor(),
         }
     }
 
@@ -62,6 +86,7 @@ impl Actor {
             caller,
             seats: Arc::from([]),
             session: None,
+            token: None,
             ..self.clone()
         }
     }

@@ -1,8 +1,9 @@
 //! Opaque tokens: a typed prefix and 200 random bits in lower-case base32, shown once, stored
 //! only as an HMAC-SHA256 digest under the server's key secret, so a leaked database leaks no
-//! usable token. The prefix tells the kinds apart at the edge without a lookup: `inst_` for an
-//! instance's token, `rt_` for a refresh token, and the single-use tokens mailed as links:
-//! `inv_` (an invitation), `ev_` (email verification), `pr_` (password reset).
+//! usable token. The prefix tells the kinds apart at the edge without a lookup: `pk_live_` for a
+//! partner's API token, `inst_` for an instance's token, `rt_` for a refresh token, and the
+//! single-use tokens mailed as links: `inv_` (an invitation), `ev_` (email verification), `pr_`
+//! (password reset).
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -25,6 +26,12 @@ pub struct Kind {
 pub const INSTANCE: Kind = Kind {
     prefix: "inst_",
     domain: b"instance-token\0",
+};
+
+/// A partner's API token (`createApiToken`).
+pub const API: Kind = Kind {
+    prefix: "pk_live_",
+    domain: b"api-token\0",
 };
 
 pub const REFRESH: Kind = Kind {
@@ -118,6 +125,7 @@ mod tests {
     #[test]
     fn jwts_and_license_keys_are_not_mistaken_for_tokens() {
         for kind in [
+            API,
             INSTANCE,
             REFRESH,
             INVITATION,

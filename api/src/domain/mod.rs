@@ -12,6 +12,7 @@
 //! - `pools`: shared database pools and placing instances in them.
 //! - `instances`: customer instances and their state machine.
 //! - `instance_tokens`: credentials an instance presents.
+//! - `api_tokens`: partners' credentials, limited to scopes.
 //! - `instance_logs`: what an instance logs about itself.
 //! - `usage`: metering, roll-ups and quotas.
 //! - `entitlements`: plan grants with per-developer overrides, cached across gateways.
@@ -24,6 +25,7 @@
 //! - `scheduler`: jobs that move licenses through time and prune old rows.
 
 pub mod accounts;
+pub mod api_tokens;
 pub mod audit;
 pub mod billing;
 pub mod credits;

@@ -117,7 +117,7 @@ impl<'a> UnitOfWork<'a> {
         let (actor_type, actor_id) = if change.by_platform {
             (ActorType::System, None)
         } else {
-            actor.caller.audit_actor()
+            actor.audit_actor()
         };
         let (ip, user_agent) = if change.by_platform {
             (None, None)

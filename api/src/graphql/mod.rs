@@ -15,11 +15,13 @@ pub mod event_subscriptions;
 pub mod guard;
 pub mod limits;
 pub mod loader;
+pub mod scope_check;
 pub mod siblings;
 
 use crate::config::LimitsConfig;
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::{AccountsMutation, AccountsQuery};
+use crate::domain::api_tokens::schema::{ApiTokensMutation, ApiTokensQuery};
 use crate::domain::audit::loaders::AuditEventsByEntity;
 use crate::domain::audit::schema::AuditQuery;
 use crate::domain::billing::schema::{BillingMutation, BillingQuery, MoneyQuery};
@@ -64,6 +66,7 @@ pub struct QueryRoot(
     PoolsQuery,
     InstancesQuery,
     InstanceTokensQuery,
+    ApiTokensQuery,
     InstanceLogsQuery,
     UsageQuery,
     EntitlementsQuery,
@@ -89,6 +92,7 @@ pub struct MutationRoot(
     PoolsMutation,
     InstancesMutation,
     InstanceTokensMutation,
+    ApiTokensMutation,
     InstanceLogsMutation,
     UsageMutation,
     EntitlementsMutation,

@@ -1,7 +1,8 @@
 //! Reading the credential once, at the edge, for HTTP and WebSocket alike.
 
-use crate::auth::opaque_token::INSTANCE;
-use crate::auth::{Actor, Caller, RequestMeta, Role};
+use crate::auth::opaque_token::{API, INSTANCE};
+use crate::auth::{Actor, Caller, RequestMeta, Role, TokenGrant};
+use crate::domain::api_tokens::service as api_tokens;
 use crate::domain::instance_tokens::service as tokens;
 use crate::domain::licenses::model::LicenseState;
 use crate::domain::seats::service as seats;
@@ -24,6 +25,10 @@ pub struct Credential {
     pub caller: Caller,
     pub session: Option<Uuid>,
     pub ends_with: Option<Uuid>,
+    /// The API token the credential is, limiting its caller to the token's scopes.
+    pub token: Option<TokenGrant>,
+    /// When an API token stops by itself (an access token's expiry is `credential_expiry`).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<Caller> for Credential {
@@ -32,6 +37,8 @@ impl From<Caller> for Credential {
             caller,
             session: None,
             ends_with: None,
+            token: None,
+            expires_at: None,
         }
     }
 }
@@ -53,6 +60,16 @@ pub async fn caller_from_authorization(
         ))?;
     let token = token.trim();
     // Told apart by prefix, so JWTs never cost a database lookup.
+    if API.looks_like(token) {
+        let (caller, grant, expires_at) =
+            api_tokens::authenticate(app, token, app.clock.now()).await?;
+        return Ok(Credential {
+            ends_with: Some(grant.id),
+            token: Some(grant),
+            expires_at,
+            ..caller.into()
+        });
+    }
     if INSTANCE.looks_like(token) {
         let (caller, token_id) = tokens::authenticate(app, token, app.clock.now()).await?;
         return Ok(Credential {
@@ -83,6 +100,8 @@ pub async fn caller_from_authorization(
         caller: verified.caller,
         session: Some(verified.session),
         ends_with: Some(verified.session),
+        token: None,
+        expires_at: None,
     })
 }
 
@@ -138,7 +157,10 @@ pub async fn actor_for(
     meta: RequestMeta,
 ) -> Result<Actor, AppError> {
     let Credential {
-        caller, session, ..
+        caller,
+        session,
+        token,
+        ..
     } = credential;
     let seats = match &caller {
         Caller::User {
@@ -147,7 +169,7 @@ pub async fn actor_for(
         } => seats::held_by(&app.db, *id).await?,
         _ => Vec::new(),
     };
-    let actor = Actor::new(app, caller, meta).holding(seats);
+    let actor = Actor::new(app, caller, meta).holding(seats).through(token);
     Ok(match session {
         Some(session) => actor.in_session(session),
         None => actor,

@@ -15,7 +15,7 @@ use crate::error::{AppError, Code};
 use crate::events::overrun::Overrun;
 use crate::graphql::document::token_count;
 use crate::graphql::limits::{coded, refused};
-use crate::graphql::query_limits;
+use crate::graphql::{query_limits, scope_check};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Data};
@@ -166,7 +166,10 @@ async fn run_admitted(
     let run = |mut request: async_graphql::Request| {
         let actor = actor.clone();
         async move {
-            match limits.admit(&mut request) {
+            let admitted = limits
+                .admit(&mut request)
+                .and_then(|()| scope_check::admit(&mut request, &actor));
+            match admitted {
                 Ok(()) => coded(state.schema.execute(request.data(actor)).await),
                 Err(refusal) => refused(refusal),
             }
@@ -322,7 +325,10 @@ async fn websocket(
                 .map_err(async_graphql::Error::from)?;
                 let ends_with = credential.ends_with;
                 let used = presented.or(header_value);
-                let ends_at = credential_expiry(&app, used.as_deref()).map(|expires_at| {
+                let expiry = credential
+                    .expires_at
+                    .or_else(|| credential_expiry(&app, used.as_deref()));
+                let ends_at = expiry.map(|expires_at| {
                     let left = (expires_at - app.clock.now()).to_std().unwrap_or_default();
                     Instant::now() + left
                 });

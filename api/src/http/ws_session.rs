@@ -5,8 +5,8 @@
 use super::ws_rules::{Rules, Verdict};
 use crate::auth::Actor;
 use crate::events::overrun::Overrun;
-use crate::graphql::AppSchema;
 use crate::graphql::limits::{QueryLimits, coded, refused};
+use crate::graphql::{AppSchema, scope_check};
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::{Data, Executor, Request, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -56,11 +56,15 @@ impl Executor for ActorPerOperation {
             .and_then(|data| data.get(&TypeId::of::<Actor>()))
             .and_then(|actor| actor.downcast_ref::<Actor>())
             .map(Actor::renewed);
-        let mut request = match actor {
+        let mut request = match actor.clone() {
             Some(actor) => request.data(actor),
             None => request,
         };
-        if let Err(refusal) = self.limits.admit(&mut request) {
+        let admitted = self.limits.admit(&mut request).and_then(|()| match &actor {
+            Some(actor) => scope_check::admit(&mut request, actor),
+            None => Ok(()),
+        });
+        if let Err(refusal) = admitted {
             return Box::pin(futures_util::stream::once(async move { refused(refusal) }));
         }
         Box::pin(Executor::execute_stream(&self.schema, request, session_data).map(coded))
