@@ -96,6 +96,41 @@ async fn lists_load_each_relation_once_for_all_their_members_without_waiting() {
     );
 }
 
+/// Sibling loads of concurrent requests share statements in the edge's lanes; each request
+/// still gets its own rows and no one else's.
+#[tokio::test]
+async fn concurrent_requests_sharing_a_statement_each_get_their_own_rows() {
+    let app = spawn_app().await;
+    let mut developers = Vec::new();
+    for n in 0..10 {
+        let developer = app
+            .developer(&format!("concurrent{n}@example.com"), "pro")
+            .await;
+        developers.push(developer);
+    }
+    let query = "{ me { id licenses { id developer { id } assignments { id } } } }";
+    for _round in 0..5 {
+        let answers = futures_util::future::join_all(
+            developers
+                .iter()
+                .map(|d| app.graphql(query, json!({}), Some(&d.token))),
+        )
+        .await;
+        for (developer, body) in developers.iter().zip(answers) {
+            let licenses = body["data"]["me"]["licenses"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{body}"));
+            assert_eq!(licenses.len(), 1, "{body}");
+            assert_eq!(
+                licenses[0]["id"],
+                developer.license_id.to_string(),
+                "{body}"
+            );
+            assert_eq!(licenses[0]["developer"]["id"], developer.id.to_string());
+        }
+    }
+}
+
 async fn seat_for(db: &sea_orm::DatabaseConnection, license: Uuid, holder: Uuid) {
     entity::license_assignments::ActiveModel {
         id: Set(Uuid::now_v7()),

@@ -11,6 +11,7 @@
 pub mod connection;
 pub mod context;
 pub mod document;
+pub mod edge_lanes;
 pub mod event_subscriptions;
 pub mod guard;
 pub mod limits;
@@ -53,6 +54,7 @@ use crate::domain::validation::schema::{ValidationQuery, ValidationSubscription}
 use crate::state::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use edge_lanes::EdgeLanes;
 use event_subscriptions::DomainSubscription;
 use std::time::Duration;
 
@@ -169,7 +171,16 @@ pub fn build_schema(state: &AppState) -> AppSchema {
             },
             delay,
         ))
-        .data(loader(AuditEventsByEntity::new(db, cap), delay));
+        .data(loader(AuditEventsByEntity::new(db.clone(), cap), delay))
+        // The edges lists load for all their members at once (`siblings.rs`).
+        .data(EdgeLanes::new(LicensesByDeveloper::new(db.clone(), cap)))
+        .data(EdgeLanes::new(InstancesByDeveloper::new(db.clone(), cap)))
+        .data(EdgeLanes::new(HeldAssignmentsByLicense::new(
+            db.clone(),
+            cap,
+        )))
+        .data(EdgeLanes::new(ActiveNodesByLicense::new(db.clone(), cap)))
+        .data(EdgeLanes::new(AuditEventsByEntity::new(db, cap)));
     if !limits.introspection {
         schema = schema.disable_introspection();
     }

@@ -6,10 +6,13 @@
 //! window (about a millisecond, whatever the configured delay, once the timer rounds it) and
 //! pays for its own bookkeeping. A list already knows every key it will ask for, so it needs
 //! neither; objects made one at a time (a lookup, an event) still go through the dataloaders,
-//! which gather them across the request.
+//! which gather them across the request. Sibling loads of one edge from concurrent requests
+//! share statements in the edge's lanes (`edge_lanes.rs`).
 
 use super::context::ContextExt;
+use super::edge_lanes::EdgeLanes;
 use super::loader::LoaderError;
+use crate::error::AppError;
 use async_graphql::Context;
 use async_graphql::dataloader::Loader;
 use sea_orm::DbErr;
@@ -60,7 +63,7 @@ impl Siblings {
 
     async fn load<L, R>(
         &self,
-        loader: &L,
+        lanes: &EdgeLanes<L>,
         key: Uuid,
         child_key: impl Fn(&R) -> Option<Uuid>,
     ) -> Result<(Vec<R>, Together), LoaderError>
@@ -71,7 +74,7 @@ impl Siblings {
         let slot = self.slot::<L, R>()?;
         let edge = slot
             .get_or_init(|| async {
-                let rows = loader.load(&self.keys).await?;
+                let rows = lanes.load(self.keys.clone()).await?;
                 let keys: Vec<Uuid> = rows.values().flatten().filter_map(&child_key).collect();
                 Ok(Edge {
                     rows,
@@ -120,11 +123,18 @@ impl Together {
         L: Loader<Uuid, Value = Vec<R>, Error = LoaderError>,
         R: Clone + Send + Sync + 'static,
     {
-        let loader = ctx.loader::<L>()?;
         Ok(match &self.0 {
-            Some(siblings) => siblings.load(loader.loader(), key, child_key).await?,
+            Some(siblings) => {
+                let lanes = ctx.data::<EdgeLanes<L>>().map_err(|_| {
+                    AppError::internal(anyhow::anyhow!(
+                        "no lanes for {} in the schema",
+                        std::any::type_name::<L>()
+                    ))
+                })?;
+                siblings.load(lanes, key, child_key).await?
+            }
             None => (
-                loader.load_one(key).await?.unwrap_or_default(),
+                ctx.loader::<L>()?.load_one(key).await?.unwrap_or_default(),
                 Together::default(),
             ),
         })
