@@ -2,7 +2,10 @@
 //! limited to their scopes on every field, acting as their owner, refused at once when revoked
 //! or expired, on every gateway.
 
-use crate::helpers::{TestApp, error_code, spawn_app, spawn_gateway_process};
+use crate::helpers::{
+    TestApp, error_code, initialised_ws, next_json, receive, send_json, spawn_app,
+    spawn_gateway_process, subscription_error,
+};
 use entity::{api_tokens, audit_events, prelude::*};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -286,4 +289,51 @@ async fn a_token_revoked_on_one_gateway_is_refused_by_another_at_once() {
         .graphql_at(&there, LICENSES, json!({}), Some(&bearer))
         .await;
     assert_eq!(error_code(&after), Some("UNAUTHENTICATED"), "{after}");
+}
+
+#[tokio::test]
+async fn over_websocket_a_token_is_held_to_its_scopes_and_its_socket_closes_when_revoked() {
+    let app = spawn_app().await;
+    let dev = app.developer("socket@example.com", "pro").await;
+    let (reader, id) = token(&app, &dev.token, &["licenses:read"]).await;
+    let mut socket = initialised_ws(&app.ws_url(), Some(&reader)).await;
+
+    let outside = "subscription { licenseEvents { license { assignments { id } } } }";
+    send_json(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": outside } }),
+    )
+    .await;
+    let refused = next_json(&mut socket).await.expect("an answer");
+    let extensions = subscription_error(&refused);
+    assert_eq!(extensions["code"], "FORBIDDEN", "{refused}");
+    assert_eq!(extensions["requiredScope"], "seats:read", "{refused}");
+
+    let inside = "subscription { licenseEvents { license { id } } }";
+    send_json(
+        &mut socket,
+        json!({ "id": "2", "type": "subscribe", "payload": { "query": inside } }),
+    )
+    .await;
+    let out = app
+        .graphql(
+            "mutation($id: UUID!) { revokeApiToken(id: $id) { id } }",
+            json!({ "id": id }),
+            Some(&dev.token),
+        )
+        .await;
+    assert!(out["errors"].is_null(), "{out}");
+    // The socket closes with 4403 (a timeout or any other close fails).
+    let closed = loop {
+        match receive(&mut socket).await {
+            // The refused operation's `complete`, or an event of the open one.
+            Ok(_) => continue,
+            other => break other,
+        }
+    };
+    assert_eq!(
+        closed,
+        Err(Some(4403)),
+        "the socket outlived its revoked token"
+    );
 }

@@ -101,16 +101,29 @@ async fn answer<L: Loader<Uuid, Error = LoaderError>>(
         let _ = alone.reply.send(found);
         return;
     }
-    let mut keys: Vec<Uuid> = batch.iter().flat_map(|w| w.keys.iter().copied()).collect();
-    keys.sort_unstable();
-    keys.dedup();
+    // How many loads want each key: the last one takes the rows, the others get copies (loads
+    // of different requests mostly want different keys, so mostly nothing is copied).
+    let mut wanted: HashMap<Uuid, usize> = HashMap::new();
+    for key in batch.iter().flat_map(|w| w.keys.iter()) {
+        *wanted.entry(*key).or_default() += 1;
+    }
+    let keys: Vec<Uuid> = wanted.keys().copied().collect();
     match loader.load(&keys).await {
-        Ok(found) => {
+        Ok(mut found) => {
             for waiting in batch {
                 let share = waiting
                     .keys
                     .iter()
-                    .filter_map(|key| Some((*key, found.get(key)?.clone())))
+                    .filter_map(|key| {
+                        let left = wanted.get_mut(key)?;
+                        *left -= 1;
+                        let rows = if *left == 0 {
+                            found.remove(key)?
+                        } else {
+                            found.get(key)?.clone()
+                        };
+                        Some((*key, rows))
+                    })
                     .collect();
                 let _ = waiting.reply.send(Ok(share));
             }
