@@ -197,6 +197,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "attempts at login, signup and the other account doors allowed per client IP and per email each minute (RATE_LIMITED beyond)",
     ),
     (
+        "API_TOKEN_READS_PER_MINUTE",
+        "600",
+        "queries and subscriptions each API token may send a minute, across every gateway (RATE_LIMITED beyond, with `RateLimit-*` headers)",
+    ),
+    (
+        "API_TOKEN_WRITES_PER_MINUTE",
+        "120",
+        "mutations each API token may send a minute, across every gateway (RATE_LIMITED beyond)",
+    ),
+    (
         "PASSWORD_HASH_CONCURRENCY",
         "2",
         "most password hashes computed at once; the rest wait their turn",
@@ -408,6 +418,8 @@ pub struct AuthConfig {
     pub license_key_secret: SecretString,
     pub refresh_ttl_seconds: i64,
     pub attempts_per_minute: u32,
+    pub api_token_reads_per_minute: u32,
+    pub api_token_writes_per_minute: u32,
     pub password_hash_concurrency: usize,
 }
 
@@ -488,6 +500,8 @@ impl Config {
                 license_key_secret: SecretString::from(get("LICENSE_KEY_SECRET")),
                 refresh_ttl_seconds: parse(&get, "REFRESH_TTL_SECONDS")?,
                 attempts_per_minute: parse(&get, "AUTH_ATTEMPTS_PER_MINUTE")?,
+                api_token_reads_per_minute: parse(&get, "API_TOKEN_READS_PER_MINUTE")?,
+                api_token_writes_per_minute: parse(&get, "API_TOKEN_WRITES_PER_MINUTE")?,
                 password_hash_concurrency: parse(&get, "PASSWORD_HASH_CONCURRENCY")?,
             },
             licensing: LicensingConfig {

@@ -18,6 +18,7 @@ pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod token_budgets;
 pub mod total_count;
 pub mod vocabulary;
 

@@ -18,6 +18,7 @@ use crate::graphql::{AppSchema, build_schema};
 use crate::http::{DocumentCache, HttpState, router};
 use crate::rate_limit::SharedLimiter;
 use crate::state::{AppState, Shared};
+use crate::token_budgets::TokenBudgets;
 use axum::Router;
 use sea_orm::DbBackend;
 use std::future::IntoFuture;
@@ -162,6 +163,11 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
     );
     let doors = SharedLimiter::shared("doors", config.auth.attempts_per_minute, &bus);
     let quota_notices = SharedLimiter::shared("quota_notices", 1, &bus);
+    let token_budgets = TokenBudgets::shared(
+        config.auth.api_token_reads_per_minute,
+        config.auth.api_token_writes_per_minute,
+        &bus,
+    );
     let liveness = Liveness::new();
     liveness.follow(&bus);
     let clock = Clock::default();
@@ -186,6 +192,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         guesses,
         doors,
         quota_notices,
+        token_budgets,
         passwords: Passwords::new(config.auth.password_hash_concurrency),
         liveness,
         payments: crate::domain::billing::provider::from_config(&config),

@@ -12,6 +12,7 @@ use crate::domain::sessions::liveness::Liveness;
 use crate::domain::validation::lookup::LicenseLookup;
 use crate::events::EventBus;
 use crate::rate_limit::SharedLimiter;
+use crate::token_budgets::TokenBudgets;
 use sea_orm::DatabaseConnection;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Shared {
     pub doors: Arc<SharedLimiter>,
     /// Refused usage announced (`usage.quota_exceeded`): once a minute per developer and metric.
     pub quota_notices: Arc<SharedLimiter>,
+    /// Requests API tokens may still make this minute, per token and class.
+    pub token_budgets: Arc<TokenBudgets>,
     pub passwords: Passwords,
     /// Which sign-in sessions still hold, kept briefly and forgotten on revocation.
     pub liveness: Liveness,

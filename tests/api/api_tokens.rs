@@ -1,9 +1,10 @@
 //! Partners' API tokens: made by a developer or an admin, shown once, stored as a digest,
 //! limited to their scopes on every field, acting as their owner, refused at once when revoked
-//! or expired, on every gateway.
+//! or expired, on every gateway, and held to a budget of requests a minute shared by the
+//! gateways.
 
 use crate::helpers::{
-    TestApp, error_code, initialised_ws, next_json, receive, send_json, spawn_app,
+    TestApp, error_code, initialised_ws, next_json, receive, send_json, spawn_app, spawn_app_with,
     spawn_gateway_process, subscription_error,
 };
 use entity::{api_tokens, audit_events, prelude::*};
@@ -336,4 +337,110 @@ async fn over_websocket_a_token_is_held_to_its_scopes_and_its_socket_closes_when
         Err(Some(4403)),
         "the socket outlived its revoked token"
     );
+}
+
+/// Waits out the last seconds of a minute, so that a test's requests fall in one budget window.
+async fn early_in_a_minute() {
+    let second = chrono::Utc::now().timestamp().rem_euclid(60);
+    if second > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
+}
+
+/// One request of `token`, answered with the status, the rate-limit headers and the body.
+async fn budgeted(address: &str, query: &str, token: &str) -> (u16, [Option<u64>; 4], Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{address}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("an answer");
+    let header = |name: &str| {
+        answer
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    };
+    let headers = [
+        header("ratelimit-limit"),
+        header("ratelimit-remaining"),
+        header("ratelimit-reset"),
+        header("retry-after"),
+    ];
+    let status = answer.status().as_u16();
+    (status, headers, answer.json().await.expect("JSON"))
+}
+
+#[tokio::test]
+async fn a_tokens_budget_is_told_in_headers_and_refused_past_it() {
+    let app = spawn_app_with(&[
+        ("API_TOKEN_READS_PER_MINUTE", "3"),
+        ("API_TOKEN_WRITES_PER_MINUTE", "1"),
+    ])
+    .await;
+    let dev = app.developer("budget@example.com", "pro").await;
+    let (bearer, _) = token(&app, &dev.token, &["licenses:write"]).await;
+    let (other, _) = token(&app, &dev.token, &["licenses:read"]).await;
+    early_in_a_minute().await;
+
+    for left in [2, 1, 0] {
+        let (status, [limit, remaining, reset, _], body) =
+            budgeted(&app.address, LICENSES, &bearer).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["errors"].is_null(), "{body}");
+        assert_eq!((limit, remaining), (Some(3), Some(left)));
+        assert!(reset.is_some_and(|s| (1..=60).contains(&s)), "{reset:?}");
+    }
+    let (status, [_, remaining, _, retry_after], body) =
+        budgeted(&app.address, LICENSES, &bearer).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
+    let told = body["errors"][0]["extensions"]["retryAfter"].as_u64();
+    assert!(told.is_some_and(|s| (1..=60).contains(&s)), "{body}");
+    assert_eq!(retry_after, told);
+    assert_eq!(remaining, Some(0));
+
+    // Writes are a budget of their own; another token has its own; people have none.
+    let update = format!(
+        "mutation {{ updateLicense(id: \"{}\", input: {{ notes: \"n\" }}) {{ id }} }}",
+        dev.license_id
+    );
+    let (status, [limit, ..], body) = budgeted(&app.address, &update, &bearer).await;
+    assert_eq!((status, limit), (200, Some(1)), "{body}");
+    let (status, _, body) = budgeted(&app.address, &update, &bearer).await;
+    assert_eq!(status, 429, "{body}");
+    let (status, _, body) = budgeted(&app.address, LICENSES, &other).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, [limit, ..], body) = budgeted(&app.address, LICENSES, &dev.token).await;
+    assert_eq!((status, limit), (200, None), "{body}");
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "PostgreSQL only: run with TEST_DATABASE_URL"
+)]
+async fn two_gateways_spend_one_budget() {
+    let settings = [("API_TOKEN_READS_PER_MINUTE", "3")];
+    let app = spawn_app_with(&settings).await;
+    let dev = app.developer("shared@example.com", "pro").await;
+    let (bearer, _) = token(&app, &dev.token, &["licenses:read"]).await;
+    let (_child, there) = spawn_gateway_process(&app.database_url, &settings).await;
+    early_in_a_minute().await;
+
+    for _ in 0..2 {
+        let (status, _, body) = budgeted(&app.address, LICENSES, &bearer).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // The other gateway hears of them (a signal each) and counts them.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (status, [_, remaining, ..], body) = budgeted(&there, LICENSES, &bearer).await;
+    assert_eq!((status, remaining), (200, Some(0)), "{body}");
+    let (status, _, body) = budgeted(&there, LICENSES, &bearer).await;
+    assert_eq!(status, 429, "{body}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (status, _, body) = budgeted(&app.address, LICENSES, &bearer).await;
+    assert_eq!(status, 429, "{body}");
 }

@@ -16,6 +16,7 @@ use crate::events::overrun::Overrun;
 use crate::graphql::document::token_count;
 use crate::graphql::limits::{coded, refused};
 use crate::graphql::{query_limits, scope_check};
+use crate::token_budgets::Standing;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Data};
@@ -155,8 +156,22 @@ async fn execute(
     outcome.apply(GraphQLResponse::from(response).into_response())
 }
 
-/// Runs each request of the batch the document limits admit, in order, and answers the others
-/// with their refusal; every error comes back with its code.
+/// An API token's standing after the request, as `RateLimit-Limit`, `RateLimit-Remaining` and
+/// `RateLimit-Reset` (seconds until the window renews).
+fn with_budget(mut answer: async_graphql::Response, standing: Standing) -> async_graphql::Response {
+    for (name, value) in [
+        ("ratelimit-limit", standing.limit as u64),
+        ("ratelimit-remaining", standing.remaining as u64),
+        ("ratelimit-reset", standing.reset),
+    ] {
+        answer.http_headers.insert(name, value.into());
+    }
+    answer
+}
+
+/// Runs each request of the batch the document limits (and an API token's scopes and budget)
+/// admit, in order, and answers the others with their refusal; every error comes back with its
+/// code.
 async fn run_admitted(
     state: &HttpState,
     batch: BatchRequest,
@@ -169,9 +184,18 @@ async fn run_admitted(
             let admitted = limits
                 .admit(&mut request)
                 .and_then(|()| scope_check::admit(&mut request, &actor));
-            match admitted {
-                Ok(()) => coded(state.schema.execute(request.data(actor)).await),
-                Err(refusal) => refused(refusal),
+            if let Err(refusal) = admitted {
+                return refused(refusal);
+            }
+            match scope_check::spend(&mut request, &actor).await {
+                Ok(budget) => {
+                    let answer = coded(state.schema.execute(request.data(actor)).await);
+                    match budget {
+                        Some(standing) => with_budget(answer, standing),
+                        None => answer,
+                    }
+                }
+                Err((refusal, standing)) => with_budget(refused(refusal), standing),
             }
         }
     };

@@ -67,7 +67,26 @@ impl Executor for ActorPerOperation {
         if let Err(refusal) = admitted {
             return Box::pin(futures_util::stream::once(async move { refused(refusal) }));
         }
-        Box::pin(Executor::execute_stream(&self.schema, request, session_data).map(coded))
+        let Some(actor) = actor.filter(|actor| actor.token.is_some()) else {
+            return Box::pin(
+                Executor::execute_stream(&self.schema, request, session_data).map(coded),
+            );
+        };
+        // An API token's budget is spent before the operation runs (subscriptions from reads).
+        let schema = self.schema.clone();
+        Box::pin(
+            futures_util::stream::once(async move {
+                match scope_check::spend(&mut request, &actor).await {
+                    Ok(_) => Executor::execute_stream(&schema, request, session_data)
+                        .map(coded)
+                        .boxed(),
+                    Err((refusal, _)) => {
+                        futures_util::stream::once(async move { refused(refusal) }).boxed()
+                    }
+                }
+            })
+            .flatten(),
+        )
     }
 }
 
