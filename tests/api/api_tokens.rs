@@ -444,3 +444,32 @@ async fn two_gateways_spend_one_budget() {
     let (status, _, body) = budgeted(&app.address, LICENSES, &bearer).await;
     assert_eq!(status, 429, "{body}");
 }
+
+#[tokio::test]
+async fn a_socket_opened_with_a_token_closes_when_the_token_expires() {
+    let app = spawn_app().await;
+    let dev = app.developer("expiring@example.com", "pro").await;
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let out = app
+        .graphql(
+            CREATE,
+            json!({ "input": { "name": "short", "scopes": ["licenses:read"], "expiresAt": expires_at } }),
+            Some(&dev.token),
+        )
+        .await;
+    let bearer = out["data"]["createApiToken"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+    let mut socket = initialised_ws(&app.ws_url(), Some(&bearer)).await;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        loop {
+            match receive(&mut socket).await {
+                Err(None) => continue, // quiet for 5 s: still open
+                other => break other,
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(Err(Some(4403))), "the socket outlived its token");
+}
