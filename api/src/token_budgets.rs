@@ -104,12 +104,14 @@ impl TokenBudgets {
         let reset = (WINDOW_SECONDS - now.rem_euclid(WINDOW_SECONDS)) as u64;
         let spent = self.count(token, class, window);
         if let Some(bus) = &self.bus {
-            let signal = Spent {
+            let signal = serde_json::json!(Spent {
                 token,
                 class,
-                window,
-            };
-            bus.signal(SIGNAL, serde_json::json!(signal)).await;
+                window
+            });
+            // The request does not wait for the other gateways to be told.
+            let bus = bus.clone();
+            tokio::spawn(async move { bus.signal(SIGNAL, signal).await });
         }
         self.sweep(window);
         let standing = Standing {

@@ -5,6 +5,7 @@
 //! - `opaque_token.rs`: instance and refresh tokens: generated, shown once, stored as digests.
 //! - `scopes.rs`: what an API token may reach: its scopes, and which each type and mutation
 //!   needs.
+//! - `token_use.rs`: when a stored token was last presented, written at most once a minute.
 //! - `password.rs`: argon2id hashing, off the async threads, a few at a time.
 //! - `visibility.rs`: who may see what: the one rule every GraphQL object type answers to.
 
@@ -14,6 +15,7 @@ pub mod jwt;
 pub mod opaque_token;
 pub mod password;
 pub mod scopes;
+pub mod token_use;
 mod visibility;
 
 pub use actor::{Actor, TokenGrant};

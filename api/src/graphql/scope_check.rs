@@ -186,6 +186,12 @@ pub fn check(
     operation_name: Option<&str>,
     scopes: Scopes,
 ) -> Result<(), Refusal> {
+    if types.0.is_empty() {
+        // Without the schema's fields nothing could be checked: refused, not let through.
+        return Err(Refusal::Person {
+            field: "any field".to_owned(),
+        });
+    }
     let walk = Walk {
         types,
         document,
@@ -236,15 +242,16 @@ impl<'a> Walk<'a> {
                         // Introspection and `__typename`: the schema is public.
                         continue;
                     }
-                    // A field the schema lacks fails validation after this; nothing to check.
-                    let Some(answer) = self.types.answer(parent, name) else {
-                        continue;
-                    };
                     if parent == "MutationRoot" {
                         // A change answers with what it changed: its write scope covers that
                         // object; what hangs off it needs its own scopes.
                         self.need(name, write_need(name))?;
-                    } else if self.types.0.contains_key(answer) {
+                    }
+                    // A field the schema lacks fails validation after this; nothing to check.
+                    let Some(answer) = self.types.answer(parent, name) else {
+                        continue;
+                    };
+                    if parent != "MutationRoot" && self.types.0.contains_key(answer) {
                         self.need(name, read_need(answer))?;
                     }
                     self.selection(answer, &field.node.selection_set.node, fragments)?;

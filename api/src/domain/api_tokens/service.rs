@@ -4,25 +4,23 @@
 
 use crate::auth::opaque_token::API;
 use crate::auth::scopes::Scopes;
+use crate::auth::token_use::{UseColumns, note_use};
 use crate::auth::{Actor, Caller, Role, TokenGrant};
 use crate::error::{AppError, AppResult, ConflictReason};
 use crate::events::{Change, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
 use crate::state::AppState;
 use crate::total_count::{self, Count};
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use entity::{api_tokens, prelude::*, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-/// `last_used_at` is a hint for spotting stale tokens, not a request log: refreshing it at most
-/// this often keeps a busy partner from turning every read into a write.
-const USE_RESOLUTION: Duration = Duration::minutes(1);
 const MAX_NAME_CHARS: usize = 100;
 /// Tokens a caller may hold unrevoked at once: enough for every integration, not a flood.
 const MAX_LIVE_TOKENS: u64 = 100;
@@ -238,35 +236,15 @@ pub async fn authenticate(
     if role == Role::Member {
         return Err(REFUSED);
     }
-    if last_used_at.is_none_or(|used| now.signed_duration_since(used) >= USE_RESOLUTION) {
-        note_use(app, id, now).await;
-    }
+    let columns = UseColumns::<ApiTokens> {
+        id: api_tokens::Column::Id,
+        last_used_at: api_tokens::Column::LastUsedAt,
+    };
+    note_use(&app.db, columns, id, last_used_at, now).await;
     let grant = TokenGrant {
         id,
         scopes: Scopes::from_stored(&scopes)?,
     };
     let expires_at = expires_at.map(|at| at.with_timezone(&Utc));
     Ok((Caller::User { id: owner, role }, grant, expires_at))
-}
-
-/// Best effort: a failed bookkeeping write must not refuse a valid token.
-async fn note_use(app: &AppState, token_id: Uuid, now: DateTime<Utc>) {
-    let cutoff = (now - USE_RESOLUTION).fixed_offset();
-    let noted = ApiTokens::update_many()
-        .col_expr(
-            api_tokens::Column::LastUsedAt,
-            Expr::value(now.fixed_offset()),
-        )
-        .filter(api_tokens::Column::Id.eq(token_id))
-        // Concurrent requests with one token settle here; only one of them writes.
-        .filter(
-            Condition::any()
-                .add(api_tokens::Column::LastUsedAt.is_null())
-                .add(api_tokens::Column::LastUsedAt.lt(cutoff)),
-        )
-        .exec(&app.db)
-        .await;
-    if let Err(err) = noted {
-        tracing::warn!(error = ?err, %token_id, "could not record API token use");
-    }
 }

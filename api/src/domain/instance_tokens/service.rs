@@ -2,6 +2,7 @@
 //! instance itself to write its logs.
 
 use crate::auth::opaque_token::INSTANCE;
+use crate::auth::token_use::{UseColumns, note_use};
 use crate::auth::{Actor, Caller};
 use crate::domain::instances::access::visible_instance;
 use crate::domain::instances::changes::{HistoryLine, write_history};
@@ -11,19 +12,14 @@ use crate::events::{Change, Event, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
 use crate::state::AppState;
 use crate::total_count::{self, Count};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use entity::{instance_tokens, instances, prelude::*};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
-
-/// `last_used_at` is a hint for spotting stale tokens, not a request log: refreshing it at most
-/// this often keeps a busy instance from turning every read into a write.
-const USE_RESOLUTION: Duration = Duration::minutes(1);
 
 /// A token, with the developer whose instance it opens (who may see it follows from that).
 pub type Token = (instance_tokens::Model, Uuid);
@@ -186,36 +182,13 @@ pub async fn authenticate(
         .one(&app.db)
         .await?
         .ok_or(REFUSED)?;
-    let stale = token
-        .last_used_at
-        .is_none_or(|used| now.signed_duration_since(used) >= USE_RESOLUTION);
-    if stale {
-        note_use(app, token.id, now).await;
-    }
+    let columns = UseColumns::<InstanceTokens> {
+        id: instance_tokens::Column::Id,
+        last_used_at: instance_tokens::Column::LastUsedAt,
+    };
+    note_use(&app.db, columns, token.id, token.last_used_at, now).await;
     let caller = Caller::InstanceToken {
         instance_id: token.instance_id,
     };
     Ok((caller, token.id))
-}
-
-/// Best effort: a failed bookkeeping write must not refuse a valid token.
-async fn note_use(app: &AppState, token_id: Uuid, now: DateTime<Utc>) {
-    let cutoff = (now - USE_RESOLUTION).fixed_offset();
-    let noted = InstanceTokens::update_many()
-        .col_expr(
-            instance_tokens::Column::LastUsedAt,
-            Expr::value(now.fixed_offset()),
-        )
-        .filter(instance_tokens::Column::Id.eq(token_id))
-        // Concurrent requests of one instance settle here; only one of them writes.
-        .filter(
-            Condition::any()
-                .add(instance_tokens::Column::LastUsedAt.is_null())
-                .add(instance_tokens::Column::LastUsedAt.lt(cutoff)),
-        )
-        .exec(&app.db)
-        .await;
-    if let Err(err) = noted {
-        tracing::warn!(error = ?err, %token_id, "could not record instance token use");
-    }
 }
