@@ -207,6 +207,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "mutations each API token may send a minute, across every gateway (RATE_LIMITED beyond)",
     ),
     (
+        "ANONYMOUS_READS_PER_MINUTE",
+        "300",
+        "queries and subscriptions a client address may send a minute without a credential, across every gateway (RATE_LIMITED beyond, with `RateLimit-*` headers); runtime nodes' license-key calls (`validateLicense`, `activateRuntimeNode`, `checkIn`) are not counted",
+    ),
+    (
+        "ANONYMOUS_WRITES_PER_MINUTE",
+        "60",
+        "mutations a client address may send a minute without a credential, across every gateway (RATE_LIMITED beyond)",
+    ),
+    (
         "PASSWORD_HASH_CONCURRENCY",
         "2",
         "most password hashes computed at once; the rest wait their turn",
@@ -420,6 +430,8 @@ pub struct AuthConfig {
     pub attempts_per_minute: u32,
     pub api_token_reads_per_minute: u32,
     pub api_token_writes_per_minute: u32,
+    pub anonymous_reads_per_minute: u32,
+    pub anonymous_writes_per_minute: u32,
     pub password_hash_concurrency: usize,
 }
 
@@ -502,6 +514,8 @@ impl Config {
                 attempts_per_minute: parse(&get, "AUTH_ATTEMPTS_PER_MINUTE")?,
                 api_token_reads_per_minute: parse(&get, "API_TOKEN_READS_PER_MINUTE")?,
                 api_token_writes_per_minute: parse(&get, "API_TOKEN_WRITES_PER_MINUTE")?,
+                anonymous_reads_per_minute: parse(&get, "ANONYMOUS_READS_PER_MINUTE")?,
+                anonymous_writes_per_minute: parse(&get, "ANONYMOUS_WRITES_PER_MINUTE")?,
                 password_hash_concurrency: parse(&get, "PASSWORD_HASH_CONCURRENCY")?,
             },
             licensing: LicensingConfig {

@@ -33,6 +33,7 @@ text_enum!(
         BadRequest => "BAD_REQUEST",
         UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
         MethodNotAllowed => "METHOD_NOT_ALLOWED",
+        IdempotencyKeyMismatch => "IDEMPOTENCY_KEY_MISMATCH",
         Internal => "INTERNAL",
     }
 );
@@ -65,6 +66,8 @@ text_enum!(
         Suspended => "SUSPENDED",
         Revoked => "REVOKED",
         Overdue => "OVERDUE",
+        /// The first request sent with this `Idempotency-Key` is still running.
+        IdempotencyKeyInFlight => "IDEMPOTENCY_KEY_IN_FLIGHT",
     }
 );
 
@@ -96,6 +99,8 @@ pub enum AppError {
     OverLimits(Vec<Overage>),
     /// A state machine refuses the move.
     InvalidTransition { from: String, to: String },
+    /// The `Idempotency-Key` was sent before with another request.
+    IdempotencyKeyMismatch,
     /// Too many attempts in a window; try again after this many seconds.
     RateLimited { retry_after: u64 },
     /// The database cannot be reached (or has no connection free): retry after this many
@@ -144,6 +149,7 @@ impl AppError {
             Self::Conflict { .. } => Code::Conflict,
             Self::QuotaExceeded { .. } | Self::OverLimits(_) => Code::QuotaExceeded,
             Self::InvalidTransition { .. } => Code::InvalidTransition,
+            Self::IdempotencyKeyMismatch => Code::IdempotencyKeyMismatch,
             Self::RateLimited { .. } => Code::RateLimited,
             Self::ServiceUnavailable { .. } => Code::ServiceUnavailable,
             Self::Internal(_) => Code::Internal,
@@ -178,6 +184,10 @@ impl AppError {
             }
             Self::InvalidTransition { from, to } => {
                 format!("cannot move from {from} to {to}")
+            }
+            Self::IdempotencyKeyMismatch => {
+                "this Idempotency-Key was sent with another request: use a new key for a new request"
+                    .to_owned()
             }
             Self::RateLimited { .. } => "too many requests, try again later".to_owned(),
             Self::ServiceUnavailable { .. } => {
@@ -358,6 +368,9 @@ impl ConflictReason {
             Self::Suspended => "the license is suspended",
             Self::Revoked => "the license was revoked",
             Self::Overdue => "payment is overdue beyond the grace period",
+            Self::IdempotencyKeyInFlight => {
+                "the first request with this Idempotency-Key is still running: retry shortly"
+            }
         }
     }
 }
@@ -453,6 +466,7 @@ mod tests {
                 },
                 "INVALID_TRANSITION",
             ),
+            (AppError::IdempotencyKeyMismatch, "IDEMPOTENCY_KEY_MISMATCH"),
             (AppError::RateLimited { retry_after: 60 }, "RATE_LIMITED"),
             (
                 AppError::ServiceUnavailable { retry_after: 1 },

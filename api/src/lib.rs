@@ -3,6 +3,7 @@
 //! `main.rs` is a thin command line over this library; tests build the same [`startup::App`].
 
 pub mod auth;
+pub mod budgets;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -18,7 +19,6 @@ pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod token_budgets;
 pub mod total_count;
 pub mod vocabulary;
 

@@ -2,6 +2,7 @@
 
 use crate::auth::password::{self, Passwords};
 use crate::auth::{Actor, JwtKeys};
+use crate::budgets::{AddressBudgets, TokenBudgets};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, StatementCounter};
@@ -18,7 +19,6 @@ use crate::graphql::{AppSchema, build_schema};
 use crate::http::{DocumentCache, HttpState, router};
 use crate::rate_limit::SharedLimiter;
 use crate::state::{AppState, Shared};
-use crate::token_budgets::TokenBudgets;
 use axum::Router;
 use sea_orm::DbBackend;
 use std::future::IntoFuture;
@@ -164,8 +164,15 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
     let doors = SharedLimiter::shared("doors", config.auth.attempts_per_minute, &bus);
     let quota_notices = SharedLimiter::shared("quota_notices", 1, &bus);
     let token_budgets = TokenBudgets::shared(
+        "budget.api_tokens",
         config.auth.api_token_reads_per_minute,
         config.auth.api_token_writes_per_minute,
+        &bus,
+    );
+    let address_budgets = AddressBudgets::shared(
+        "budget.addresses",
+        config.auth.anonymous_reads_per_minute,
+        config.auth.anonymous_writes_per_minute,
         &bus,
     );
     let liveness = Liveness::new();
@@ -193,6 +200,7 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         doors,
         quota_notices,
         token_budgets,
+        address_budgets,
         passwords: Passwords::new(config.auth.password_hash_concurrency),
         liveness,
         payments: crate::domain::billing::provider::from_config(&config),

@@ -3,6 +3,7 @@
 
 use crate::auth::JwtKeys;
 use crate::auth::password::Passwords;
+use crate::budgets::{AddressBudgets, TokenBudgets};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::billing::provider::PaymentProvider;
@@ -12,7 +13,6 @@ use crate::domain::sessions::liveness::Liveness;
 use crate::domain::validation::lookup::LicenseLookup;
 use crate::events::EventBus;
 use crate::rate_limit::SharedLimiter;
-use crate::token_budgets::TokenBudgets;
 use sea_orm::DatabaseConnection;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -37,6 +37,8 @@ pub struct Shared {
     pub quota_notices: Arc<SharedLimiter>,
     /// Requests API tokens may still make this minute, per token and class.
     pub token_budgets: Arc<TokenBudgets>,
+    /// What callers with no credential may send, per address.
+    pub address_budgets: Arc<AddressBudgets>,
     pub passwords: Passwords,
     /// Which sign-in sessions still hold, kept briefly and forgotten on revocation.
     pub liveness: Liveness,

@@ -11,6 +11,7 @@ pub mod database_pools;
 pub mod entitlement_overrides;
 pub mod event_log;
 pub mod event_log_state;
+pub mod idempotency_keys;
 pub mod instance_events;
 pub mod instance_logs;
 pub mod instance_tokens;

@@ -9,6 +9,7 @@ pub use super::database_pools::Entity as DatabasePools;
 pub use super::entitlement_overrides::Entity as EntitlementOverrides;
 pub use super::event_log::Entity as EventLog;
 pub use super::event_log_state::Entity as EventLogState;
+pub use super::idempotency_keys::Entity as IdempotencyKeys;
 pub use super::instance_events::Entity as InstanceEvents;
 pub use super::instance_logs::Entity as InstanceLogs;
 pub use super::instance_tokens::Entity as InstanceTokens;

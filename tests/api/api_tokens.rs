@@ -1,7 +1,7 @@
 //! Partners' API tokens: made by a developer or an admin, shown once, stored as a digest,
 //! limited to their scopes on every field, acting as their owner, refused at once when revoked
 //! or expired, on every gateway, and held to a budget of requests a minute shared by the
-//! gateways.
+//! gateways (as callers without a credential are, per address).
 
 use crate::helpers::{
     TestApp, error_code, initialised_ws, next_json, receive, send_json, spawn_app, spawn_app_with,
@@ -349,13 +349,23 @@ async fn early_in_a_minute() {
 
 /// One request of `token`, answered with the status, the rate-limit headers and the body.
 async fn budgeted(address: &str, query: &str, token: &str) -> (u16, [Option<u64>; 4], Value) {
-    let answer = reqwest::Client::new()
+    budgeted_as(address, query, json!({}), Some(token)).await
+}
+
+/// One request, with a credential or none, answered as `budgeted` answers.
+async fn budgeted_as(
+    address: &str,
+    query: &str,
+    variables: Value,
+    token: Option<&str>,
+) -> (u16, [Option<u64>; 4], Value) {
+    let mut request = reqwest::Client::new()
         .post(format!("{address}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("an answer");
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await.expect("an answer");
     let header = |name: &str| {
         answer
             .headers()
@@ -414,6 +424,52 @@ async fn a_tokens_budget_is_told_in_headers_and_refused_past_it() {
     let (status, _, body) = budgeted(&app.address, LICENSES, &other).await;
     assert_eq!(status, 200, "{body}");
     let (status, [limit, ..], body) = budgeted(&app.address, LICENSES, &dev.token).await;
+    assert_eq!((status, limit), (200, None), "{body}");
+}
+
+#[tokio::test]
+async fn callers_without_a_credential_have_a_budget_per_address_that_license_checks_do_not_spend() {
+    let app = spawn_app_with(&[
+        ("ANONYMOUS_READS_PER_MINUTE", "3"),
+        ("ANONYMOUS_WRITES_PER_MINUTE", "2"),
+    ])
+    .await;
+    let dev = app.developer("address@example.com", "pro").await;
+    early_in_a_minute().await;
+    let plans = "{ plans { code } }";
+
+    for left in [2, 1, 0] {
+        let (status, [limit, remaining, _, _], body) =
+            budgeted_as(&app.address, plans, json!({}), None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!((limit, remaining), (Some(3), Some(left)), "{body}");
+    }
+    let (status, [_, _, _, retry_after], body) =
+        budgeted_as(&app.address, plans, json!({}), None).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
+    assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)));
+
+    // Runtime nodes behind the same address keep checking their keys.
+    let check = "query($key: String!) { validateLicense(key: $key) { valid } }";
+    for _ in 0..5 {
+        let (status, [limit, ..], body) =
+            budgeted_as(&app.address, check, json!({ "key": dev.license_key }), None).await;
+        assert_eq!((status, limit), (200, None), "{body}");
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    // Writes are a budget of their own, and a signed-in caller has no address budget.
+    let login = "mutation { login(email: \"nobody@example.com\", password: \"not-the-password\") { accessToken } }";
+    // (Signing the developer up may have spent one of them in this window already.)
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (status, [limit, ..], body) = budgeted_as(&app.address, login, json!({}), None).await;
+        assert_eq!(limit, Some(2), "{body}");
+        statuses.push(status);
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let (status, [limit, ..], body) =
+        budgeted_as(&app.address, plans, json!({}), Some(&dev.token)).await;
     assert_eq!((status, limit), (200, None), "{body}");
 }
 

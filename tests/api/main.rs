@@ -19,6 +19,7 @@ mod entitlements;
 mod event_log;
 mod events;
 mod http;
+mod idempotency;
 mod instance_logs;
 mod instances;
 mod isolation;

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod loader;
 pub mod scope_check;
 pub mod siblings;
+pub mod spending;
 
 use crate::config::LimitsConfig;
 use crate::domain::accounts::loaders::UserById;

@@ -9,7 +9,6 @@
 use crate::auth::Actor;
 use crate::auth::scopes::{Need, Scope, Scopes, read_need, write_need};
 use crate::error::Code;
-use crate::token_budgets::{Class, Standing};
 use async_graphql::parser::types::{
     BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet, Type,
     TypeDefinition, TypeKind, TypeSystemDefinition,
@@ -128,42 +127,7 @@ pub fn admit(request: &mut Request, actor: &Actor) -> Result<(), ServerError> {
         .map_err(Refusal::into_server_error)
 }
 
-/// Spends one request of an API token's budget (a mutation from its writes, anything else from
-/// its reads): `Ok(None)` for other callers, `Ok(Some(standing))` within the budget, `Err` with
-/// the RATE_LIMITED refusal and the standing past it. After `admit`.
-pub async fn spend(
-    request: &mut Request,
-    actor: &Actor,
-) -> Result<Option<Standing>, (ServerError, Standing)> {
-    let Some(token) = actor.token else {
-        return Ok(None);
-    };
-    let operation = request.operation_name.clone();
-    let writes = request.parsed_query().is_ok_and(|document| {
-        operations(document, operation.as_deref()).any(|ty| ty == OperationType::Mutation)
-    });
-    let class = if writes { Class::Write } else { Class::Read };
-    let now = actor.now.timestamp();
-    match actor.app.token_budgets.spend(token.id, class, now).await {
-        Ok(standing) => Ok(Some(standing)),
-        Err(standing) => {
-            let mut extensions = ErrorExtensionValues::default();
-            extensions.set("code", Code::RateLimited.as_str());
-            extensions.set("retryAfter", standing.reset);
-            let mut err = ServerError::new(
-                format!(
-                    "this API token has spent its {} requests of this minute",
-                    standing.limit
-                ),
-                None,
-            );
-            err.extensions = Some(extensions);
-            Err((err, standing))
-        }
-    }
-}
-
-fn operations<'d>(
+pub(super) fn operations<'d>(
     document: &'d ExecutableDocument,
     name: Option<&'d str>,
 ) -> impl Iterator<Item = OperationType> + 'd {

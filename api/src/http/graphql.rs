@@ -8,15 +8,16 @@ use super::auth::{
     Credential, actor_for, caller_from_authorization, caller_from_headers, credential_expiry,
     request_meta,
 };
+use super::idempotency::{self, IdempotencyKey};
 use super::{access_log, status, ws_session};
 use crate::auth::RequestMeta;
+use crate::budgets::Standing;
 use crate::config::LimitsConfig;
 use crate::error::{AppError, Code};
 use crate::events::overrun::Overrun;
 use crate::graphql::document::token_count;
 use crate::graphql::limits::{coded, refused};
-use crate::graphql::{query_limits, scope_check};
-use crate::token_budgets::Standing;
+use crate::graphql::{query_limits, scope_check, spending};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Data};
@@ -96,7 +97,11 @@ pub async fn post(
     if let Some(refused) = batch_refusal(&batch, &state.app.config.limits) {
         return refused;
     }
-    execute(&state, batch, caller, meta).await
+    let key = match idempotency::key_from(&headers) {
+        Ok(key) => key,
+        Err(err) => return idempotency::refusal(err),
+    };
+    execute(&state, batch, caller, meta, key).await
 }
 
 /// Batching is off unless `GRAPHQL_MAX_BATCH` allows it; a batch is capped, and its documents'
@@ -129,12 +134,14 @@ fn batch_refusal(batch: &BatchRequest, limits: &LimitsConfig) -> Option<Response
     None
 }
 
-/// Runs a batch with its actor attached, logging it when the access log is on.
+/// Runs a batch with its actor attached, logging it when the access log is on; a mutation with
+/// an `Idempotency-Key` runs once for that key.
 async fn execute(
     state: &HttpState,
     batch: BatchRequest,
     credential: Credential,
     meta: RequestMeta,
+    key: Option<IdempotencyKey>,
 ) -> Response {
     let started = Instant::now();
     let mut batch = state.documents.prepare_batch(batch);
@@ -148,12 +155,23 @@ async fn execute(
         Ok(actor) => actor,
         Err(err) => return unauthenticated(err),
     };
-    let response = run_admitted(state, batch, actor).await;
-    if let Some((operations, caller)) = logged {
-        access_log::record(started, &caller, &operations, &response);
+    let run = |batch| async {
+        let response = run_admitted(state, batch, actor.clone()).await;
+        if let Some((operations, caller)) = logged {
+            access_log::record(started, &caller, &operations, &response);
+        }
+        response
+    };
+    match key {
+        Some(key) if idempotency::mutates(&batch) => {
+            idempotency::once(&actor, key, batch, run).await
+        }
+        _ => {
+            let response = run(batch).await;
+            let outcome = status::of_answer(&response);
+            outcome.apply(GraphQLResponse::from(response).into_response())
+        }
     }
-    let outcome = status::of_answer(&response);
-    outcome.apply(GraphQLResponse::from(response).into_response())
 }
 
 /// An API token's standing after the request, as `RateLimit-Limit`, `RateLimit-Remaining` and
@@ -187,7 +205,7 @@ async fn run_admitted(
             if let Err(refusal) = admitted {
                 return refused(refusal);
             }
-            match scope_check::spend(&mut request, &actor).await {
+            match spending::spend(&mut request, &actor).await {
                 Ok(budget) => {
                     let answer = coded(state.schema.execute(request.data(actor)).await);
                     match budget {
@@ -251,7 +269,7 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, BatchRequest::Single(request), caller, meta).await
+    execute(&state, BatchRequest::Single(request), caller, meta, None).await
 }
 
 /// Whether the operation a GET would run is a query. Unparsable documents count as queries:

@@ -4,6 +4,7 @@
 //! - `ws_session.rs`, `ws_rules.rs`: one WebSocket connection and the protocol rules around it.
 //! - `documents.rs`: parsed documents kept by query text.
 //! - `access_log.rs`: one log line per request.
+//! - `idempotency/`: mutations sent with an `Idempotency-Key` run once.
 //! - `status.rs`: the status and `Retry-After` of an answer that asks the client to come back.
 //! - `graphiql.rs`, `health.rs`: the playground and the probes.
 //! - `webhooks.rs`: the payment provider's signed webhooks.
@@ -14,6 +15,7 @@ mod documents;
 mod graphiql;
 mod graphql;
 mod health;
+pub mod idempotency;
 mod status;
 mod webhooks;
 mod ws_rules;

@@ -6,7 +6,7 @@ use super::ws_rules::{Rules, Verdict};
 use crate::auth::Actor;
 use crate::events::overrun::Overrun;
 use crate::graphql::limits::{QueryLimits, coded, refused};
-use crate::graphql::{AppSchema, scope_check};
+use crate::graphql::{AppSchema, scope_check, spending};
 use async_graphql::http::{WebSocketProtocols, WsMessage};
 use async_graphql::{Data, Executor, Request, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -76,7 +76,7 @@ impl Executor for ActorPerOperation {
         let schema = self.schema.clone();
         Box::pin(
             futures_util::stream::once(async move {
-                match scope_check::spend(&mut request, &actor).await {
+                match spending::spend(&mut request, &actor).await {
                     Ok(_) => Executor::execute_stream(&schema, request, session_data)
                         .map(coded)
                         .boxed(),

@@ -1,15 +1,20 @@
 //! Keeping tables within their retention: instance logs after `RETENTION_INSTANCE_LOG_DAYS`,
 //! raw usage events after `RETENTION_USAGE_EVENT_DAYS` of being received (their roll-ups are
 //! kept), handled payment webhooks after `RETENTION_WEBHOOK_DAYS` (dead letters are kept until an
-//! admin settles them), the event log after `EVENT_LOG_RETENTION_DAYS`. Ids are time-ordered (UUIDv7), so "older than" is a range of the primary key and needs
+//! admin settles them), the event log after `EVENT_LOG_RETENTION_DAYS`, idempotency keys after
+//! the day they answer for. Ids are time-ordered (UUIDv7), so "older than" is a range of the primary key and needs
 //! no index of its own. Deleted in bounded batches, so a backlog never holds one long
 //! transaction.
 
 use crate::auth::Actor;
 use crate::domain::billing::model::WebhookStatus;
 use crate::error::AppResult;
+use crate::http::idempotency;
 use chrono::{DateTime, Duration, Utc};
-use entity::{event_log, event_log_state, instance_logs, prelude::*, usage_events, webhook_events};
+use entity::{
+    event_log, event_log_state, idempotency_keys, instance_logs, prelude::*, usage_events,
+    webhook_events,
+};
 use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -62,8 +67,17 @@ pub async fn prune(actor: &Actor) -> AppResult<u64> {
             .filter(webhook_events::Column::Id.is_in(ids))
             .exec(db)
     });
+    let keys = IdempotencyKeys::find()
+        .select_only()
+        .column(idempotency_keys::Column::Id)
+        .filter(idempotency_keys::Column::Id.lt(first_id_at(actor.now - idempotency::KEPT)));
+    let keys = in_batches(db, keys, |ids| {
+        IdempotencyKeys::delete_many()
+            .filter(idempotency_keys::Column::Id.is_in(ids))
+            .exec(db)
+    });
     let events = prune_event_log(db, actor.now - Duration::days(retention.event_log_days));
-    Ok(logs.await? + usage.await? + webhooks.await? + events.await?)
+    Ok(logs.await? + usage.await? + webhooks.await? + keys.await? + events.await?)
 }
 
 /// Deletes the event log's rows older than `cutoff`, oldest first, a batch at a time, and

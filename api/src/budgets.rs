@@ -1,7 +1,7 @@
-//! What an API token may spend: a budget of requests per minute for each class (reads: queries
-//! and subscriptions; writes: mutations), in fixed one-minute windows, so that a client can be
-//! told exactly what is left and when it renews (`RateLimit-Limit`, `RateLimit-Remaining`,
-//! `RateLimit-Reset`).
+//! What a caller may spend: a budget of requests per minute for each class (reads: queries and
+//! subscriptions; writes: mutations), in fixed one-minute windows, so that a client can be told
+//! exactly what is left and when it renews (`RateLimit-Limit`, `RateLimit-Remaining`,
+//! `RateLimit-Reset`). API tokens have one each; anonymous callers one per address.
 //!
 //! Shared across gateways the way the other limits are: each process counts in memory (a check
 //! costs no statement) and signals every request it counted to the others through PostgreSQL's
@@ -10,13 +10,26 @@
 
 use crate::events::EventBus;
 use dashmap::DashMap;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-const SIGNAL: &str = "budget.api_tokens";
 const WINDOW_SECONDS: i64 = 60;
+
+/// Budgets of API tokens, by token id.
+pub type TokenBudgets = Budgets<Uuid>;
+
+/// Budgets of anonymous callers, by address.
+pub type AddressBudgets = Budgets<IpAddr>;
+
+/// What a budget can be kept for: a key every gateway names alike.
+pub trait Payer: Copy + Eq + Hash + Serialize + DeserializeOwned + Send + Sync + 'static {}
+
+impl<T: Copy + Eq + Hash + Serialize + DeserializeOwned + Send + Sync + 'static> Payer for T {}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Class {
@@ -34,44 +47,53 @@ pub struct Standing {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Spent {
-    token: Uuid,
+struct Spent<K> {
+    payer: K,
     class: Class,
     window: i64,
 }
 
-pub struct TokenBudgets {
+pub struct Budgets<K> {
     reads: u32,
     writes: u32,
-    spent: DashMap<(Uuid, Class, i64), u32>,
+    spent: DashMap<(K, Class, i64), u32>,
+    /// The signal that carries this kind of budget's spending to the other gateways.
+    signal: &'static str,
     bus: Option<EventBus>,
 }
 
-impl TokenBudgets {
+impl<K: Payer> Budgets<K> {
     /// Budgets counted in this process alone.
-    pub fn new(reads_per_minute: u32, writes_per_minute: u32) -> Self {
+    pub fn new(signal: &'static str, reads_per_minute: u32, writes_per_minute: u32) -> Self {
         Self {
             reads: reads_per_minute.max(1),
             writes: writes_per_minute.max(1),
             spent: DashMap::new(),
+            signal,
             bus: None,
         }
     }
 
-    /// Budgets shared with the other gateways through `bus`, for as long as it runs.
-    pub fn shared(reads_per_minute: u32, writes_per_minute: u32, bus: &EventBus) -> Arc<Self> {
+    /// Budgets shared with the other gateways through `bus` under `signal`, for as long as it
+    /// runs.
+    pub fn shared(
+        signal: &'static str,
+        reads_per_minute: u32,
+        writes_per_minute: u32,
+        bus: &EventBus,
+    ) -> Arc<Self> {
         let budgets = Arc::new(Self {
             bus: Some(bus.clone()),
-            ..Self::new(reads_per_minute, writes_per_minute)
+            ..Self::new(signal, reads_per_minute, writes_per_minute)
         });
         let follower = budgets.clone();
         let mut signals = bus.subscribe_signals();
         tokio::spawn(async move {
             loop {
                 match signals.recv().await {
-                    Ok(signal) if signal.kind == SIGNAL => {
-                        if let Ok(spent) = serde_json::from_value::<Spent>(signal.data.clone()) {
-                            follower.count(spent.token, spent.class, spent.window);
+                    Ok(signal) if signal.kind == follower.signal => {
+                        if let Ok(spent) = serde_json::from_value::<Spent<K>>(signal.data.clone()) {
+                            follower.count(spent.payer, spent.class, spent.window);
                         }
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
@@ -89,29 +111,29 @@ impl TokenBudgets {
         }
     }
 
-    fn count(&self, token: Uuid, class: Class, window: i64) -> u32 {
-        let mut entry = self.spent.entry((token, class, window)).or_default();
+    fn count(&self, payer: K, class: Class, window: i64) -> u32 {
+        let mut entry = self.spent.entry((payer, class, window)).or_default();
         *entry += 1;
         *entry
     }
 
-    /// Spends one request of `token`'s `class` budget at `now` (seconds since the epoch):
+    /// Spends one request of `payer`'s `class` budget at `now` (seconds since the epoch):
     /// `Ok` with what is left, or `Err` with the standing once the budget is spent (the request
     /// is refused; `reset` is when to retry).
-    pub async fn spend(&self, token: Uuid, class: Class, now: i64) -> Result<Standing, Standing> {
+    pub async fn spend(&self, payer: K, class: Class, now: i64) -> Result<Standing, Standing> {
         let window = now.div_euclid(WINDOW_SECONDS);
         let limit = self.limit(class);
         let reset = (WINDOW_SECONDS - now.rem_euclid(WINDOW_SECONDS)) as u64;
-        let spent = self.count(token, class, window);
+        let spent = self.count(payer, class, window);
         if let Some(bus) = &self.bus {
-            let signal = serde_json::json!(Spent {
-                token,
+            let data = serde_json::json!(Spent {
+                payer,
                 class,
                 window
             });
             // The request does not wait for the other gateways to be told.
-            let bus = bus.clone();
-            tokio::spawn(async move { bus.signal(SIGNAL, signal).await });
+            let (bus, signal) = (bus.clone(), self.signal);
+            tokio::spawn(async move { bus.signal(signal, data).await });
         }
         self.sweep(window);
         let standing = Standing {
@@ -140,7 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_budget_counts_down_refuses_past_its_limit_and_renews_with_the_window() {
-        let budgets = TokenBudgets::new(2, 1);
+        let budgets = TokenBudgets::new("budget.test", 2, 1);
         let token = Uuid::now_v7();
         let at = 6_000_015; // 15 s into a window
         let first = budgets.spend(token, Class::Read, at).await;
