@@ -65,6 +65,11 @@ text_enum!(
         Suspended => "SUSPENDED",
         Revoked => "REVOKED",
         Overdue => "OVERDUE",
+        /// A license file was asked for a fingerprint that is not a live runtime node of the
+        /// license: none is activated, this one is not, or it missed its heartbeat.
+        NoMachine => "NO_MACHINE",
+        FingerprintScopeMismatch => "FINGERPRINT_SCOPE_MISMATCH",
+        HeartbeatDead => "HEARTBEAT_DEAD",
     }
 );
 
@@ -358,6 +363,9 @@ impl ConflictReason {
             Self::Suspended => "the license is suspended",
             Self::Revoked => "the license was revoked",
             Self::Overdue => "payment is overdue beyond the grace period",
+            Self::NoMachine => "the license has no activated runtime node",
+            Self::FingerprintScopeMismatch => "this fingerprint is not activated on the license",
+            Self::HeartbeatDead => "the runtime node missed its heartbeat deadline",
         }
     }
 }

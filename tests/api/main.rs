@@ -22,6 +22,7 @@ mod http;
 mod instance_logs;
 mod instances;
 mod isolation;
+mod license_files;
 mod license_pages;
 mod license_queries;
 mod license_status;
