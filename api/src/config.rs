@@ -72,6 +72,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "HMAC key under which license keys are stored",
     ),
     (
+        "LICENSE_SIGNING_KEY",
+        "",
+        "Ed25519 key that signs license files and nonce-bound validation answers: base64 of its 32-byte seed; unset: derived from `LICENSE_KEY_SECRET`, so gateways sharing that secret sign alike",
+    ),
+    (
+        "LICENSE_SIGNING_KEYS_RETIRED",
+        "",
+        "public keys (base64, comma-separated) of earlier signing keys, still published by `licenseSigningKey(keyId:)` so files they signed keep verifying",
+    ),
+    (
         "LICENSE_EXPIRING_DAYS",
         "7",
         "a license expiring within this many days is flagged `expiring`",
@@ -389,6 +399,11 @@ pub struct MailConfig {
 
 #[derive(Clone, Debug)]
 pub struct LicensingConfig {
+    /// The seed (base64) of the Ed25519 key that signs license files; none: derived from
+    /// `LICENSE_KEY_SECRET` (`license_files::signing`).
+    pub signing_key: Option<SecretString>,
+    /// Earlier signing keys' public keys (base64), still published for verification.
+    pub retired_signing_keys: Vec<String>,
     pub expiring_days: i64,
     pub node_resurrection_seconds: i64,
     pub validation_failures_per_minute: u32,
@@ -519,6 +534,15 @@ impl Config {
                 password_hash_concurrency: parse(&get, "PASSWORD_HASH_CONCURRENCY")?,
             },
             licensing: LicensingConfig {
+                signing_key: Some(get("LICENSE_SIGNING_KEY").trim().to_owned())
+                    .filter(|seed| !seed.is_empty())
+                    .map(SecretString::from),
+                retired_signing_keys: get("LICENSE_SIGNING_KEYS_RETIRED")
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|key| !key.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
                 expiring_days: parse(&get, "LICENSE_EXPIRING_DAYS")?,
                 node_resurrection_seconds: parse(&get, "NODE_RESURRECTION_SECONDS")?,
                 validation_failures_per_minute: parse(&get, "VALIDATION_FAILURES_PER_MINUTE")?,
@@ -614,6 +638,25 @@ impl Config {
                     "{name} is the development default; set a real secret in production"
                 )));
             }
+        }
+        // Read here so that a wrong key stops the start, and the message never echoes it.
+        if let Some(seed) = &self.licensing.signing_key
+            && decoded_len(seed.expose_secret()) != Some(32)
+        {
+            return Err(ConfigError(
+                "LICENSE_SIGNING_KEY must be base64 of a 32-byte Ed25519 seed".into(),
+            ));
+        }
+        if self
+            .licensing
+            .retired_signing_keys
+            .iter()
+            .any(|key| decoded_len(key) != Some(32))
+        {
+            return Err(ConfigError(
+                "LICENSE_SIGNING_KEYS_RETIRED: each must be base64 of a 32-byte Ed25519 public key"
+                    .into(),
+            ));
         }
         if self.database.acquire_timeout_seconds == 0 {
             return Err(ConfigError(
@@ -712,6 +755,14 @@ fn parse<T: std::str::FromStr>(
     raw.trim()
         .parse()
         .map_err(|_| ConfigError(format!("{name}: cannot read `{raw}`")))
+}
+
+/// How many bytes standard base64 (padded) decodes to, if it is base64 at all.
+fn decoded_len(encoded: &str) -> Option<usize> {
+    data_encoding::BASE64
+        .decode(encoded.as_bytes())
+        .ok()
+        .map(|bytes| bytes.len())
 }
 
 fn parse_key_list(raw: &str) -> Result<Vec<(String, SecretString)>, ConfigError> {
@@ -815,6 +866,23 @@ mod tests {
         ] {
             let err = config_with(&[(name, value)]).expect_err("refused");
             assert!(err.0.contains(name), "{}", err.0);
+        }
+    }
+
+    #[test]
+    fn a_wrong_license_signing_key_stops_the_start_without_being_printed() {
+        let seed = data_encoding::BASE64.encode(&[7u8; 32]);
+        let config = config_with(&[("LICENSE_SIGNING_KEY", seed.as_str())]).expect("valid");
+        assert!(config.licensing.signing_key.is_some());
+        assert!(!format!("{config:?}").contains(&seed));
+        for (name, value) in [
+            ("LICENSE_SIGNING_KEY", "c2hvcnQtc2VjcmV0LXNlZWQ="),
+            ("LICENSE_SIGNING_KEY", "not base64 at all!"),
+            ("LICENSE_SIGNING_KEYS_RETIRED", "AAAA"),
+        ] {
+            let err = config_with(&[(name, value)]).expect_err("refused");
+            assert!(err.0.contains(name), "{}", err.0);
+            assert!(!err.0.contains(value), "{}", err.0);
         }
     }
 

@@ -68,6 +68,11 @@ text_enum!(
         Overdue => "OVERDUE",
         /// The first request sent with this `Idempotency-Key` is still running.
         IdempotencyKeyInFlight => "IDEMPOTENCY_KEY_IN_FLIGHT",
+        /// A license file was asked for a fingerprint that is not a live runtime node of the
+        /// license: none is activated, this one is not, or it missed its heartbeat.
+        NoMachine => "NO_MACHINE",
+        FingerprintScopeMismatch => "FINGERPRINT_SCOPE_MISMATCH",
+        HeartbeatDead => "HEARTBEAT_DEAD",
     }
 );
 
@@ -371,6 +376,9 @@ impl ConflictReason {
             Self::IdempotencyKeyInFlight => {
                 "the first request with this Idempotency-Key is still running: retry shortly"
             }
+            Self::NoMachine => "the license has no activated runtime node",
+            Self::FingerprintScopeMismatch => "this fingerprint is not activated on the license",
+            Self::HeartbeatDead => "the runtime node missed its heartbeat deadline",
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::db::{self, StatementCounter};
 use crate::domain::accounts::service::{BootstrapAdmin, ensure_admin};
 use crate::domain::entitlements::cache::EntitlementCache;
+use crate::domain::license_files::signing::LicenseSigner;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::domain::mail;
 use crate::domain::plans::seed::seed_plans;
@@ -195,6 +196,10 @@ pub async fn connect(config: Config) -> anyhow::Result<(AppState, StatementCount
         clock,
         jwt: JwtKeys::from_config(&config.auth),
         license_keys: LicenseKeys::new(config.auth.license_key_secret.clone()),
+        license_signer: LicenseSigner::from_config(
+            &config.licensing,
+            &config.auth.license_key_secret,
+        )?,
         bus,
         guesses,
         doors,

@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::billing::provider::PaymentProvider;
 use crate::domain::entitlements::cache::EntitlementCache;
+use crate::domain::license_files::signing::LicenseSigner;
 use crate::domain::licenses::keys::LicenseKeys;
 use crate::domain::sessions::liveness::Liveness;
 use crate::domain::validation::lookup::LicenseLookup;
@@ -26,6 +27,8 @@ pub struct Shared {
     pub clock: Clock,
     pub jwt: JwtKeys,
     pub license_keys: LicenseKeys,
+    /// Signs license files and nonce-bound validation answers.
+    pub license_signer: LicenseSigner,
     /// Finds a license by key digest for validation, batching concurrent lookups.
     pub license_lookup: LicenseLookup,
     pub bus: EventBus,

@@ -23,6 +23,7 @@ mod idempotency;
 mod instance_logs;
 mod instances;
 mod isolation;
+mod license_files;
 mod license_pages;
 mod license_queries;
 mod license_status;

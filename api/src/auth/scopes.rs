@@ -143,10 +143,14 @@ pub fn read_need(type_name: &str) -> Option<Need> {
         .or_else(|| type_name.strip_suffix("Edge"))
         .unwrap_or(type_name);
     let scope = match base {
-        "License" | "LicenseEvent" | "LicenseStatus" | "ValidationResult" => S::LicensesRead,
+        "License"
+        | "LicenseEvent"
+        | "LicenseStatus"
+        | "ValidationResult"
+        | "ValidationSignature" => S::LicensesRead,
         "Assignment" | "AssignmentEvent" | "ReleasedSurplus" => S::SeatsRead,
         "User" | "Invitation" | "DeveloperEvent" => S::MembersRead,
-        "RuntimeNode" | "RuntimeNodeEvent" | "CheckInResult" => S::NodesRead,
+        "RuntimeNode" | "RuntimeNodeEvent" | "CheckInResult" | "LicenseFile" => S::NodesRead,
         "Instance"
         | "InstanceEvent"
         | "InstanceLog"
@@ -170,7 +174,9 @@ pub fn read_need(type_name: &str) -> Option<Need> {
             S::PlatformRead
         }
         "QueryRoot" | "MutationRoot" | "SubscriptionRoot" | "PageInfo" | "Plan" | "PlanPrice"
-        | "PlanChange" | "MoneyAmount" | "LicenseKeyPayload" => return Some(Need::Nothing),
+        | "PlanChange" | "MoneyAmount" | "LicenseKeyPayload" | "LicenseSigningKey" => {
+            return Some(Need::Nothing);
+        }
         "SignupPayload" | "AuthPayload" | "ApiToken" | "CreatedApiToken" => {
             return Some(Need::Person);
         }
@@ -195,9 +201,11 @@ pub fn write_need(mutation: &str) -> Option<Need> {
         | "changePlan" => S::LicensesWrite,
         "assignSeat" | "unassignSeat" | "revokeSeat" => S::SeatsWrite,
         "inviteMember" | "revokeInvitation" | "removeMember" => S::MembersWrite,
-        "activateRuntimeNode" | "checkIn" | "deactivateRuntimeNode" | "replaceRuntimeNode" => {
-            S::NodesWrite
-        }
+        "activateRuntimeNode"
+        | "checkIn"
+        | "deactivateRuntimeNode"
+        | "replaceRuntimeNode"
+        | "checkoutLicenseFile" => S::NodesWrite,
         "createInstance"
         | "markInstanceRunning"
         | "suspendInstance"

@@ -9,6 +9,7 @@
 //! - `validation`: `validateLicense`, the hot path, and refusing key guessers.
 //! - `seats`: who may use a license.
 //! - `nodes`: runtime nodes and their heartbeats.
+//! - `license_files`: signed license files that verify offline, and signed validation answers.
 //! - `pools`: shared database pools and placing instances in them.
 //! - `instances`: customer instances and their state machine.
 //! - `instance_tokens`: credentials an instance presents.
@@ -33,6 +34,7 @@ pub mod entitlements;
 pub mod instance_logs;
 pub mod instance_tokens;
 pub mod instances;
+pub mod license_files;
 pub mod licenses;
 pub mod mail;
 pub mod members;

@@ -34,6 +34,7 @@ use crate::domain::instance_logs::schema::{InstanceLogsMutation, InstanceLogsQue
 use crate::domain::instance_tokens::schema::{InstanceTokensMutation, InstanceTokensQuery};
 use crate::domain::instances::loaders::InstancesByDeveloper;
 use crate::domain::instances::schema::{InstancesMutation, InstancesQuery};
+use crate::domain::license_files::schema::{LicenseFilesMutation, LicenseFilesQuery};
 use crate::domain::licenses::loaders::{LicenseById, LicensesByDeveloper};
 use crate::domain::licenses::schema::{LicensesMutation, LicensesQuery, LicensesSubscription};
 use crate::domain::mail::schema::MailQuery;
@@ -65,6 +66,7 @@ pub struct QueryRoot(
     PlansQuery,
     LicensesQuery,
     ValidationQuery,
+    LicenseFilesQuery,
     AuditQuery,
     PoolsQuery,
     InstancesQuery,
@@ -92,6 +94,7 @@ pub struct MutationRoot(
     BillingMutation,
     CreditsMutation,
     NodesMutation,
+    LicenseFilesMutation,
     PoolsMutation,
     InstancesMutation,
     InstanceTokensMutation,

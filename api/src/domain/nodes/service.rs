@@ -67,7 +67,7 @@ fn usable_or_conflict(license: &licenses::Model, now: DateTime<Utc>) -> AppResul
 
 /// The license a presented key opens. Sources that fail too often are refused first, and a
 /// miss counts against them.
-async fn license_by_key(actor: &Actor, key: &str) -> AppResult<Option<licenses::Model>> {
+pub(crate) async fn license_by_key(actor: &Actor, key: &str) -> AppResult<Option<licenses::Model>> {
     let app = &actor.app;
     let found = Licenses::find()
         .filter(licenses::Column::KeyHash.eq(app.license_keys.digest(key)))

@@ -1,6 +1,8 @@
 use super::service::{self, ValidatedLicense};
 use super::verdict::ValidationCode;
 use crate::auth::{Actor, Audience, Caller};
+use crate::domain::license_files::answers::{Asked, Nonce, sign_validation};
+use crate::domain::license_files::schema::ValidationSignature;
 use crate::domain::licenses::model::LicenseState;
 use crate::domain::plans::loaders::EntitlementsByPlan;
 use crate::domain::plans::schema::Entitlements;
@@ -67,6 +69,8 @@ pub struct ValidationResult {
     detail: String,
     /// Null when the key matched no license.
     license: Option<LicenseStatus>,
+    /// With a `nonce`: this answer signed over it, so a recorded answer cannot be replayed.
+    signature: Option<ValidationSignature>,
 }
 
 impl ValidationResult {
@@ -78,6 +82,7 @@ impl ValidationResult {
             license: found
                 .license
                 .and_then(|l| shown(&key_bearer(actor, l.id), l)),
+            signature: None,
         }
     }
 }
@@ -89,19 +94,34 @@ pub struct ValidationQuery;
 impl ValidationQuery {
     /// Checks a license key (the key is the credential; no sign-in). With a fingerprint it also
     /// checks that node; with a product, that the license covers it. An unknown key and a
-    /// wrong key answer alike: NOT_FOUND.
+    /// wrong key answer alike: NOT_FOUND. With a `nonce` (8 to 128 printable ASCII characters,
+    /// fresh for each call), the answer carries `signature`: its decisive fields, the nonce and
+    /// the time, signed with the key `licenseSigningKey` publishes.
     async fn validate_license(
         &self,
         ctx: &Context<'_>,
         key: String,
         fingerprint: Option<String>,
         product: Option<String>,
+        nonce: Option<String>,
     ) -> Result<ValidationResult> {
         let actor = ctx.actor()?;
-        let found =
-            service::validate_guarded(actor, &key, fingerprint.as_deref(), product.as_deref())
-                .await?;
-        Ok(ValidationResult::from_validation(actor, found))
+        let nonce = nonce.map(Nonce::parse).transpose()?;
+        let (fingerprint, product) = (fingerprint.as_deref(), product.as_deref());
+        let found = service::validate_guarded(actor, &key, fingerprint, product).await?;
+        let signature = nonce.map(|nonce| {
+            let asked = Asked {
+                key: &key,
+                fingerprint,
+                product,
+            };
+            let signer = &actor.app.license_signer;
+            sign_validation(signer, actor.now, &nonce, &asked, &found).into()
+        });
+        Ok(ValidationResult {
+            signature,
+            ..ValidationResult::from_validation(actor, found)
+        })
     }
 }
 

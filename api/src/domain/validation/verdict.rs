@@ -30,7 +30,8 @@ text_enum!(
 );
 
 impl ValidationCode {
-    /// Why a license that is not usable refuses a change (activating a node on it).
+    /// Why a license (or a node on it) that is not usable refuses a change: activating a node
+    /// on it, checking out a license file for a node.
     pub fn conflict_reason(self) -> ConflictReason {
         match self {
             Self::Expired => ConflictReason::Expired,
@@ -38,6 +39,10 @@ impl ValidationCode {
             Self::Suspended => ConflictReason::Suspended,
             Self::Revoked => ConflictReason::Revoked,
             Self::Overdue => ConflictReason::Overdue,
+            Self::NoMachine => ConflictReason::NoMachine,
+            Self::FingerprintScopeMismatch => ConflictReason::FingerprintScopeMismatch,
+            Self::HeartbeatDead => ConflictReason::HeartbeatDead,
+            Self::TooManyMachines => ConflictReason::TooManyMachines,
             _ => ConflictReason::LicenseNotUsable,
         }
     }
