@@ -37,6 +37,36 @@ const DEVELOPER_SCOPES: &[&str] = &[
     "webhooks:write",
 ];
 
+/// Every scope a developer may grant, each the only scope of one token in the isolation walk.
+const EACH_SCOPE: &[&str] = &[
+    "licenses:read",
+    "licenses:write",
+    "seats:read",
+    "seats:write",
+    "members:read",
+    "members:write",
+    "nodes:read",
+    "nodes:write",
+    "instances:read",
+    "instances:write",
+    "usage:read",
+    "usage:write",
+    "plans:write",
+    "billing:read",
+    "billing:write",
+    "audit:read",
+    "webhooks:read",
+    "webhooks:write",
+];
+
+/// Whether a token holding only `held` holds `needed` (a write scope grants its domain's read).
+fn grants(held: &str, needed: &str) -> bool {
+    held == needed
+        || held
+            .strip_suffix(":write")
+            .is_some_and(|domain| needed.strip_suffix(":read") == Some(domain))
+}
+
 /// How many types deep the isolation walk follows object fields (fewer when a field's
 /// selection would pass the cost limits).
 const ISOLATION_DEPTH: usize = 4;
@@ -472,6 +502,22 @@ async fn audit_events(app: &TestApp, admin: &str, tenants: &mut [&mut Tenant]) {
     }
 }
 
+/// A token of `developer` for each scope of `EACH_SCOPE`, holding that scope alone.
+async fn one_scope_tokens(app: &TestApp, developer: &str) -> Vec<(&'static str, String)> {
+    let mut tokens = Vec::new();
+    for scope in EACH_SCOPE {
+        let made = ok(
+            app,
+            "mutation($s: [String!]!) { createApiToken(input: { name: \"one scope\", scopes: $s }) { token } }",
+            json!({ "s": [scope] }),
+            Some(developer),
+        )
+        .await;
+        tokens.push((*scope, text(&made["createApiToken"]["token"])));
+    }
+    tokens
+}
+
 /// Fills arguments with the other tenant's identifiers: ids of every kind in turn (and some of
 /// the caller's own), emails, fingerprints, key prefixes, cursors that point at its rows. A
 /// mutation is tried with the other's ids of the kind its argument names only (all of them
@@ -710,13 +756,19 @@ async fn no_caller_reaches_another_tenants_data_by_any_field() {
     ];
     let mut findings = Vec::new();
     let mut seen_by_developer = String::new();
-    // Every caller's queries first, then its mutations (which may add to Alice's data).
+    // Every caller's queries first, then its mutations (which may add to Alice's data). A token
+    // of each scope alone walks them too, after the others: it reaches nothing of Bob's, and is
+    // never refused a scope it holds. (Subscriptions are refused or granted by the same check
+    // before they start; the callers above open them all.) Those tokens are made after the
+    // developer's queries, which saw the tenant's first pages as they were.
+    let mut scoped_tokens = Vec::new();
     for op in [Operation::Query, Operation::Mutation] {
         for (who, token) in &callers {
             let walk = IsolationWalk {
                 app: &app,
                 who,
                 token: *token,
+                held: None,
                 own: &alice,
                 other: &bob,
             };
@@ -725,6 +777,21 @@ async fn no_caller_reaches_another_tenants_data_by_any_field() {
             if *who == "alice's developer token" {
                 seen_by_developer += &seen;
             }
+            if op == Operation::Query && *who == "alice's developer token" {
+                scoped_tokens = one_scope_tokens(&app, &alice.developer.token).await;
+            }
+        }
+        for (scope, token) in &scoped_tokens {
+            let who = format!("alice's {scope} API token");
+            let walk = IsolationWalk {
+                app: &app,
+                who: &who,
+                token: Some(token),
+                held: Some(scope),
+                own: &alice,
+                other: &bob,
+            };
+            findings.extend(walk.run(op).await.0);
         }
     }
     // The walk reaches the caller's own data at every kind of row, so finding none of the other
@@ -765,6 +832,8 @@ struct IsolationWalk<'a> {
     app: &'a TestApp,
     who: &'a str,
     token: Option<&'a str>,
+    /// The one scope of a token caller walked for it.
+    held: Option<&'a str>,
     own: &'a Tenant,
     other: &'a Tenant,
 }
@@ -822,6 +891,7 @@ impl IsolationWalk<'_> {
             .await;
         let mut findings = Vec::new();
         let mut seen = String::new();
+        let mut refused_for_scope = 0;
         for (query, variables, answer) in answers {
             let answer = match answer {
                 Ok(answer) => answer,
@@ -836,6 +906,20 @@ impl IsolationWalk<'_> {
             let body = answer.json();
             let leaks = leaked(&body, &variables.to_string(), &self.other.marks);
             let fault = answer.status >= 500 || answer.codes().iter().any(|c| c == "INTERNAL");
+            let wrongly_refused: Vec<&str> = body["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["extensions"]["requiredScope"].as_str())
+                .filter(|needed| self.held.is_some_and(|held| grants(held, needed)))
+                .collect();
+            refused_for_scope +=
+                usize::from(body["errors"][0]["extensions"]["requiredScope"].is_string());
+            if !wrongly_refused.is_empty() {
+                findings.push(format!(
+                    "{who}: {query}\n  refused {wrongly_refused:?}, which it holds"
+                ));
+            }
             if !leaks.is_empty() || fault {
                 findings.push(format!(
                     "{who}: {query}\n  variables {}\n  status {} answer {}\n  {}'s: {leaks:?}",
@@ -846,6 +930,11 @@ impl IsolationWalk<'_> {
                 ));
             }
             seen += &body.to_string();
+        }
+        if self.held.is_some() && op == Operation::Query && refused_for_scope == 0 {
+            findings.push(format!(
+                "{who}: no query was refused for a scope it lacks: the scope check did not run"
+            ));
         }
         let (reached, missed) = schema.reach(op, ISOLATION_DEPTH);
         let own = self.own.marks.iter().filter(|m| seen.contains(m.as_str()));
