@@ -49,7 +49,6 @@ enum Users {
 
 #[derive(DeriveIden)]
 enum MailOutbox {
-    Table,
     Id,
     Kind,
     Recipient,
@@ -266,62 +265,44 @@ async fn mail_kinds(manager: &SchemaManager<'_>, kinds: &[&str]) -> Result<(), D
         .await?;
         return Ok(());
     }
-    let next = Alias::new("mail_outbox_next");
-    manager
-        .create_table(
-            Table::create()
-                .table(next.clone())
-                .col(id_pk(MailOutbox::Id))
-                .col(text(MailOutbox::Kind))
-                .col(text(MailOutbox::Recipient))
-                .col(text(MailOutbox::Subject))
-                .col(text(MailOutbox::BodyText))
-                .col(text_null(MailOutbox::Link))
-                .col(text_null(MailOutbox::LinkToken))
-                .col(text(MailOutbox::Status))
-                .col(
-                    ColumnDef::new(MailOutbox::Attempts)
-                        .integer()
-                        .not_null()
-                        .default(0),
-                )
-                .col(timestamp(MailOutbox::NextAttemptAt))
-                .col(text_null(MailOutbox::LastError))
-                .col(timestamp(MailOutbox::CreatedAt))
-                .col(timestamp_null(MailOutbox::SentAt))
-                .check(one_of("kind", kinds))
-                .check(one_of("status", &["pending", "sent", "failed", "logged"]))
-                .check(Expr::cust("attempts >= 0"))
-                .check(Expr::cust("link_token IS NULL OR link IS NOT NULL"))
-                .check(Expr::cust("link_token IS NULL OR status = 'pending'"))
-                .to_owned(),
+    // One call, so every statement runs on the same connection and sees the others' schema.
+    let create_next = Table::create()
+        .table(Alias::new("mail_outbox_next"))
+        .col(id_pk(MailOutbox::Id))
+        .col(text(MailOutbox::Kind))
+        .col(text(MailOutbox::Recipient))
+        .col(text(MailOutbox::Subject))
+        .col(text(MailOutbox::BodyText))
+        .col(text_null(MailOutbox::Link))
+        .col(text_null(MailOutbox::LinkToken))
+        .col(text(MailOutbox::Status))
+        .col(
+            ColumnDef::new(MailOutbox::Attempts)
+                .integer()
+                .not_null()
+                .default(0),
         )
-        .await?;
-    db.execute_unprepared(
-        "INSERT INTO mail_outbox_next (id, kind, recipient, subject, body_text, link, link_token, \
-         status, attempts, next_attempt_at, last_error, created_at, sent_at) \
-         SELECT id, kind, recipient, subject, body_text, link, link_token, status, attempts, \
-         next_attempt_at, last_error, created_at, sent_at FROM mail_outbox",
-    )
+        .col(timestamp(MailOutbox::NextAttemptAt))
+        .col(text_null(MailOutbox::LastError))
+        .col(timestamp(MailOutbox::CreatedAt))
+        .col(timestamp_null(MailOutbox::SentAt))
+        .check(one_of("kind", kinds))
+        .check(one_of("status", &["pending", "sent", "failed", "logged"]))
+        .check(Expr::cust("attempts >= 0"))
+        .check(Expr::cust("link_token IS NULL OR link IS NOT NULL"))
+        .check(Expr::cust("link_token IS NULL OR status = 'pending'"))
+        .to_string(SqliteQueryBuilder);
+    let columns = "id, kind, recipient, subject, body_text, link, link_token, status, attempts, \
+                   next_attempt_at, last_error, created_at, sent_at";
+    db.execute_unprepared(&format!(
+        "{create_next}; \
+         INSERT INTO mail_outbox_next ({columns}) SELECT {columns} FROM mail_outbox; \
+         DROP TABLE mail_outbox; \
+         ALTER TABLE mail_outbox_next RENAME TO mail_outbox; \
+         CREATE INDEX mail_outbox_due_idx ON mail_outbox (next_attempt_at, id) \
+             WHERE status = 'pending'; \
+         CREATE INDEX mail_outbox_status_idx ON mail_outbox (status, id);"
+    ))
     .await?;
-    manager
-        .drop_table(Table::drop().table(MailOutbox::Table).to_owned())
-        .await?;
-    db.execute_unprepared("ALTER TABLE mail_outbox_next RENAME TO mail_outbox")
-        .await?;
-    db.execute_unprepared(
-        "CREATE INDEX mail_outbox_due_idx ON mail_outbox (next_attempt_at, id) \
-         WHERE status = 'pending'",
-    )
-    .await?;
-    manager
-        .create_index(
-            Index::create()
-                .name("mail_outbox_status_idx")
-                .table(MailOutbox::Table)
-                .col(MailOutbox::Status)
-                .col(MailOutbox::Id)
-                .to_owned(),
-        )
-        .await
+    Ok(())
 }
