@@ -51,6 +51,7 @@ use crate::domain::sessions::schema::SessionsMutation;
 use crate::domain::usage::loaders::{UsageNowByDeveloper, UsageSeries};
 use crate::domain::usage::schema::{UsageMutation, UsageQuery, UsageSubscription};
 use crate::domain::validation::schema::{ValidationQuery, ValidationSubscription};
+use crate::domain::webhooks::schema::{WebhooksMutation, WebhooksQuery};
 use crate::state::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -69,6 +70,7 @@ pub struct QueryRoot(
     InstancesQuery,
     InstanceTokensQuery,
     ApiTokensQuery,
+    WebhooksQuery,
     InstanceLogsQuery,
     UsageQuery,
     EntitlementsQuery,
@@ -95,6 +97,7 @@ pub struct MutationRoot(
     InstancesMutation,
     InstanceTokensMutation,
     ApiTokensMutation,
+    WebhooksMutation,
     InstanceLogsMutation,
     UsageMutation,
     EntitlementsMutation,
