@@ -65,7 +65,7 @@ pub async fn create(actor: &Actor, new: NewEndpoint) -> AppResult<WithSecret> {
     let owner = require_owner(actor)?;
     let url = checked_url(actor, &new.url).await?;
     let event_types = model::stored_event_types(&new.event_types)?;
-    let description = checked_description(new.description)?;
+    let description = checked_description(new.description)?.filter(|d| !d.is_empty());
     let mut uow = UnitOfWork::begin(actor).await?;
     lock_owner(&uow, owner).await?;
     let held = WebhookEndpoints::find()
@@ -133,8 +133,9 @@ pub async fn update(
     if let Some(event_types) = event_types {
         endpoint.event_types = Set(event_types);
     }
-    if description.is_some() {
-        endpoint.description = Set(description);
+    if let Some(description) = description {
+        // Empty text clears it.
+        endpoint.description = Set((!description.is_empty()).then_some(description));
     }
     match changes.enabled {
         Some(true) if !found.enabled => {
