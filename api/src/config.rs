@@ -322,6 +322,31 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "published events older than this are deleted from the event log by the scheduler; a subscription cannot resume from before them",
     ),
     (
+        "WEBHOOK_POLL_MILLIS",
+        "5000",
+        "how often a gateway looks for webhook deliveries that are due (and at once when it commits one); 0: this gateway delivers none",
+    ),
+    (
+        "WEBHOOK_RETRY_BASE_SECONDS",
+        "30",
+        "longest wait after a delivery's first failed attempt, doubling after each one up to 12 hours; each wait is drawn at random below it (full jitter)",
+    ),
+    (
+        "WEBHOOK_RETRY_FOR_SECONDS",
+        "259200",
+        "how long a delivery is retried (three days) before it is given up as `dead`",
+    ),
+    (
+        "WEBHOOK_DISABLE_AFTER_SECONDS",
+        "432000",
+        "an endpoint whose deliveries have failed without a success for this long (five days) is disabled and its owner mailed",
+    ),
+    (
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        "false",
+        "let endpoints resolve to loopback, private, link-local and other internal addresses (refused otherwise, at registration and at each delivery)",
+    ),
+    (
         "TEST_CLOCK",
         "false",
         "allow admins to move this gateway's clock forward (`advanceTestClock`), for sandboxes; refused in production",
@@ -351,6 +376,30 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub retention: RetentionConfig,
     pub billing: BillingConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebhooksConfig {
+    /// How often the delivery worker looks for due deliveries; 0: this process delivers none.
+    pub poll_millis: u64,
+    /// The longest wait after a first failed attempt; doubled after each further one.
+    pub retry_base_seconds: u64,
+    /// How long after it is queued a delivery is still retried.
+    pub retry_for_seconds: u64,
+    /// How long an endpoint may fail without a success before it is disabled.
+    pub disable_after_seconds: u64,
+    /// Whether endpoints may resolve to internal addresses.
+    pub allow_private_targets: bool,
+}
+
+impl WebhooksConfig {
+    /// Until when a delivery queued at `now` is retried.
+    pub fn retry_until(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        chrono::Duration::try_seconds(i64::try_from(self.retry_for_seconds).unwrap_or(i64::MAX))
+            .and_then(|window| now.checked_add_signed(window))
+            .unwrap_or(now)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -614,6 +663,13 @@ impl Config {
                     }
                 },
             },
+            webhooks: WebhooksConfig {
+                poll_millis: parse(&get, "WEBHOOK_POLL_MILLIS")?,
+                retry_base_seconds: parse(&get, "WEBHOOK_RETRY_BASE_SECONDS")?,
+                retry_for_seconds: parse(&get, "WEBHOOK_RETRY_FOR_SECONDS")?,
+                disable_after_seconds: parse(&get, "WEBHOOK_DISABLE_AFTER_SECONDS")?,
+                allow_private_targets: parse(&get, "WEBHOOK_ALLOW_PRIVATE_TARGETS")?,
+            },
         };
         config.check()?;
         Ok(config)
@@ -715,6 +771,25 @@ impl Config {
             return Err(ConfigError(
                 "WS_SEND_TIMEOUT_SECONDS must be positive".into(),
             ));
+        }
+        let webhooks = &self.webhooks;
+        if webhooks.retry_base_seconds == 0 {
+            return Err(ConfigError(
+                "WEBHOOK_RETRY_BASE_SECONDS must be positive".into(),
+            ));
+        }
+        // Ten years at most: every time derived from these stays far inside the calendar.
+        for (name, seconds) in [
+            ("WEBHOOK_RETRY_FOR_SECONDS", webhooks.retry_for_seconds),
+            (
+                "WEBHOOK_DISABLE_AFTER_SECONDS",
+                webhooks.disable_after_seconds,
+            ),
+            ("WEBHOOK_RETRY_BASE_SECONDS", webhooks.retry_base_seconds),
+        ] {
+            if !(1..=315_360_000).contains(&seconds) {
+                return Err(ConfigError(format!("{name} must be 1 to 315360000")));
+            }
         }
         let retention = &self.retention;
         if retention.instance_log_days < 1

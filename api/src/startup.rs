@@ -15,6 +15,7 @@ use crate::domain::plans::seed::seed_plans;
 use crate::domain::scheduler;
 use crate::domain::sessions::liveness::Liveness;
 use crate::domain::validation::lookup::LicenseLookup;
+use crate::domain::webhooks;
 use crate::events::EventBus;
 use crate::graphql::{AppSchema, build_schema};
 use crate::http::{DocumentCache, HttpState, router};
@@ -130,6 +131,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .await
         .map_err(|e| anyhow::anyhow!("creating the first admin failed: {e:?}"))?;
     mail::delivery::start(&state).await?;
+    webhooks::delivery::start(&state).await?;
     scheduler::runner::start(&state).await?;
     let schema = build_schema(&state);
     let router = router(HttpState {

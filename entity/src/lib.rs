@@ -35,4 +35,6 @@ pub mod usage_events;
 pub mod usage_metrics;
 pub mod usage_rollups;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 pub mod webhook_events;

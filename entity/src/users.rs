@@ -50,6 +50,8 @@ pub enum Relation {
     UsageEvents,
     #[sea_orm(has_many = "super::usage_rollups::Entity")]
     UsageRollups,
+    #[sea_orm(has_many = "super::webhook_endpoints::Entity")]
+    WebhookEndpoints,
 }
 
 impl Related<super::account_tokens::Entity> for Entity {
@@ -139,6 +141,12 @@ impl Related<super::usage_events::Entity> for Entity {
 impl Related<super::usage_rollups::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::UsageRollups.def()
+    }
+}
+
+impl Related<super::webhook_endpoints::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::WebhookEndpoints.def()
     }
 }
 

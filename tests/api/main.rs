@@ -49,4 +49,5 @@ mod stripe_provider;
 mod total_count;
 mod usage;
 mod validation_batches;
+mod webhooks_out;
 mod websocket;

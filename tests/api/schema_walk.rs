@@ -21,6 +21,8 @@ use uuid::Uuid;
 const GENEROUS: &[(&str, &str)] = &[
     ("AUTH_ATTEMPTS_PER_MINUTE", "1000000"),
     ("VALIDATION_FAILURES_PER_MINUTE", "1000000"),
+    // Tenants' webhook endpoints point at a closed loopback port.
+    ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
 ];
 
 /// Every scope a developer's token may carry (the platform's are an admin's).
@@ -440,6 +442,32 @@ async fn tenant(app: &TestApp, admin: &str, name: &'static str) -> Tenant {
     }
     let [api_token, reading_token] = <[String; 2]>::try_from(api_tokens).expect("two tokens");
 
+    // A webhook endpoint for every event, and a delivery to it.
+    let hook = ok(
+        app,
+        "mutation($u: String!) { createWebhookEndpoint(input: { url: $u, eventTypes: [\"*\"] }) { secret webhookEndpoint { id url } } }",
+        json!({ "u": format!("http://127.0.0.1:9/{}", tag("hook")) }),
+        dev,
+    )
+    .await;
+    let hook = &hook["createWebhookEndpoint"];
+    let endpoint = text(&hook["webhookEndpoint"]["id"]);
+    let tried = ok(
+        app,
+        "mutation($e: UUID!) { testWebhookEndpoint(id: $e) { id } }",
+        json!({ "e": endpoint }),
+        dev,
+    )
+    .await;
+    let delivery = text(&tried["testWebhookEndpoint"]["id"]);
+    ids.extend([
+        ("webhook", endpoint.clone()),
+        ("delivery", delivery.clone()),
+    ]);
+    marks.extend([endpoint, delivery, text(&hook["webhookEndpoint"]["url"])]);
+    let webhook_secret = text(&hook["secret"]);
+    marks.push(webhook_secret.clone());
+
     Tenant {
         name,
         instance,
@@ -450,6 +478,7 @@ async fn tenant(app: &TestApp, admin: &str, name: &'static str) -> Tenant {
             instance_token.clone(),
             api_token.clone(),
             reading_token.clone(),
+            webhook_secret,
         ],
         instance_token,
         api_token,
@@ -658,6 +687,8 @@ impl Filler for Probe<'_> {
 /// The words that name what an id is, most specific first: `revokeInstanceToken(id)` takes a
 /// token, not an instance.
 const KINDS: &[&str] = &[
+    "delivery",
+    "webhook",
     "token",
     "node",
     "invitation",

@@ -170,6 +170,7 @@ pub fn read_need(type_name: &str) -> Option<Need> {
         | "CreditEntry"
         | "HostedSession" => S::BillingRead,
         "AuditEvent" => S::AuditRead,
+        "WebhookEndpoint" | "WebhookEndpointWithSecret" | "WebhookDelivery" => S::WebhooksRead,
         "DatabasePool" | "PoolEvent" | "SchedulerJob" | "JobRun" | "Mail" | "TestClockAdvance" => {
             S::PlatformRead
         }
@@ -230,6 +231,12 @@ pub fn write_need(mutation: &str) -> Option<Need> {
         | "discardFailedWebhook"
         | "spendCredits"
         | "addCredits" => S::BillingWrite,
+        "createWebhookEndpoint"
+        | "updateWebhookEndpoint"
+        | "deleteWebhookEndpoint"
+        | "rotateWebhookSecret"
+        | "resendWebhook"
+        | "testWebhookEndpoint" => S::WebhooksWrite,
         "createDatabasePool" | "updateDatabasePool" | "advanceTestClock" => S::PlatformWrite,
         "signup"
         | "login"

@@ -24,6 +24,7 @@
 //! - `mail`: the outbox and its delivery (SMTP, or the log).
 //! - `members`: a developer's team: invitations, members, removing them.
 //! - `scheduler`: jobs that move licenses through time and prune old rows.
+//! - `webhooks`: endpoints that receive events, the outbox of deliveries and its worker.
 
 pub mod accounts;
 pub mod api_tokens;
@@ -46,3 +47,4 @@ pub mod seats;
 pub mod sessions;
 pub mod usage;
 pub mod validation;
+pub mod webhooks;

@@ -6,6 +6,7 @@
 
 use super::bus::{CHANNEL, DomainEvent};
 use crate::auth::{Actor, ActorType};
+use crate::domain::webhooks::outbox::{self as webhook_outbox, FanOut};
 use crate::error::{AppError, AppResult, ConflictReason};
 use entity::{audit_events, event_log, prelude::AuditEvents, prelude::EventLog};
 use sea_orm::{
@@ -183,6 +184,13 @@ impl<'a> UnitOfWork<'a> {
             mut audits,
         } = self;
         let bus = &actor.app.bus;
+        // Deliveries to the webhook endpoints that want these events, written with them.
+        let webhooks = webhook_outbox::fan_out(
+            txn.get_database_backend(),
+            &events,
+            actor.now,
+            actor.app.config.webhooks.retry_until(actor.now),
+        );
         // Every audit row but the last statement's worth, as plain inserts.
         while audits.len() > AUDIT_ROWS_PER_STATEMENT {
             let rest = audits.split_off(AUDIT_ROWS_PER_STATEMENT);
@@ -194,7 +202,7 @@ impl<'a> UnitOfWork<'a> {
             // The last audit rows, the events' log rows and one NOTIFY of the highest position,
             // in one statement. NOTIFY inside the transaction is delivered by PostgreSQL at
             // commit, to every listening gateway including this one, and dropped on rollback.
-            if let Some(statement) = audit_and_log(audits, &events) {
+            if let Some(statement) = audit_and_log(audits, &events, webhooks) {
                 txn.execute_raw(statement).await?;
             }
             txn.commit().await?;
@@ -209,6 +217,14 @@ impl<'a> UnitOfWork<'a> {
                 EventLog::insert_many(events.iter().map(log_row))
                     .exec_without_returning(&txn)
                     .await?;
+            }
+            if let Some(out) = webhooks {
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    format!("WITH {} {}", out.events_cte, out.insert),
+                    out.values,
+                ))
+                .await?;
             }
             txn.commit().await?;
             bus.committed(&events);
@@ -253,11 +269,13 @@ fn shift_placeholders(sql: &str, by: usize) -> String {
     out
 }
 
-/// One PostgreSQL statement writing `audits` and the events' log rows and notifying the
-/// highest position written: data-modifying CTEs run whether or not their result is read.
+/// One PostgreSQL statement writing `audits`, the events' log rows and their webhook
+/// deliveries, and notifying the highest position written: data-modifying CTEs run whether or
+/// not their result is read.
 fn audit_and_log(
     audits: Vec<audit_events::ActiveModel>,
     events: &[DomainEvent],
+    webhooks: Option<FanOut>,
 ) -> Option<Statement> {
     let audit =
         (!audits.is_empty()).then(|| AuditEvents::insert_many(audits).build(DbBackend::Postgres));
@@ -277,6 +295,14 @@ fn audit_and_log(
         shift_placeholders(&logged.sql, values.len())
     ));
     values.extend(logged.values.map(|v| v.0).unwrap_or_default());
+    if let Some(out) = webhooks {
+        sql.push_str(&format!(
+            ", {}, webhook_deliveries_out AS ({}) ",
+            shift_placeholders(&out.events_cte, values.len()),
+            shift_placeholders(&out.insert, values.len()),
+        ));
+        values.extend(out.values);
+    }
     sql.push_str(&format!(
         "SELECT pg_notify(${}, max(position)::text) FROM logged",
         values.len() + 1

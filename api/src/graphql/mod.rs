@@ -53,6 +53,7 @@ use crate::domain::sessions::schema::SessionsMutation;
 use crate::domain::usage::loaders::{UsageNowByDeveloper, UsageSeries};
 use crate::domain::usage::schema::{UsageMutation, UsageQuery, UsageSubscription};
 use crate::domain::validation::schema::{ValidationQuery, ValidationSubscription};
+use crate::domain::webhooks::schema::{WebhooksMutation, WebhooksQuery};
 use crate::state::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -72,6 +73,7 @@ pub struct QueryRoot(
     InstancesQuery,
     InstanceTokensQuery,
     ApiTokensQuery,
+    WebhooksQuery,
     InstanceLogsQuery,
     UsageQuery,
     EntitlementsQuery,
@@ -99,6 +101,7 @@ pub struct MutationRoot(
     InstancesMutation,
     InstanceTokensMutation,
     ApiTokensMutation,
+    WebhooksMutation,
     InstanceLogsMutation,
     UsageMutation,
     EntitlementsMutation,

@@ -11,6 +11,7 @@ text_enum!(
         Invitation => "invitation",
         EmailVerification => "email_verification",
         PasswordReset => "password_reset",
+        WebhookEndpointDisabled => "webhook_endpoint_disabled",
     }
 );
 
