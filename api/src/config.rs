@@ -314,7 +314,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "RETENTION_WEBHOOK_DAYS",
         "30",
-        "handled payment webhooks received longer ago than this are deleted by the scheduler (dead letters are kept)",
+        "handled payment webhooks received, and webhooks sent (delivered or given up), longer ago than this are deleted by the scheduler (payment dead letters are kept)",
     ),
     (
         "EVENT_LOG_RETENTION_DAYS",

@@ -425,3 +425,65 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_its_owner_told() {
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].recipient, "unlucky@example.com");
 }
+
+#[tokio::test]
+async fn an_admins_endpoint_gets_each_developers_events_and_sent_webhooks_go_after_retention() {
+    let mut settings = QUICK.to_vec();
+    settings.extend([
+        ("TEST_CLOCK", "true"),
+        ("RETENTION_WEBHOOK_DAYS", "30"),
+        ("EVENT_LOG_RETENTION_DAYS", "365"),
+    ]);
+    let app = spawn_app_with(&settings).await;
+    let (receiver, base) = Receiver::start().await;
+    let admin = app.admin_token().await;
+    let dev = app.developer("watched@example.com", "pro").await;
+    let (everyone, _) = endpoint(&app, &admin, &format!("{base}/all"), &["license.updated"]).await;
+    let (own, _) = endpoint(
+        &app,
+        &dev.token,
+        &format!("{base}/own"),
+        &["license.updated"],
+    )
+    .await;
+
+    let out = app
+        .graphql(
+            UPDATE_NOTES,
+            json!({ "id": dev.license_id, "n": "watched" }),
+            Some(&dev.token),
+        )
+        .await;
+    assert!(out["errors"].is_null(), "{out}");
+    assert_eq!(receiver.wait_for("/all", 1).await.len(), 1);
+    assert_eq!(receiver.wait_for("/own", 1).await.len(), 1);
+    let sent = loop {
+        let listed = deliveries(&app, &admin, &everyone).await;
+        if listed.first().is_some_and(|d| d["status"] == "SUCCEEDED") {
+            break listed;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let sent_id = sent[0]["id"].clone();
+    // Once to each endpoint, however many branches could have matched it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.at("/all").len(), 1);
+    assert_eq!(deliveries(&app, &dev.token, &own).await.len(), 1);
+
+    let advance = "mutation($s: Int!) { advanceTestClock(seconds: $s) { now } }";
+    let day = 24 * 3600;
+    let kept = app
+        .graphql(advance, json!({ "s": 29 * day }), Some(&admin))
+        .await;
+    assert!(kept["errors"].is_null(), "{kept}");
+    let listed = deliveries(&app, &admin, &everyone).await;
+    assert!(listed.iter().any(|d| d["id"] == sent_id), "{listed:?}");
+    app.graphql(advance, json!({ "s": 2 * day }), Some(&admin))
+        .await;
+    let listed = deliveries(&app, &admin, &everyone).await;
+    assert!(
+        !listed.iter().any(|d| d["id"] == sent_id),
+        "a delivered webhook outlived its retention: {listed:?}"
+    );
+}

@@ -9,17 +9,13 @@
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { startGateway as startGatewayIn } from './gateway.mjs';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const gatewayBin = process.env.GATEWAY_BIN || join(repo, 'target', 'debug', 'gateway');
 const workDir = mkdtempSync(join(tmpdir(), 'realtime-test-'));
 const database = `sqlite://${join(workDir, 'g.db')}?mode=rwc`;
 let gateway; // { child, origin, exited, email?, password? }
@@ -27,34 +23,7 @@ let failed = false;
 
 // Starts the gateway on this test's database; resolves once it listens.
 function startGateway(run) {
-  const log = createWriteStream(join(workDir, `gateway-${run}.log`));
-  const child = spawn(gatewayBin, ['serve'], {
-    cwd: workDir,
-    env: { ...process.env, DATABASE_URL: database, HOST: '127.0.0.1', PORT: '0', APP_ENV: 'development' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr.pipe(log);
-  process.once('exit', () => child.kill('SIGKILL'));
-  const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
-  return new Promise((done, fail) => {
-    const found = { child, exited };
-    const timer = setTimeout(() => fail(new Error('the gateway did not start within 60 s')), 60_000);
-    exited.then(({ code }) => {
-      clearTimeout(timer);
-      fail(new Error(`the gateway exited with ${code} before listening`));
-    });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      log.write(`${line}\n`);
-      const admin = line.match(/^First start: created admin (\S+) with password (\S+)$/);
-      if (admin) [, found.email, found.password] = admin;
-      const listening = line.match(/^listening on (http:\/\/[^\s]+)/);
-      if (listening) {
-        found.origin = listening[1];
-        clearTimeout(timer);
-        done(found);
-      }
-    });
-  });
+  return startGatewayIn(workDir, database, run);
 }
 
 async function graphql(query, variables = {}, token) {

@@ -275,9 +275,12 @@ pub async fn get(
 /// Whether the operation a GET would run is a query. Unparsable documents count as queries:
 /// executing them only produces the parse error.
 fn is_read_only(request: &async_graphql::Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return true;
-    };
+    operation_type(request).is_none_or(|ty| ty == OperationType::Query)
+}
+
+/// The type of the operation `request` would run, if its document parses and names one.
+pub(super) fn operation_type(request: &async_graphql::Request) -> Option<OperationType> {
+    let document = async_graphql::parser::parse_query(&request.query).ok()?;
     let operation = match &document.operations {
         DocumentOperations::Single(op) => Some(op),
         DocumentOperations::Multiple(ops) => match request.operation_name.as_deref() {
@@ -286,7 +289,7 @@ fn is_read_only(request: &async_graphql::Request) -> bool {
             None => None,
         },
     };
-    operation.is_none_or(|op| op.node.ty == OperationType::Query)
+    operation.map(|op| op.node.ty)
 }
 
 /// The GraphQL-over-WebSocket protocol the client asks for, the first one we speak.

@@ -1,19 +1,20 @@
 //! Keeping tables within their retention: instance logs after `RETENTION_INSTANCE_LOG_DAYS`,
 //! raw usage events after `RETENTION_USAGE_EVENT_DAYS` of being received (their roll-ups are
 //! kept), handled payment webhooks after `RETENTION_WEBHOOK_DAYS` (dead letters are kept until an
-//! admin settles them), the event log after `EVENT_LOG_RETENTION_DAYS`, idempotency keys after
+//! admin settles them), webhooks sent (delivered or given up) after the same, the event log after `EVENT_LOG_RETENTION_DAYS`, idempotency keys after
 //! the day they answer for. Ids are time-ordered (UUIDv7), so "older than" is a range of the primary key and needs
 //! no index of its own. Deleted in bounded batches, so a backlog never holds one long
 //! transaction.
 
 use crate::auth::Actor;
 use crate::domain::billing::model::WebhookStatus;
+use crate::domain::webhooks::model::WebhookDeliveryStatus;
 use crate::error::AppResult;
 use crate::http::idempotency;
 use chrono::{DateTime, Duration, Utc};
 use entity::{
     event_log, event_log_state, idempotency_keys, instance_logs, prelude::*, usage_events,
-    webhook_events,
+    webhook_deliveries, webhook_events,
 };
 use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::Expr;
@@ -67,6 +68,21 @@ pub async fn prune(actor: &Actor) -> AppResult<u64> {
             .filter(webhook_events::Column::Id.is_in(ids))
             .exec(db)
     });
+    let settled = [
+        WebhookDeliveryStatus::Succeeded,
+        WebhookDeliveryStatus::Dead,
+    ]
+    .map(WebhookDeliveryStatus::as_str);
+    let sent = WebhookDeliveries::find()
+        .select_only()
+        .column(webhook_deliveries::Column::Id)
+        .filter(webhook_deliveries::Column::Id.lt(before(retention.webhook_days)))
+        .filter(webhook_deliveries::Column::Status.is_in(settled));
+    let sent = in_batches(db, sent, |ids| {
+        WebhookDeliveries::delete_many()
+            .filter(webhook_deliveries::Column::Id.is_in(ids))
+            .exec(db)
+    });
     let keys = IdempotencyKeys::find()
         .select_only()
         .column(idempotency_keys::Column::Id)
@@ -77,7 +93,7 @@ pub async fn prune(actor: &Actor) -> AppResult<u64> {
             .exec(db)
     });
     let events = prune_event_log(db, actor.now - Duration::days(retention.event_log_days));
-    Ok(logs.await? + usage.await? + webhooks.await? + keys.await? + events.await?)
+    Ok(logs.await? + usage.await? + webhooks.await? + sent.await? + keys.await? + events.await?)
 }
 
 /// Deletes the event log's rows older than `cutoff`, oldest first, a batch at a time, and

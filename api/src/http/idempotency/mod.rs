@@ -13,10 +13,11 @@ mod store;
 
 pub use store::KEPT;
 
+use super::graphql::operation_type;
 use super::status;
 use crate::auth::{Actor, Caller};
 use crate::error::{AppError, Code, ConflictReason};
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Pos, Value};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -60,20 +61,9 @@ pub fn mutates(batch: &BatchRequest) -> bool {
         BatchRequest::Single(one) => std::slice::from_ref(one),
         BatchRequest::Batch(many) => many,
     };
-    requests.iter().any(|request| {
-        let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-            return false;
-        };
-        let operation = match &document.operations {
-            DocumentOperations::Single(op) => Some(op),
-            DocumentOperations::Multiple(ops) => match request.operation_name.as_deref() {
-                Some(name) => ops.get(name),
-                None if ops.len() == 1 => ops.values().next(),
-                None => None,
-            },
-        };
-        operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
-    })
+    requests
+        .iter()
+        .any(|request| operation_type(request) == Some(OperationType::Mutation))
 }
 
 /// Runs the batch once for `key`: the first time through `run`, keeping its answer unless it

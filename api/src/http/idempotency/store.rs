@@ -95,23 +95,23 @@ async fn insert(
         .eq(RUNNING)
         .and(held(Column::LeaseUntil).lt(at(now)))
         .and(held(Column::RequestDigest).eq(offered(Column::RequestDigest)));
+    // What a claim writes besides the key itself; all of it is replaced when a claim takes over.
+    let claim = [
+        Column::Id,
+        Column::RequestDigest,
+        Column::State,
+        Column::StatusCode,
+        Column::Answer,
+        Column::CreatedAt,
+        Column::LeaseUntil,
+    ];
     let statement = Query::insert()
         .into_table(IdempotencyKeys)
-        .columns([
-            Column::Id,
-            Column::Caller,
-            Column::Key,
-            Column::RequestDigest,
-            Column::State,
-            Column::StatusCode,
-            Column::Answer,
-            Column::CreatedAt,
-            Column::LeaseUntil,
-        ])
+        .columns([Column::Caller, Column::Key].into_iter().chain(claim))
         .values([
-            id.into(),
             request.caller.into(),
             request.key.into(),
+            id.into(),
             request.digest.into(),
             RUNNING.into(),
             Option::<i32>::None.into(),
@@ -122,15 +122,7 @@ async fn insert(
         .map_err(AppError::internal)?
         .on_conflict(
             OnConflict::columns([Column::Caller, Column::Key])
-                .update_columns([
-                    Column::Id,
-                    Column::RequestDigest,
-                    Column::State,
-                    Column::StatusCode,
-                    Column::Answer,
-                    Column::CreatedAt,
-                    Column::LeaseUntil,
-                ])
+                .update_columns(claim)
                 .action_and_where(expired.or(lost))
                 .to_owned(),
         )
