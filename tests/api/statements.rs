@@ -208,10 +208,16 @@ async fn licenses_query_cost(count: usize) -> u64 {
 
 #[tokio::test]
 async fn nested_licenses_query_costs_the_same_for_five_or_fifty() {
+    // One statement per relation level at most: the licenses, their nodes, their assignments,
+    // their plans, and the users (developers, and the assignments' users a level down, which
+    // may or may not still be waiting in the same batch: five statements or six, by timing).
     let few = licenses_query_cost(5).await;
     let many = licenses_query_cost(50).await;
-    assert_eq!(few, many, "statement count must not grow with rows");
-    assert!(many <= 6, "{many} statements: one per relation level");
+    assert!(few <= 6, "{few} statements for five licenses");
+    assert!(
+        many <= 6,
+        "{many} statements for fifty licenses: the count must not grow with rows"
+    );
 }
 
 #[tokio::test]

@@ -487,3 +487,48 @@ async fn an_admins_endpoint_gets_each_developers_events_and_sent_webhooks_go_aft
         "a delivered webhook outlived its retention: {listed:?}"
     );
 }
+
+#[tokio::test]
+async fn a_delivery_still_failing_when_its_retry_window_ends_is_dead_lettered() {
+    let mut settings = QUICK.to_vec();
+    settings.extend([
+        ("WEBHOOK_RETRY_FOR_SECONDS", "2"),
+        ("WEBHOOK_DISABLE_AFTER_SECONDS", "86400"),
+    ]);
+    let app = spawn_app_with(&settings).await;
+    let (receiver, base) = Receiver::start().await;
+    let dev = app.developer("window@example.com", "pro").await;
+    let (down, _) = endpoint(&app, &dev.token, &format!("{base}/down"), &["license.*"]).await;
+    app.graphql(
+        UPDATE_NOTES,
+        json!({ "id": dev.license_id, "n": "x" }),
+        Some(&dev.token),
+    )
+    .await;
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let dead = loop {
+        let listed = deliveries(&app, &dev.token, &down).await;
+        if listed.first().is_some_and(|d| d["status"] == "DEAD") {
+            break listed[0].clone();
+        }
+        assert!(Instant::now() < deadline, "never dead-lettered: {listed:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let tried = dead["attempts"].as_i64().unwrap_or_default();
+    assert!(tried >= 1, "{dead}");
+    assert_eq!(receiver.at("/down").len() as i64, tried, "{dead}");
+    assert!(dead["nextAttemptAt"].is_null(), "{dead}");
+    assert_eq!(dead["responseStatusCode"], 500);
+    // Given up on, not retried again, and the endpoint (failing for less than a day) stays on.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.at("/down").len() as i64, tried);
+    let shown = app
+        .graphql(
+            "query($e: UUID!) { webhookEndpoint(id: $e) { enabled } }",
+            json!({ "e": down }),
+            Some(&dev.token),
+        )
+        .await;
+    assert_eq!(shown["data"]["webhookEndpoint"]["enabled"], true, "{shown}");
+}
