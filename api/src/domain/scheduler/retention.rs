@@ -30,6 +30,9 @@ const BATCH: u64 = 1_000;
 /// Statements per run at most; the rest waits for the next run.
 const MAX_BATCHES: usize = 50;
 
+/// Each kind in turn. Every batch loop is boxed and awaited before the next is made: the job
+/// runs inside a request's task (`advanceTestClock`), and a future holding all of them at once
+/// outgrew a thread's stack in debug builds.
 pub async fn prune(actor: &Actor) -> AppResult<u64> {
     let retention = &actor.app.config.retention;
     let before = |days: i64| first_id_at(actor.now - Duration::days(days));
@@ -53,21 +56,24 @@ pub async fn prune(actor: &Actor) -> AppResult<u64> {
         .filter(webhook_events::Column::Id.lt(before(retention.webhook_days)))
         .filter(webhook_events::Column::Status.is_in(handled));
     let db = &actor.app.db;
-    let logs = in_batches(db, logs, |ids| {
+    let logs = Box::pin(in_batches(db, logs, |ids| {
         InstanceLogs::delete_many()
             .filter(instance_logs::Column::Id.is_in(ids))
             .exec(db)
-    });
-    let usage = in_batches(db, usage, |ids| {
+    }))
+    .await?;
+    let usage = Box::pin(in_batches(db, usage, |ids| {
         UsageEvents::delete_many()
             .filter(usage_events::Column::Id.is_in(ids))
             .exec(db)
-    });
-    let webhooks = in_batches(db, webhooks, |ids| {
+    }))
+    .await?;
+    let webhooks = Box::pin(in_batches(db, webhooks, |ids| {
         WebhookEvents::delete_many()
             .filter(webhook_events::Column::Id.is_in(ids))
             .exec(db)
-    });
+    }))
+    .await?;
     let settled = [
         WebhookDeliveryStatus::Succeeded,
         WebhookDeliveryStatus::Dead,
@@ -78,22 +84,28 @@ pub async fn prune(actor: &Actor) -> AppResult<u64> {
         .column(webhook_deliveries::Column::Id)
         .filter(webhook_deliveries::Column::Id.lt(before(retention.webhook_days)))
         .filter(webhook_deliveries::Column::Status.is_in(settled));
-    let sent = in_batches(db, sent, |ids| {
+    let sent = Box::pin(in_batches(db, sent, |ids| {
         WebhookDeliveries::delete_many()
             .filter(webhook_deliveries::Column::Id.is_in(ids))
             .exec(db)
-    });
+    }))
+    .await?;
     let keys = IdempotencyKeys::find()
         .select_only()
         .column(idempotency_keys::Column::Id)
         .filter(idempotency_keys::Column::Id.lt(first_id_at(actor.now - idempotency::KEPT)));
-    let keys = in_batches(db, keys, |ids| {
+    let keys = Box::pin(in_batches(db, keys, |ids| {
         IdempotencyKeys::delete_many()
             .filter(idempotency_keys::Column::Id.is_in(ids))
             .exec(db)
-    });
-    let events = prune_event_log(db, actor.now - Duration::days(retention.event_log_days));
-    Ok(logs.await? + usage.await? + webhooks.await? + sent.await? + keys.await? + events.await?)
+    }))
+    .await?;
+    let events = Box::pin(prune_event_log(
+        db,
+        actor.now - Duration::days(retention.event_log_days),
+    ))
+    .await?;
+    Ok(logs + usage + webhooks + sent + keys + events)
 }
 
 /// Deletes the event log's rows older than `cutoff`, oldest first, a batch at a time, and
