@@ -35,6 +35,7 @@ pub mod usage_events;
 pub mod usage_metrics;
 pub mod usage_rollups;
 pub mod users;
+pub mod webhook_attempts;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;
 pub mod webhook_events;

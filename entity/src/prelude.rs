@@ -33,6 +33,7 @@ pub use super::usage_events::Entity as UsageEvents;
 pub use super::usage_metrics::Entity as UsageMetrics;
 pub use super::usage_rollups::Entity as UsageRollups;
 pub use super::users::Entity as Users;
+pub use super::webhook_attempts::Entity as WebhookAttempts;
 pub use super::webhook_deliveries::Entity as WebhookDeliveries;
 pub use super::webhook_endpoints::Entity as WebhookEndpoints;
 pub use super::webhook_events::Entity as WebhookEvents;

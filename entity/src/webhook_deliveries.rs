@@ -23,10 +23,13 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeWithTimeZone,
     pub delivered_at: Option<DateTimeWithTimeZone>,
+    pub owner_id: Uuid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::webhook_attempts::Entity")]
+    WebhookAttempts,
     #[sea_orm(
         belongs_to = "super::webhook_endpoints::Entity",
         from = "Column::EndpointId",
@@ -35,6 +38,12 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     WebhookEndpoints,
+}
+
+impl Related<super::webhook_attempts::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::WebhookAttempts.def()
+    }
 }
 
 impl Related<super::webhook_endpoints::Entity> for Entity {

@@ -45,6 +45,7 @@ mod m20261127_000032_index_relation_edges;
 mod m20261127_000033_create_api_tokens;
 mod m20261127_000034_create_idempotency_keys;
 mod m20261127_000035_create_webhooks;
+mod m20261127_000036_create_webhook_attempts;
 
 pub use m20261123_000010_create_license_search_index::SEARCH_DOCUMENT;
 pub use m20261126_000029_index_license_orders::UTILIZATION;
@@ -90,6 +91,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000033_create_api_tokens::Migration),
             Box::new(m20261127_000034_create_idempotency_keys::Migration),
             Box::new(m20261127_000035_create_webhooks::Migration),
+            Box::new(m20261127_000036_create_webhook_attempts::Migration),
         ]
     }
 }

@@ -47,3 +47,75 @@ async fn migrations_go_up_down_and_up_again() {
     );
     assert!(rows.license(&conn, 2, 2).await.is_ok());
 }
+
+#[tokio::test]
+async fn webhook_deliveries_written_before_they_named_their_owner_are_given_it() {
+    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::{ConnectionTrait, Value};
+    let (url, _guard) = fresh_database().await;
+    let config = test_config(&url, &[]);
+    let (conn, _) = db::connect(&config.database).await.expect("connect");
+    db::migrate_up(&conn).await.expect("up");
+    let rows = Rows::new(&conn).await;
+    // Back to before deliveries named their owner, and a delivery written then.
+    db::migrate_down(&conn, Some(1)).await.expect("down one");
+    let (endpoint, delivery) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let now = Value::from(chrono::Utc::now().fixed_offset());
+    let insert = |table: &str, columns: &[&str], values: Vec<Value>| {
+        let mut statement = Query::insert();
+        statement
+            .into_table(Alias::new(table))
+            .columns(columns.iter().map(|c| Alias::new(*c)))
+            .values_panic(values.into_iter().map(Into::into));
+        conn.get_database_backend().build(&statement)
+    };
+    conn.execute_raw(insert(
+        "webhook_endpoints",
+        &["id", "owner_id", "url", "event_types", "secret_seed", "created_at"],
+        vec![
+            endpoint.into(),
+            rows.developer_id.into(),
+            "https://hooks.example.com/".into(),
+            "*".into(),
+            "seed".into(),
+            now.clone(),
+        ],
+    ))
+    .await
+    .expect("endpoint");
+    conn.execute_raw(insert(
+        "webhook_deliveries",
+        &[
+            "id",
+            "endpoint_id",
+            "event_id",
+            "event_type",
+            "payload",
+            "status",
+            "retry_until",
+            "created_at",
+            "delivered_at",
+        ],
+        vec![
+            delivery.into(),
+            endpoint.into(),
+            uuid::Uuid::now_v7().into(),
+            "license.updated".into(),
+            serde_json::json!({}).into(),
+            "succeeded".into(),
+            now.clone(),
+            now.clone(),
+            now,
+        ],
+    ))
+    .await
+    .expect("delivery");
+
+    db::migrate_up(&conn).await.expect("up again");
+    let found = entity::prelude::WebhookDeliveries::find_by_id(delivery)
+        .one(&conn)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(found.owner_id, rows.developer_id);
+}

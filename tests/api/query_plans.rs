@@ -30,6 +30,9 @@ const LARGE_TABLES: &[&str] = &[
     "webhook_events",
     "event_log",
     "sessions",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_attempts",
 ];
 
 /// A listing document: its name, the query (taking `$after`), where its connection sits in
@@ -215,15 +218,53 @@ fn listings(ids: &Ids) -> Vec<Listing> {
         &format!("instanceId: \"{instance}\""),
     ));
     all.push(listing("database pools", Admin, "databasePools", ""));
+    for caller in [Admin, Developer] {
+        let who = match caller {
+            Admin => "everyone's",
+            Developer => "own",
+        };
+        all.push(listing(
+            format!("{who} webhook endpoints"),
+            caller,
+            "webhookEndpoints",
+            "",
+        ));
+        all.push(listing(
+            format!("{who} webhook deliveries"),
+            caller,
+            "webhookDeliveries",
+            "",
+        ));
+        all.push(listing(
+            format!("{who} failed webhook deliveries"),
+            caller,
+            "webhookDeliveries",
+            "status: FAILED",
+        ));
+    }
+    let endpoint = &ids.endpoint;
+    all.push(listing(
+        "one endpoint's dead webhook deliveries",
+        Developer,
+        "webhookDeliveries",
+        &format!("endpointId: \"{endpoint}\", status: DEAD"),
+    ));
+    all.push(plain(
+        "webhook deliveries with their attempts",
+        Admin,
+        "query($after: String) { webhookDeliveries(first: 20, after: $after) { edges { node { id attemptHistory { id number error } } } } }",
+    ));
     all
 }
 
-/// What the documents point at: one loaded developer, its license, key prefix and instance.
+/// What the documents point at: one loaded developer, its license, key prefix, instance and
+/// webhook endpoint.
 struct Ids {
     developer: String,
     license: String,
     key_prefix: String,
     instance: String,
+    endpoint: String,
 }
 
 #[tokio::test]
@@ -232,14 +273,19 @@ async fn every_listing_filter_and_sort_is_served_by_an_index() {
         return;
     }
     // Counts stop early, as at scale: a count is bounded by the limit, not the table.
-    let app = spawn_app_with(&[("GRAPHQL_EXACT_COUNT_LIMIT", "100")]).await;
+    // No delivery worker: the loaded deliveries stay as written.
+    let app = spawn_app_with(&[
+        ("GRAPHQL_EXACT_COUNT_LIMIT", "100"),
+        ("WEBHOOK_POLL_MILLIS", "0"),
+    ])
+    .await;
     api::scale_seed::run(&app.state, 3_000)
         .await
         .expect("scale load");
     let db = &app.state.db;
-    db.execute_unprepared("ANALYZE").await.expect("analyze");
     let admin = app.admin_token().await;
     let (developer_token, ids) = a_loaded_developer(&app).await;
+    db.execute_unprepared("ANALYZE").await.expect("analyze");
 
     let mut faults = Vec::new();
     let mut explained = 0;
@@ -306,13 +352,58 @@ async fn a_loaded_developer(app: &TestApp) -> (String, Ids) {
         .as_str()
         .unwrap_or_else(|| panic!("login: {login}"))
         .to_owned();
+    let endpoint = load_webhooks(app, &get(0)).await;
     let ids = Ids {
         developer: get(0),
         license: get(2),
         key_prefix: get(3),
         instance: get(4),
+        endpoint,
     };
     (token, ids)
+}
+
+/// Webhook endpoints for 200 developers and three for the loaded developer, 40 deliveries
+/// each, one in 40 each of pending, failed and dead (the rest delivered), each with its
+/// attempts: the loaded developer's deliveries and those waiting are few among many, as at
+/// scale. Answers one of the loaded developer's endpoints.
+async fn load_webhooks(app: &TestApp, developer: &str) -> String {
+    let db = &app.state.db;
+    let endpoints = "INSERT INTO webhook_endpoints (id, owner_id, url, event_types, secret_seed, created_at) \
+         SELECT gen_random_uuid(), u.id, 'https://hooks.example.com/' || u.id || '/' || n, '*', md5(u.id::text || n), now() \
+         FROM users u, generate_series(1, 3) n \
+         WHERE (u.id = $1::uuid) OR (n = 1 AND u.id IN (SELECT id FROM users WHERE role = 'developer' AND id <> $1::uuid ORDER BY id LIMIT 200))";
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        endpoints,
+        [developer.into()],
+    ))
+    .await
+    .expect("endpoints");
+    let deliveries = "INSERT INTO webhook_deliveries \
+         (id, endpoint_id, owner_id, event_id, event_type, payload, status, attempts, next_attempt_at, retry_until, last_attempt_at, created_at) \
+         SELECT gen_random_uuid(), e.id, e.owner_id, gen_random_uuid(), 'license.updated', '{}'::json, \
+                CASE n % 40 WHEN 0 THEN 'dead' WHEN 1 THEN 'failed' WHEN 2 THEN 'pending' ELSE 'succeeded' END, \
+                1 + n % 3, CASE WHEN n % 40 IN (1, 2) THEN now() END, now() + interval '3 days', now(), now() \
+         FROM webhook_endpoints e, generate_series(1, 40) n";
+    db.execute_unprepared(deliveries).await.expect("deliveries");
+    db.execute_unprepared(
+        "INSERT INTO webhook_attempts (id, delivery_id, number, attempted_at, status_code, latency_ms, error) \
+         SELECT gen_random_uuid(), d.id, k, now(), 500, 12, 'answered HTTP 500' \
+         FROM webhook_deliveries d, generate_series(1, d.attempts) k",
+    )
+    .await
+    .expect("attempts");
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id::text FROM webhook_endpoints WHERE owner_id = $1::uuid ORDER BY id LIMIT 1",
+            [developer.into()],
+        ))
+        .await
+        .expect("query")
+        .expect("an endpoint");
+    row.try_get_by_index::<String>(0).expect("id")
 }
 
 fn is_read(statement: &Statement) -> bool {

@@ -27,7 +27,7 @@ const QUICK: &[(&str, &str)] = &[
 const CREATE: &str = "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret webhookEndpoint { id url eventTypes enabled } } }";
 const UPDATE_NOTES: &str =
     "mutation($id: UUID!, $n: String) { updateLicense(id: $id, input: { notes: $n }) { id } }";
-const DELIVERIES: &str = "query($e: UUID) { webhookDeliveries(endpointId: $e) { totalCount edges { node { id webhookId eventType status attempts responseStatusCode latencyMs nextAttemptAt lastError payload } } } }";
+const DELIVERIES: &str = "query($e: UUID) { webhookDeliveries(endpointId: $e) { totalCount edges { node { id webhookId eventType status attempts responseStatusCode latencyMs nextAttemptAt lastError payload attemptHistory { deliveryId number attemptedAt succeeded responseStatusCode latencyMs error } } } } }";
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -164,6 +164,31 @@ async fn deliveries(app: &TestApp, token: &str, endpoint: &str) -> Vec<Value> {
         .collect()
 }
 
+fn attempt_history(delivery: &Value) -> Vec<Value> {
+    delivery["attemptHistory"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{delivery}"))
+        .clone()
+}
+
+/// The attempt numbers in the history of the endpoint's one delivery, newest first, once it
+/// holds `count` of them (the worker records an attempt just after the receiver answers it).
+async fn wait_for_attempts(app: &TestApp, token: &str, endpoint: &str, count: usize) -> Vec<i64> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = deliveries(app, token, endpoint).await;
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        let numbers: Vec<i64> = attempt_history(&listed[0])
+            .iter()
+            .filter_map(|a| a["number"].as_i64())
+            .collect();
+        if numbers.len() >= count || Instant::now() > deadline {
+            return numbers;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn events_reach_each_matching_endpoint_once_signed_and_retried_after_a_failure() {
     let app = spawn_app_with(QUICK).await;
@@ -238,6 +263,31 @@ async fn events_reach_each_matching_endpoint_once_signed_and_retried_after_a_fai
     assert!(delivery["latencyMs"].is_number(), "{delivery}");
     assert!(delivery["nextAttemptAt"].is_null());
     assert_eq!(delivery["webhookId"], json!(flaky_got[0].id));
+    // And each attempt in its history, newest first: the 500, then the success.
+    let history = attempt_history(delivery);
+    assert_eq!(
+        history
+            .iter()
+            .map(|a| a["number"].clone())
+            .collect::<Vec<_>>(),
+        [json!(2), json!(1)],
+        "{delivery}"
+    );
+    let (succeeded, failed) = (&history[0], &history[1]);
+    assert_eq!(succeeded["succeeded"], true, "{succeeded}");
+    assert_eq!(succeeded["responseStatusCode"], 200);
+    assert!(succeeded["error"].is_null(), "{succeeded}");
+    assert_eq!(failed["succeeded"], false, "{failed}");
+    assert_eq!(failed["responseStatusCode"], 500);
+    assert_eq!(failed["error"], "answered HTTP 500");
+    for attempt in &history {
+        assert_eq!(attempt["deliveryId"], delivery["id"], "{attempt}");
+        assert!(attempt["latencyMs"].is_number(), "{attempt}");
+    }
+    assert!(
+        failed["attemptedAt"].as_str() <= succeeded["attemptedAt"].as_str(),
+        "{history:?}"
+    );
 
     // Sent again: the same message id, signed again.
     let steady_delivery = deliveries(&app, &dev.token, &steady).await[0]["id"].clone();
@@ -256,6 +306,9 @@ async fn events_reach_each_matching_endpoint_once_signed_and_retried_after_a_fai
     assert_eq!(again.len(), 2);
     assert_eq!(again[1].id, again[0].id);
     assert!(verifies(&steady_secret, &again[1]));
+    // The resend's attempt follows the first in the same delivery's history.
+    let numbers = wait_for_attempts(&app, &dev.token, &steady, 2).await;
+    assert_eq!(numbers, [2, 1]);
 
     // Tried: a `webhook.test` event to that endpoint only, whatever types it asked for.
     let tested = app
@@ -466,6 +519,7 @@ async fn an_admins_endpoint_gets_each_developers_events_and_sent_webhooks_go_aft
     };
     assert_eq!(sent.len(), 1, "{sent:?}");
     let sent_id = sent[0]["id"].clone();
+    assert_eq!(attempt_history(&sent[0]).len(), 1, "{sent:?}");
     // Once to each endpoint, however many branches could have matched it.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.at("/all").len(), 1);
@@ -486,6 +540,12 @@ async fn an_admins_endpoint_gets_each_developers_events_and_sent_webhooks_go_aft
         !listed.iter().any(|d| d["id"] == sent_id),
         "a delivered webhook outlived its retention: {listed:?}"
     );
+    // Its attempts went with it; the developer's own delivery's too.
+    let attempts = WebhookAttempts::find()
+        .all(&app.state.db)
+        .await
+        .expect("attempts");
+    assert!(attempts.is_empty(), "{attempts:?}");
 }
 
 #[tokio::test]

@@ -170,7 +170,9 @@ pub fn read_need(type_name: &str) -> Option<Need> {
         | "CreditEntry"
         | "HostedSession" => S::BillingRead,
         "AuditEvent" => S::AuditRead,
-        "WebhookEndpoint" | "WebhookEndpointWithSecret" | "WebhookDelivery" => S::WebhooksRead,
+        "WebhookEndpoint" | "WebhookEndpointWithSecret" | "WebhookDelivery" | "WebhookAttempt" => {
+            S::WebhooksRead
+        }
         "DatabasePool" | "PoolEvent" | "SchedulerJob" | "JobRun" | "Mail" | "TestClockAdvance" => {
             S::PlatformRead
         }

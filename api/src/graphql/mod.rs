@@ -53,6 +53,7 @@ use crate::domain::sessions::schema::SessionsMutation;
 use crate::domain::usage::loaders::{UsageNowByDeveloper, UsageSeries};
 use crate::domain::usage::schema::{UsageMutation, UsageQuery, UsageSubscription};
 use crate::domain::validation::schema::{ValidationQuery, ValidationSubscription};
+use crate::domain::webhooks::loaders::AttemptsByDelivery;
 use crate::domain::webhooks::schema::{WebhooksMutation, WebhooksQuery};
 use crate::state::AppState;
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -179,6 +180,7 @@ pub fn build_schema(state: &AppState) -> AppSchema {
             delay,
         ))
         .data(loader(AuditEventsByEntity::new(db.clone(), cap), delay))
+        .data(loader(AttemptsByDelivery::new(db.clone(), cap), delay))
         // The edges lists load for all their members at once (`siblings.rs`).
         .data(EdgeLanes::new(LicensesByDeveloper::new(db.clone(), cap)))
         .data(EdgeLanes::new(InstancesByDeveloper::new(db.clone(), cap)))

@@ -24,18 +24,20 @@ use crate::error::AppResult;
 use crate::events::{Change, Event, UnitOfWork};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use entity::{prelude::*, webhook_deliveries, webhook_endpoints};
+use entity::{prelude::*, webhook_attempts, webhook_deliveries, webhook_endpoints};
 use futures_util::FutureExt;
 use futures_util::future::join_all;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, Statement, Value,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Set, Statement, TransactionTrait, UpdateMany, Value,
 };
 use serde_json::json;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 /// Deliveries claimed at once by one worker, posted side by side.
 const BATCH: u64 = 16;
@@ -197,9 +199,9 @@ impl Worker {
                 Expr::value(attempt.error.clone()),
             );
         let no_time = Expr::value(Value::ChronoDateTimeWithTimeZone(None));
-        let Some(error) = attempt.error else {
+        let Some(error) = attempt.error.clone() else {
             tracing::debug!(delivery = %row.id, attempts = row.attempts, "webhook delivered");
-            claimed
+            let delivered = claimed
                 .col_expr(
                     webhook_deliveries::Column::Status,
                     Expr::value(WebhookDeliveryStatus::Succeeded.as_str()),
@@ -208,9 +210,8 @@ impl Worker {
                 .col_expr(
                     webhook_deliveries::Column::DeliveredAt,
                     Expr::value(now.fixed_offset()),
-                )
-                .exec(&self.db)
-                .await?;
+                );
+            self.record(row, &attempt, now, delivered).await?;
             WebhookEndpoints::update_many()
                 .col_expr(webhook_endpoints::Column::FailingSince, no_time.clone())
                 .filter(webhook_endpoints::Column::Id.eq(endpoint.id))
@@ -249,7 +250,7 @@ impl Worker {
                     Expr::value(next.fixed_offset()),
                 )
         };
-        update.exec(&self.db).await?;
+        self.record(row, &attempt, now, update).await?;
         WebhookEndpoints::update_many()
             .col_expr(
                 webhook_endpoints::Column::FailingSince,
@@ -266,6 +267,36 @@ impl Worker {
         if endpoint.enabled && failing_since <= cutoff {
             self.disable(&endpoint, cutoff).await?;
         }
+        Ok(())
+    }
+
+    /// Writes an attempt's outcome on its delivery (`update`, made only while the delivery is
+    /// still the one this worker claimed) and adds the attempt to the delivery's history, in
+    /// one transaction. A worker whose lease ran out writes neither: the delivery is another
+    /// worker's by then, and that worker records its own attempt.
+    async fn record(
+        &self,
+        row: &webhook_deliveries::Model,
+        attempt: &Attempt,
+        now: DateTime<Utc>,
+        update: UpdateMany<WebhookDeliveries>,
+    ) -> AppResult<()> {
+        let txn = self.db.begin().await?;
+        if update.exec(&txn).await?.rows_affected == 0 {
+            return Ok(()); // not ours any more: the transaction ends unused
+        }
+        webhook_attempts::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            delivery_id: Set(row.id),
+            number: Set(row.attempts),
+            attempted_at: Set(now.fixed_offset()),
+            status_code: Set(attempt.status_code.map(i32::from)),
+            latency_ms: Set(attempt.latency_ms),
+            error: Set(attempt.error.clone()),
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -9,9 +9,12 @@
 //! - `service.rs`: endpoints, their secrets, listing deliveries, resending, testing.
 //! - `delivery.rs`: the worker: claiming due deliveries across gateways, posting, retrying,
 //!   disabling endpoints that keep failing.
-//! - `schema.rs`: the `WebhookEndpoint` and `WebhookDelivery` types, queries and mutations.
+//! - `loaders.rs`: each delivery's attempts, for `WebhookDelivery.attemptHistory`.
+//! - `schema.rs`: the `WebhookEndpoint`, `WebhookDelivery` and `WebhookAttempt` types, queries
+//!   and mutations.
 
 pub mod delivery;
+pub mod loaders;
 pub mod model;
 pub mod outbox;
 pub mod schema;

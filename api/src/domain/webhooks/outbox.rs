@@ -4,9 +4,10 @@
 //!
 //! It is one `INSERT ... SELECT` over the endpoints (on PostgreSQL folded into the statement
 //! that writes the audit rows and the event log, so it costs no round trip), reading only the
-//! endpoints of the events' owners and of the admins, each through an index. An endpoint receives an event when it is
-//! enabled, names the event's type, its domain (`license.*`) or `*`, and its owner may see the
-//! event: the event is the owner's (its `developer_id`), or the owner is an admin.
+//! endpoints of the events' owners and of the admins, each through an index. An endpoint
+//! receives an event when it is enabled, names the event's type, its domain (`license.*`) or
+//! `*`, and its owner may see the event: the event is the owner's (its `developer_id`), or the
+//! owner is an admin.
 //!
 //! A delivery's id is the event's id with its last eight bytes taken from the endpoint's id:
 //! made in the statement, unique per endpoint, and still ordered by time like every id.
@@ -103,8 +104,8 @@ pub fn fan_out(
     };
     let pending = WebhookDeliveryStatus::Pending.as_str();
     let select = format!(
-        "SELECT {delivery_id}, e.id, ev.event_id, ev.kind, ev.payload, '{pending}', 0, {at}, \
-             {until}, {at} FROM webhook_events_out ev"
+        "SELECT {delivery_id}, e.id, e.owner_id, ev.event_id, ev.kind, ev.payload, '{pending}', \
+             0, {at}, {until}, {at} FROM webhook_events_out ev"
     );
     let wanted = format!(
         "e.enabled \
@@ -116,8 +117,8 @@ pub fn fan_out(
     // event owner's endpoints (by owner), and the admins' (admins by role, then by owner),
     // leaving out an admin's endpoint the first branch took already.
     let insert = format!(
-        "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, payload, status, \
-             attempts, next_attempt_at, retry_until, created_at) \
+        "INSERT INTO webhook_deliveries (id, endpoint_id, owner_id, event_id, event_type, payload, \
+             status, attempts, next_attempt_at, retry_until, created_at) \
          {select} JOIN webhook_endpoints e ON e.owner_id = ev.developer_id WHERE {wanted} \
          UNION ALL \
          {select} JOIN webhook_endpoints e ON e.owner_id IN ( \

@@ -1,13 +1,15 @@
+use super::loaders::AttemptsByDelivery;
 use super::model::{self, WebhookDeliveryStatus, WebhookDisabledReason};
-use super::service::{self as webhooks, DeliveryRow, EndpointChanges, NewEndpoint, WithSecret};
+use super::service::{self as webhooks, EndpointChanges, NewEndpoint, WithSecret};
 use crate::auth::{Actor, Audience};
 use crate::graphql::connection::{PagedConnection, connection};
-use crate::graphql::context::ContextExt;
+use crate::graphql::context::{ContextExt, related_owned};
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
+use crate::graphql::siblings::Together;
 use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::webhook_endpoints;
+use entity::{webhook_attempts, webhook_deliveries, webhook_endpoints};
 use uuid::Uuid;
 
 /// Where a developer (its own events) or an admin (every event) receives events, signed with
@@ -71,17 +73,17 @@ impl WebhookEndpoint {
     }
 }
 
-/// One event on its way to one endpoint, and its last attempt.
-pub struct WebhookDelivery(DeliveryRow);
+/// One event on its way to one endpoint, its last attempt and the history of them all.
+pub struct WebhookDelivery(webhook_deliveries::Model);
 
 impl Guarded for WebhookDelivery {
-    type Row = DeliveryRow;
+    type Row = webhook_deliveries::Model;
 
-    fn audience(row: &DeliveryRow) -> Audience {
+    fn audience(row: &webhook_deliveries::Model) -> Audience {
         Audience::OwnedBy(Some(row.owner_id))
     }
 
-    fn wrap(row: DeliveryRow, _: Seen) -> Self {
+    fn wrap(row: webhook_deliveries::Model, _: Seen) -> Self {
         Self(row)
     }
 }
@@ -89,59 +91,112 @@ impl Guarded for WebhookDelivery {
 #[Object]
 impl WebhookDelivery {
     async fn id(&self) -> Uuid {
-        self.0.delivery.id
+        self.0.id
     }
     async fn endpoint_id(&self) -> Uuid {
-        self.0.delivery.endpoint_id
+        self.0.endpoint_id
     }
     /// The `webhook-id` header: the same on every attempt and for every endpoint of the event.
     async fn webhook_id(&self) -> String {
-        model::message_id(self.0.delivery.event_id)
+        model::message_id(self.0.event_id)
     }
     async fn event_type(&self) -> &str {
-        &self.0.delivery.event_type
+        &self.0.event_type
     }
     /// The JSON body posted.
     async fn payload(&self) -> Json<serde_json::Value> {
-        Json(self.0.delivery.payload.clone())
+        Json(self.0.payload.clone())
     }
     async fn status(&self) -> Result<WebhookDeliveryStatus> {
-        Ok(WebhookDeliveryStatus::from_stored(&self.0.delivery.status)?)
+        Ok(WebhookDeliveryStatus::from_stored(&self.0.status)?)
     }
     /// Attempts made so far.
     async fn attempts(&self) -> i32 {
-        self.0.delivery.attempts
+        self.0.attempts
     }
     /// When it is tried next; null once it succeeded or is dead.
     async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
-        self.0
-            .delivery
-            .next_attempt_at
-            .map(|t| t.with_timezone(&Utc))
+        self.0.next_attempt_at.map(|t| t.with_timezone(&Utc))
     }
     async fn last_attempt_at(&self) -> Option<DateTime<Utc>> {
-        self.0
-            .delivery
-            .last_attempt_at
-            .map(|t| t.with_timezone(&Utc))
+        self.0.last_attempt_at.map(|t| t.with_timezone(&Utc))
     }
     /// The HTTP status the endpoint answered the last attempt with; null if it answered none.
     async fn response_status_code(&self) -> Option<i32> {
-        self.0.delivery.last_status_code
+        self.0.last_status_code
     }
     /// How long the last attempt took to be answered, in milliseconds.
     async fn latency_ms(&self) -> Option<i32> {
-        self.0.delivery.last_latency_ms
+        self.0.last_latency_ms
     }
     /// Why the last attempt failed.
     async fn last_error(&self) -> Option<&str> {
-        self.0.delivery.last_error.as_deref()
+        self.0.last_error.as_deref()
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.delivery.created_at.with_timezone(&Utc)
+        self.0.created_at.with_timezone(&Utc)
     }
     async fn delivered_at(&self) -> Option<DateTime<Utc>> {
-        self.0.delivery.delivered_at.map(|t| t.with_timezone(&Utc))
+        self.0.delivered_at.map(|t| t.with_timezone(&Utc))
+    }
+    /// Every attempt made, newest first (at most a page): when, what the endpoint answered, how
+    /// long it took and why it failed. A resend's attempts follow the earlier ones.
+    async fn attempt_history(&self, ctx: &Context<'_>) -> Result<Vec<WebhookAttempt>> {
+        related_owned::<AttemptsByDelivery, WebhookAttempt, _>(
+            ctx,
+            &Together::default(),
+            self.0.id,
+            self.0.owner_id,
+        )
+        .await
+    }
+}
+
+/// One POST of a delivery to its endpoint.
+pub struct WebhookAttempt(webhook_attempts::Model);
+
+impl Guarded for WebhookAttempt {
+    type Row = (webhook_attempts::Model, Uuid);
+
+    fn audience((_, owner): &Self::Row) -> Audience {
+        Audience::OwnedBy(Some(*owner))
+    }
+
+    fn wrap((attempt, _): Self::Row, _: Seen) -> Self {
+        Self(attempt)
+    }
+}
+
+#[Object]
+impl WebhookAttempt {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn delivery_id(&self) -> Uuid {
+        self.0.delivery_id
+    }
+    /// 1 for the delivery's first attempt, counting on through retries and resends.
+    async fn number(&self) -> i32 {
+        self.0.number
+    }
+    async fn attempted_at(&self) -> DateTime<Utc> {
+        self.0.attempted_at.with_timezone(&Utc)
+    }
+    /// Whether the endpoint answered with a 2xx status.
+    async fn succeeded(&self) -> bool {
+        self.0.error.is_none()
+    }
+    /// The HTTP status the endpoint answered with; null if it answered none.
+    async fn response_status_code(&self) -> Option<i32> {
+        self.0.status_code
+    }
+    /// How long the endpoint took to answer, in milliseconds; null if the request never went.
+    async fn latency_ms(&self) -> Option<i32> {
+        self.0.latency_ms
+    }
+    /// Why it failed, in our words (never the response body).
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
     }
 }
 
@@ -218,7 +273,7 @@ impl WebhooksQuery {
         let page = PageArgs::by_id(first, after, actor.app.config.limits.max_page_size)?;
         let rows = webhooks::deliveries(actor, endpoint_id, status, &page).await?;
         let count = webhooks::count_deliveries(actor, endpoint_id, status);
-        connection::<WebhookDelivery>(ctx, rows, |_, row| id_cursor(row.delivery.id), count).await
+        connection::<WebhookDelivery>(ctx, rows, |_, row| id_cursor(row.id), count).await
     }
 }
 

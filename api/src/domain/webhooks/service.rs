@@ -13,13 +13,12 @@ use crate::events::{Change, Event, UnitOfWork};
 use crate::paging::{self, Page, PageArgs};
 use crate::total_count::{self, Count};
 use entity::{prelude::*, webhook_deliveries, webhook_endpoints};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set, Statement,
+    QueryFilter, QueryOrder, Select, Set, Statement,
 };
 use serde_json::json;
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Endpoints one owner may have: plenty for every integration, not a fan-out amplifier.
@@ -51,12 +50,6 @@ pub struct EndpointChanges {
 pub struct WithSecret {
     pub secret: String,
     pub endpoint: webhook_endpoints::Model,
-}
-
-/// A delivery with the owner of its endpoint: who may see it.
-pub struct DeliveryRow {
-    pub delivery: webhook_deliveries::Model,
-    pub owner_id: Uuid,
 }
 
 /// Registers an endpoint for the caller; the answer carries its secret, once.
@@ -194,7 +187,7 @@ pub async fn rotate_secret(actor: &Actor, endpoint_id: Uuid) -> AppResult<WithSe
 /// Sends a `webhook.test` event to the endpoint, through the outbox and the worker like any
 /// other (even while the endpoint is disabled: trying it is how one learns it works again).
 #[tracing::instrument(skip_all, fields(%endpoint_id))]
-pub async fn test(actor: &Actor, endpoint_id: Uuid) -> AppResult<DeliveryRow> {
+pub async fn test(actor: &Actor, endpoint_id: Uuid) -> AppResult<webhook_deliveries::Model> {
     require_owner(actor)?;
     let mut uow = UnitOfWork::begin(actor).await?;
     let endpoint = managed(actor, &*uow, endpoint_id).await?;
@@ -210,6 +203,7 @@ pub async fn test(actor: &Actor, endpoint_id: Uuid) -> AppResult<DeliveryRow> {
     let delivery = webhook_deliveries::ActiveModel {
         id: Set(Uuid::now_v7()),
         endpoint_id: Set(endpoint.id),
+        owner_id: Set(endpoint.owner_id),
         event_id: Set(event_id),
         event_type: Set(TEST_EVENT.to_owned()),
         payload: Set(payload),
@@ -230,16 +224,13 @@ pub async fn test(actor: &Actor, endpoint_id: Uuid) -> AppResult<DeliveryRow> {
         .await?;
     wake_worker(&mut uow, delivery.id);
     uow.commit().await?;
-    Ok(DeliveryRow {
-        delivery,
-        owner_id: endpoint.owner_id,
-    })
+    Ok(delivery)
 }
 
 /// Queues a fresh attempt of a delivery, now, with the same `webhook-id`; it is retried for a
 /// full window again if it fails.
 #[tracing::instrument(skip_all, fields(%delivery_id))]
-pub async fn resend(actor: &Actor, delivery_id: Uuid) -> AppResult<DeliveryRow> {
+pub async fn resend(actor: &Actor, delivery_id: Uuid) -> AppResult<webhook_deliveries::Model> {
     require_owner(actor)?;
     let mut uow = UnitOfWork::begin(actor).await?;
     let found = WebhookDeliveries::find_by_id(delivery_id)
@@ -269,10 +260,7 @@ pub async fn resend(actor: &Actor, delivery_id: Uuid) -> AppResult<DeliveryRow> 
     .await?;
     wake_worker(&mut uow, delivery.id);
     uow.commit().await?;
-    Ok(DeliveryRow {
-        delivery,
-        owner_id: endpoint.owner_id,
-    })
+    Ok(delivery)
 }
 
 /// One page of endpoints, newest first: the caller's own; an admin's, everyone's.
@@ -311,50 +299,14 @@ pub async fn deliveries(
     endpoint_id: Option<Uuid>,
     status: Option<WebhookDeliveryStatus>,
     page: &PageArgs,
-) -> AppResult<Page<DeliveryRow>> {
+) -> AppResult<Page<webhook_deliveries::Model>> {
     let mut query = deliveries_listed(actor, endpoint_id, status)
         .await?
         .order_by_desc(webhook_deliveries::Column::Id);
     if let Some(after) = page.after_id() {
         query = query.filter(webhook_deliveries::Column::Id.lt(after));
     }
-    let rows = paging::fetch(&actor.app.db, query, page).await?;
-    let endpoints: Vec<Uuid> = rows.rows.iter().map(|d| d.endpoint_id).collect();
-    let owners: HashMap<Uuid, Uuid> = if endpoints.is_empty() {
-        HashMap::new()
-    } else {
-        WebhookEndpoints::find()
-            .select_only()
-            .columns([
-                webhook_endpoints::Column::Id,
-                webhook_endpoints::Column::OwnerId,
-            ])
-            .filter(webhook_endpoints::Column::Id.is_in(endpoints))
-            .into_tuple::<(Uuid, Uuid)>()
-            .all(&actor.app.db)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    // A delivery whose endpoint went between the two reads is left out with it.
-    let Page {
-        rows,
-        has_next,
-        has_previous,
-        offset,
-    } = rows;
-    Ok(Page {
-        rows: rows
-            .into_iter()
-            .filter_map(|delivery| {
-                let owner_id = *owners.get(&delivery.endpoint_id)?;
-                Some(DeliveryRow { delivery, owner_id })
-            })
-            .collect(),
-        has_next,
-        has_previous,
-        offset,
-    })
+    paging::fetch(&actor.app.db, query, page).await
 }
 
 pub async fn count_deliveries(
@@ -380,15 +332,7 @@ async fn deliveries_listed(
         let endpoint = managed(actor, &actor.app.db, id).await?;
         query = query.filter(webhook_deliveries::Column::EndpointId.eq(endpoint.id));
     } else if !actor.is_admin() {
-        query = query.filter(
-            webhook_deliveries::Column::EndpointId.in_subquery(
-                Query::select()
-                    .column(webhook_endpoints::Column::Id)
-                    .from(WebhookEndpoints)
-                    .and_where(webhook_endpoints::Column::OwnerId.eq(me))
-                    .to_owned(),
-            ),
-        );
+        query = query.filter(webhook_deliveries::Column::OwnerId.eq(me));
     }
     if let Some(status) = status {
         query = query.filter(webhook_deliveries::Column::Status.eq(status.as_str()));
