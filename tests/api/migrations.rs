@@ -71,7 +71,14 @@ async fn webhook_deliveries_written_before_they_named_their_owner_are_given_it()
     };
     conn.execute_raw(insert(
         "webhook_endpoints",
-        &["id", "owner_id", "url", "event_types", "secret_seed", "created_at"],
+        &[
+            "id",
+            "owner_id",
+            "url",
+            "event_types",
+            "secret_seed",
+            "created_at",
+        ],
         vec![
             endpoint.into(),
             rows.developer_id.into(),

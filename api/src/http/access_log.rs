@@ -110,3 +110,23 @@ pub fn record(started: Instant, caller: &Caller, operations: &[String], response
         "graphql request"
     );
 }
+
+/// A request answered without running: an idempotent replay (its stored answer) or a key
+/// refused before it ran; logged with its HTTP status in place of error codes.
+pub fn record_not_run(
+    started: Instant,
+    caller: &Caller,
+    operations: &[String],
+    response: &axum::response::Response,
+) {
+    let replayed = response.headers().contains_key("idempotent-replayed");
+    tracing::info!(
+        target: TARGET,
+        operations = %operations.join(", "),
+        caller = %caller_label(caller),
+        duration_us = started.elapsed().as_micros() as u64,
+        status = response.status().as_u16(),
+        replayed,
+        "graphql request answered from its idempotency key"
+    );
+}

@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -155,16 +156,25 @@ async fn execute(
         Ok(actor) => actor,
         Err(err) => return unauthenticated(err),
     };
+    let ran = AtomicBool::new(false);
     let run = |batch| async {
+        ran.store(true, Ordering::Relaxed);
         let response = run_admitted(state, batch, actor.clone()).await;
-        if let Some((operations, caller)) = logged {
-            access_log::record(started, &caller, &operations, &response);
+        if let Some((operations, caller)) = &logged {
+            access_log::record(started, caller, operations, &response);
         }
         response
     };
     match key {
         Some(key) if idempotency::mutates(&batch) => {
-            idempotency::once(&actor, key, batch, run).await
+            let response = idempotency::once(&actor, key, batch, run).await;
+            // A replayed or refused key ran nothing, but the request is still logged.
+            if let Some((operations, caller)) = &logged
+                && !ran.load(Ordering::Relaxed)
+            {
+                access_log::record_not_run(started, caller, operations, &response);
+            }
+            response
         }
         _ => {
             let response = run(batch).await;
