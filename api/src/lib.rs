@@ -13,6 +13,7 @@ pub mod events;
 pub mod graphql;
 mod http;
 pub mod paging;
+pub mod polling;
 pub mod rate_limit;
 pub mod scale_seed;
 pub mod seed;

@@ -19,13 +19,11 @@ use crate::config::{AppEnv, MailConfig};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use entity::{mail_outbox, prelude::*};
-use futures_util::FutureExt;
 use futures_util::future::join_all;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, Statement, Value,
 };
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -76,21 +74,10 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
         schedule: Schedule::from_config(config),
     };
     let poll = Duration::from_secs(config.poll_seconds);
-    tokio::spawn(async move {
-        loop {
-            // A pass that fails, or panics, is logged; the next one starts afresh.
-            match AssertUnwindSafe(worker.deliver_due()).catch_unwind().await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    tracing::warn!(error = %err, "mail delivery could not read or write the outbox");
-                }
-                Err(_) => tracing::error!("mail delivery panicked; it carries on"),
-            }
-            tokio::select! {
-                () = tokio::time::sleep(poll) => {}
-                () = wake.notified() => {}
-            }
-        }
+    let worker = Arc::new(worker);
+    crate::polling::spawn_worker("mail delivery", poll, wake, move || {
+        let worker = worker.clone();
+        async move { worker.deliver_due().await }
     });
     Ok(())
 }

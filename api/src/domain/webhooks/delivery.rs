@@ -25,7 +25,6 @@ use crate::events::{Change, Event, UnitOfWork};
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use entity::{prelude::*, webhook_attempts, webhook_deliveries, webhook_endpoints};
-use futures_util::FutureExt;
 use futures_util::future::join_all;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -33,7 +32,6 @@ use sea_orm::{
     Set, Statement, TransactionTrait, UpdateMany, Value,
 };
 use serde_json::json;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -88,21 +86,10 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
         schedule: Schedule::from_config(config),
     };
     let poll = Duration::from_millis(config.poll_millis);
-    tokio::spawn(async move {
-        loop {
-            // A pass that fails, or panics, is logged; the next one starts afresh.
-            match AssertUnwindSafe(worker.deliver_due()).catch_unwind().await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    tracing::warn!(error = ?err, "webhook delivery could not read or write the outbox");
-                }
-                Err(_) => tracing::error!("webhook delivery panicked; it carries on"),
-            }
-            tokio::select! {
-                () = tokio::time::sleep(poll) => {}
-                () = wake.notified() => {}
-            }
-        }
+    let worker = Arc::new(worker);
+    crate::polling::spawn_worker("webhook delivery", poll, wake, move || {
+        let worker = worker.clone();
+        async move { worker.deliver_due().await }
     });
     Ok(())
 }
