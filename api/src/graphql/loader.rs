@@ -3,10 +3,12 @@
 
 use crate::error::AppError;
 use sea_orm::sea_query::extension::postgres::PgFunc;
-use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, Order, PostgresQueryBuilder, Query,
+};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable,
-    QueryFilter,
+    QueryFilter, Statement,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,8 +76,9 @@ pub async fn fetch_in<E: EntityTrait>(
 }
 
 /// One edge of a one-to-many relation, capped: the rows of `E` whose `key` is one of `keys` and
-/// that meet `only`, at most `cap` for each key, ordered by `order` (ascending or not), in one
-/// statement. A relation field never answers more than a page, however many rows there are.
+/// that meet `only`, at most `cap` for each key, each key's ordered by `order` (ascending or
+/// not), in one statement. A relation field never answers more than a page, however many rows
+/// there are.
 pub struct CappedEdge<E: EntityTrait> {
     pub key: E::Column,
     pub order: E::Column,
@@ -90,6 +93,52 @@ impl<E: EntityTrait> CappedEdge<E> {
         db: &DatabaseConnection,
         keys: &[Uuid],
     ) -> Result<Vec<E::Model>, LoaderError> {
+        let statement = if db.get_database_backend() == DbBackend::Postgres {
+            self.lateral(keys)
+        } else {
+            self.ranked(db.get_database_backend(), keys)
+        };
+        Ok(E::find().from_raw_sql(statement).all(db).await?)
+    }
+
+    fn order(&self) -> Order {
+        if self.descending {
+            Order::Desc
+        } else {
+            Order::Asc
+        }
+    }
+
+    /// PostgreSQL: for each key (one array parameter, each key once), its first `cap` rows read
+    /// in order from the (key, order) index and no further. A window over every key's rows
+    /// would read them all and sort them; this reads what it answers.
+    fn lateral(&self, keys: &[Uuid]) -> Statement {
+        let mut unique = keys.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let per_key = Query::select()
+            .column(Asterisk)
+            .from(E::default())
+            .cond_where(
+                self.only
+                    .clone()
+                    .add(Expr::col((E::default(), self.key)).eq(Expr::cust("edge_keys.key"))),
+            )
+            .order_by(self.order, self.order())
+            .limit(self.cap)
+            .to_owned();
+        let (per_key, mut values) = per_key.build(PostgresQueryBuilder);
+        values.0.push(unique.into());
+        let sql = format!(
+            "SELECT edge.* FROM unnest(${}::uuid[]) AS edge_keys(key) \
+             CROSS JOIN LATERAL ({per_key}) AS edge",
+            values.0.len()
+        );
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    }
+
+    /// Elsewhere: every key's rows ranked in one window, the first `cap` of each kept.
+    fn ranked(&self, backend: DbBackend, keys: &[Uuid]) -> Statement {
         let direction = if self.descending { "DESC" } else { "ASC" };
         let rank = Alias::new("edge_rank");
         let ranked = Query::select()
@@ -103,17 +152,8 @@ impl<E: EntityTrait> CappedEdge<E> {
                 rank.clone(),
             )
             .from(E::default())
-            .cond_where(
-                self.only
-                    .clone()
-                    .add(one_of(db.get_database_backend(), self.key, keys)),
-            )
+            .cond_where(self.only.clone().add(one_of(backend, self.key, keys)))
             .to_owned();
-        let order = if self.descending {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
         let capped = Query::select()
             .columns(E::Column::iter().map(|c| Alias::new(c.as_str())))
             .from_subquery(ranked, Alias::new("ranked"))
@@ -121,10 +161,9 @@ impl<E: EntityTrait> CappedEdge<E> {
             // The window's own order (key, then the edge's order), which an index on
             // (key, order) gives as read: no sort at all. Only each key's order matters.
             .order_by(Alias::new(self.key.as_str()), Order::Asc)
-            .order_by(Alias::new(self.order.as_str()), order)
+            .order_by(Alias::new(self.order.as_str()), self.order())
             .to_owned();
-        let statement = db.get_database_backend().build(&capped);
-        Ok(E::find().from_raw_sql(statement).all(db).await?)
+        backend.build(&capped)
     }
 }
 
