@@ -8,6 +8,27 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const GUESSED_KEY: &str = "LOGME-AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF-GGGGG";
 
+/// The first `count` access lines the gateway writes to `stderr`, waiting up to ten seconds.
+async fn access_lines(stderr: tokio::process::ChildStderr, count: usize) -> Vec<String> {
+    let mut lines = BufReader::new(stderr).lines();
+    let mut logged = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while logged.len() < count {
+            match lines.next_line().await {
+                Ok(Some(line)) if line.contains("graphql request") => logged.push(line),
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok() && logged.len() == count,
+        "{count} access lines: {logged:?}"
+    );
+    logged
+}
+
 #[tokio::test]
 async fn each_request_is_one_line_with_its_operation_and_codes_and_no_secret() {
     let (database_url, _db) = fresh_database().await;
@@ -42,22 +63,7 @@ async fn each_request_is_one_line_with_its_operation_and_codes_and_no_secret() {
     .await;
     post(json!({ "query": "{ nosuchfield }" })).await;
 
-    let mut lines = BufReader::new(stderr).lines();
-    let mut logged = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), async {
-        while logged.len() < 3 {
-            match lines.next_line().await {
-                Ok(Some(line)) if line.contains("graphql request") => logged.push(line),
-                Ok(Some(_)) => {}
-                _ => break,
-            }
-        }
-    })
-    .await;
-    assert!(
-        read.is_ok() && logged.len() == 3,
-        "three access lines: {logged:?}"
-    );
+    let logged = access_lines(stderr, 3).await;
     assert!(logged[0].contains("query validateLicense"), "{}", logged[0]);
     assert!(logged[0].contains("caller=anonymous"), "{}", logged[0]);
     assert!(logged[1].contains("mutation SignIn"), "{}", logged[1]);
@@ -100,22 +106,7 @@ async fn an_answer_replayed_from_an_idempotency_key_is_logged_too() {
         assert_eq!(answer.status(), 200);
     }
 
-    let mut lines = BufReader::new(stderr).lines();
-    let mut logged = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), async {
-        while logged.len() < 2 {
-            match lines.next_line().await {
-                Ok(Some(line)) if line.contains("graphql request") => logged.push(line),
-                Ok(Some(_)) => {}
-                _ => break,
-            }
-        }
-    })
-    .await;
-    assert!(
-        read.is_ok() && logged.len() == 2,
-        "two access lines: {logged:?}"
-    );
+    let logged = access_lines(stderr, 2).await;
     for line in &logged {
         assert!(line.contains("mutation Notes"), "{line}");
         assert!(line.contains(&format!("developer:{}", dev.id)), "{line}");
