@@ -10,16 +10,12 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { startGateway as startGatewayIn } from '../realtime/gateway.mjs';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const gatewayBin = process.env.GATEWAY_BIN || join(repo, 'target', 'debug', 'gateway');
 const chromiumBin = process.env.CHROMIUM || '/usr/bin/chromium';
 const workDir = mkdtempSync(join(tmpdir(), 'playground-test-'));
 
@@ -33,51 +29,16 @@ const sockets = []; // { url, sent: [], received: [] }
 const pageErrors = [];
 const graphqlRequests = [];
 
-// Starts the gateway on a fresh SQLite file and a free port; resolves once it listens.
-function startGateway() {
-  const log = createWriteStream(join(workDir, 'gateway.log'));
-  const child = spawn(gatewayBin, ['serve'], {
-    cwd: workDir, // no stray .env is read
-    env: {
-      ...process.env,
-      DATABASE_URL: `sqlite://${join(workDir, 'g.db')}?mode=rwc`,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      APP_ENV: 'development',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr.pipe(log);
+// Starts the gateway on a fresh SQLite file and a free port; resolves once it listens, with
+// the first admin it created.
+async function startGateway() {
   // Should this process end before `after` runs (interrupted, its output closed), so does the
-  // gateway.
-  process.once('exit', () => child.kill('SIGKILL'));
+  // gateway (startGateway kills it on exit).
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(signal, () => process.exit(1));
   for (const stream of [process.stdout, process.stderr]) stream.once('error', () => process.exit(1));
-  const exited = new Promise((done) => child.once('exit', done));
-  return new Promise((done, fail) => {
-    const found = { child, exited };
-    const timer = setTimeout(() => fail(new Error('the gateway did not start within 60 s')), 60_000);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      fail(error);
-    });
-    exited.then((code) => {
-      clearTimeout(timer);
-      fail(new Error(`the gateway exited with ${code} before listening`));
-    });
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      log.write(`${line}\n`);
-      const admin = line.match(/^First start: created admin (\S+) with password (\S+)$/);
-      if (admin) [, found.email, found.password] = admin;
-      const listening = line.match(/^listening on (http:\/\/[^\s]+)/);
-      if (listening) {
-        found.origin = listening[1];
-        clearTimeout(timer);
-        if (!found.email) fail(new Error('the gateway printed no first admin'));
-        else done(found);
-      }
-    });
-  });
+  const started = await startGatewayIn(workDir, `sqlite://${join(workDir, 'g.db')}?mode=rwc`, 'playground');
+  if (!started.email) throw new Error('the gateway printed no first admin');
+  return started;
 }
 
 async function stopGateway() {
@@ -197,12 +158,12 @@ describe('the playground with no network but the gateway', { timeout: 180_000 },
     await stopGateway();
     if (!failed) return rmSync(workDir, { recursive: true, force: true });
     try {
-      const log = readFileSync(join(workDir, 'gateway.log'), 'utf8').trimEnd();
+      const log = readFileSync(join(workDir, 'gateway-playground.log'), 'utf8').trimEnd();
       if (log) console.error(`the gateway's last lines:\n${log.split('\n').slice(-40).join('\n')}`);
     } catch {
       // no log: the gateway never started
     }
-    console.error(`kept for inspection: ${workDir} (gateway.log, screenshots)`);
+    console.error(`kept for inspection: ${workDir} (gateway-playground.log, screenshots)`);
   });
 
   it('serves the page with a policy that allows only the gateway', () =>

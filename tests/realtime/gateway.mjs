@@ -25,6 +25,10 @@ export function startGateway(workDir, database, run, env = {}) {
   return new Promise((done, fail) => {
     const found = { child, exited };
     const timer = setTimeout(() => fail(new Error('the gateway did not start within 60 s')), 60_000);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      fail(error);
+    });
     exited.then(({ code }) => {
       clearTimeout(timer);
       fail(new Error(`the gateway exited with ${code} before listening`));

@@ -233,16 +233,11 @@ pub async fn test(actor: &Actor, endpoint_id: Uuid) -> AppResult<webhook_deliver
 pub async fn resend(actor: &Actor, delivery_id: Uuid) -> AppResult<webhook_deliveries::Model> {
     require_owner(actor)?;
     let mut uow = UnitOfWork::begin(actor).await?;
-    let found = WebhookDeliveries::find_by_id(delivery_id)
-        .find_also_related(WebhookEndpoints)
+    let delivery = WebhookDeliveries::find_by_id(delivery_id)
         .one(&*uow)
-        .await?;
-    let (delivery, endpoint) = match found {
-        Some((delivery, Some(endpoint))) if actor.manages(endpoint.owner_id) => {
-            (delivery, endpoint)
-        }
-        _ => return Err(AppError::NotFound("webhook delivery")),
-    };
+        .await?
+        .filter(|delivery| actor.manages(delivery.owner_id))
+        .ok_or(AppError::NotFound("webhook delivery"))?;
     let mut again: webhook_deliveries::ActiveModel = delivery.into();
     again.status = Set(WebhookDeliveryStatus::Pending.as_str().to_owned());
     again.next_attempt_at = Set(Some(actor.now.into()));
@@ -251,9 +246,9 @@ pub async fn resend(actor: &Actor, delivery_id: Uuid) -> AppResult<webhook_deliv
     let delivery = again.update(&*uow).await?;
     uow.record(
         Change::new("webhook_delivery.resent", "webhook_delivery", delivery.id)
-            .owner(endpoint.owner_id)
+            .owner(delivery.owner_id)
             .metadata(json!({
-                "endpointId": endpoint.id,
+                "endpointId": delivery.endpoint_id,
                 "eventType": delivery.event_type,
             })),
     )
