@@ -33,6 +33,7 @@ mod members;
 mod migrations;
 mod nodes;
 mod outages;
+mod plain_fields;
 mod plan_catalogue;
 mod plan_changes;
 mod query_plans;

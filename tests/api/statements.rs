@@ -96,6 +96,42 @@ async fn lists_load_each_relation_once_for_all_their_members_without_waiting() {
     );
 }
 
+/// Each member of a list takes its rows of a relation from the list's shared load; the same
+/// relation asked twice under two names still answers both in full.
+#[tokio::test]
+async fn a_relation_selected_twice_under_two_names_answers_both() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let rows = Rows::new(db).await;
+    for n in 0..3 {
+        let developer = Rows::developer(db, &format!("twice{n}@example.com")).await;
+        for k in 0..2 {
+            let plan = rows.plan_ids[k % rows.plan_ids.len()];
+            rows.license_for(db, developer, plan, 3, 0)
+                .await
+                .expect("license");
+        }
+    }
+    let admin = app.admin_token().await;
+    let query = "{ developers(first: 3, filter: { emailContains: \"twice\" }) { edges { node { first: licenses { id } second: licenses { id seatsTotal } } } } }";
+
+    let body = app.graphql(query, json!({}), Some(&admin)).await;
+
+    let edges = body["data"]["developers"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(edges.len(), 3, "{body}");
+    for edge in edges {
+        let first = edge["node"]["first"].as_array().expect("first");
+        let second = edge["node"]["second"].as_array().expect("second");
+        assert_eq!(first.len(), 2, "{body}");
+        let ids =
+            |list: &[serde_json::Value]| list.iter().map(|l| l["id"].clone()).collect::<Vec<_>>();
+        assert_eq!(ids(first), ids(second), "{body}");
+        assert_eq!(second[0]["seatsTotal"], 3, "{body}");
+    }
+}
+
 /// Sibling loads of concurrent requests share statements in the edge's lanes; each request
 /// still gets its own rows and no one else's.
 #[tokio::test]

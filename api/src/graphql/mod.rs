@@ -6,6 +6,7 @@
 //! - `loader.rs`: what every dataloader shares.
 //! - `limits.rs`: depth, complexity, size and input limits, and codes on engine errors.
 //! - `document.rs`: the measures those limits take of a document before it runs.
+//! - `plain.rs`: objects whose plain fields are answered without a future each.
 //! - `event_subscriptions.rs`: a subscription per domain over the event log.
 
 pub mod connection;
@@ -16,6 +17,7 @@ pub mod event_subscriptions;
 pub mod guard;
 pub mod limits;
 pub mod loader;
+pub mod plain;
 pub mod scope_check;
 pub mod siblings;
 pub mod spending;

@@ -1,6 +1,6 @@
 //! Objects answered together (one page, one relation list) load each relation once for all of
-//! them: the first to ask loads the edge for every one of them in one statement, and the rest
-//! read their share of it.
+//! them: the first to ask loads the edge for every one of them in one statement, and each takes
+//! its own share of it (moved, not copied).
 //!
 //! The request's dataloaders batch by time instead: each object's key waits for the batch
 //! window (about a millisecond, whatever the configured delay, once the timer rounds it) and
@@ -28,8 +28,18 @@ use uuid::Uuid;
 type Loaded<R> = OnceCell<Result<Edge<R>, LoaderError>>;
 
 struct Edge<R> {
-    rows: HashMap<Uuid, Vec<R>>,
+    /// Each key's rows, until the sibling with that key takes them (moved, not copied); then
+    /// `None`.
+    rows: Mutex<HashMap<Uuid, Option<Vec<R>>>>,
     children: Together,
+}
+
+/// What a sibling finds for its key.
+enum Share<R> {
+    Rows(Vec<R>),
+    /// Taken already: the same edge asked twice for one object (the field selected under two
+    /// names), which loads its rows again.
+    Taken,
 }
 
 /// The keys of objects answered together and the edges loaded for them so far.
@@ -66,10 +76,10 @@ impl Siblings {
         lanes: &EdgeLanes<L>,
         key: Uuid,
         child_key: impl Fn(&R) -> Option<Uuid>,
-    ) -> Result<(Vec<R>, Together), LoaderError>
+    ) -> Result<(Share<R>, Together), LoaderError>
     where
         L: Loader<Uuid, Value = Vec<R>, Error = LoaderError>,
-        R: Clone + Send + Sync + 'static,
+        R: Send + Sync + 'static,
     {
         let slot = self.slot::<L, R>()?;
         let edge = slot
@@ -77,16 +87,20 @@ impl Siblings {
                 let rows = lanes.load(self.keys.clone()).await?;
                 let keys: Vec<Uuid> = rows.values().flatten().filter_map(&child_key).collect();
                 Ok(Edge {
-                    rows,
+                    rows: Mutex::new(rows.into_iter().map(|(k, v)| (k, Some(v))).collect()),
                     children: Together::of(keys),
                 })
             })
             .await;
         match edge {
-            Ok(edge) => Ok((
-                edge.rows.get(&key).cloned().unwrap_or_default(),
-                edge.children.clone(),
-            )),
+            Ok(edge) => {
+                let mut rows = edge.rows.lock().unwrap_or_else(PoisonError::into_inner);
+                let share = match rows.get_mut(&key) {
+                    Some(slot) => slot.take().map_or(Share::Taken, Share::Rows),
+                    None => Share::Rows(Vec::new()),
+                };
+                Ok((share, edge.children.clone()))
+            }
             Err(err) => Err(err.clone()),
         }
     }
@@ -123,20 +137,20 @@ impl Together {
         L: Loader<Uuid, Value = Vec<R>, Error = LoaderError>,
         R: Clone + Send + Sync + 'static,
     {
-        Ok(match &self.0 {
-            Some(siblings) => {
-                let lanes = ctx.data::<EdgeLanes<L>>().map_err(|_| {
-                    AppError::internal(anyhow::anyhow!(
-                        "no lanes for {} in the schema",
-                        std::any::type_name::<L>()
-                    ))
-                })?;
-                siblings.load(lanes, key, child_key).await?
+        if let Some(siblings) = &self.0 {
+            let lanes = ctx.data::<EdgeLanes<L>>().map_err(|_| {
+                AppError::internal(anyhow::anyhow!(
+                    "no lanes for {} in the schema",
+                    std::any::type_name::<L>()
+                ))
+            })?;
+            if let (Share::Rows(rows), children) = siblings.load(lanes, key, child_key).await? {
+                return Ok((rows, children));
             }
-            None => (
-                ctx.loader::<L>()?.load_one(key).await?.unwrap_or_default(),
-                Together::default(),
-            ),
-        })
+        }
+        Ok((
+            ctx.loader::<L>()?.load_one(key).await?.unwrap_or_default(),
+            Together::default(),
+        ))
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::sessions::service::Opened;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related};
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
+use crate::graphql::plain::{Plain, plain_fields};
 use crate::graphql::siblings::Together;
 use crate::paging::{PageArgs, creation_cursor};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
@@ -19,9 +20,12 @@ use chrono::{DateTime, Utc};
 use entity::users;
 use uuid::Uuid;
 
+/// An account as the schema shows it (its plain fields answered in place).
+pub type User = Plain<UserObject>;
+
 /// An account: a developer (who owns licenses), a team member, or an admin.
 /// With the accounts listed beside it, which load their relations together.
-pub struct User(users::Model, Together);
+pub struct UserObject(users::Model, Together);
 
 impl Guarded for User {
     type Row = users::Model;
@@ -34,7 +38,7 @@ impl Guarded for User {
     }
 
     fn wrap(row: users::Model, seen: Seen) -> Self {
-        Self(row, seen.together())
+        Plain(UserObject(row, seen.together()))
     }
 
     fn sibling_key(row: &users::Model) -> Option<Uuid> {
@@ -42,8 +46,18 @@ impl Guarded for User {
     }
 }
 
-#[Object]
-impl User {
+plain_fields!(UserObject {
+    "id" => value(id),
+    "email" => value(email),
+    "name" => value(name),
+    "role" => fallible(role),
+    "emailVerifiedAt" => value(email_verified_at),
+    "createdAt" => value(created_at),
+    "updatedAt" => value(updated_at),
+});
+
+#[Object(name = "User")]
+impl UserObject {
     async fn id(&self) -> Uuid {
         self.0.id
     }

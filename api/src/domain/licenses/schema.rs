@@ -21,6 +21,7 @@ use crate::events::{DomainEvent, resume};
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related, related_one, related_owned};
 use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
+use crate::graphql::plain::{Plain, plain_fields};
 use crate::graphql::siblings::Together;
 use crate::paging;
 use async_graphql::{Context, Object, Result, Subscription};
@@ -31,8 +32,11 @@ use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// A license as the schema shows it (its plain fields answered in place).
+pub type License = Plain<LicenseObject>;
+
 /// With the licenses listed beside it, which load their relations together.
-pub struct License(licenses::Model, Together);
+pub struct LicenseObject(licenses::Model, Together);
 
 impl Guarded for License {
     type Row = licenses::Model;
@@ -45,7 +49,7 @@ impl Guarded for License {
     }
 
     fn wrap(row: licenses::Model, seen: Seen) -> Self {
-        Self(row, seen.together())
+        Plain(LicenseObject(row, seen.together()))
     }
 
     fn sibling_key(row: &licenses::Model) -> Option<Uuid> {
@@ -57,8 +61,34 @@ fn utc(t: &sea_orm::prelude::DateTimeWithTimeZone) -> DateTime<Utc> {
     t.with_timezone(&Utc)
 }
 
-#[Object]
-impl License {
+plain_fields!(LicenseObject {
+    "id" => value(id),
+    "keyPrefix" => value(key_prefix),
+    "product" => value(product),
+    "term" => fallible(term),
+    "state" => fallible(state),
+    "paymentState" => fallible(payment_state),
+    "seatsTotal" => value(seats_total),
+    "seatsUsed" => value(seats_used),
+    "startsAt" => value(starts_at),
+    "expiresAt" => value(expires_at),
+    "trialEndsAt" => value(trial_ends_at),
+    "graceEndsAt" => value(grace_ends_at),
+    "createdAt" => value(created_at),
+    "updatedAt" => value(updated_at),
+    "notes" => value(notes),
+    "dba" => value(dba),
+    "zip" => value(zip),
+    "agents" => value(agents),
+    "smsCreditsPurchased" => value(sms_credits_purchased),
+    "smsCreditsSent" => value(sms_credits_sent),
+    "smsCreditsBalance" => value(sms_credits_balance),
+    "seatsAvailable" => value(seats_available),
+    "utilizationPercent" => value(utilization_percent),
+});
+
+#[Object(name = "License")]
+impl LicenseObject {
     async fn id(&self) -> Uuid {
         self.0.id
     }

@@ -8,13 +8,17 @@ use crate::domain::validation::verdict::ValidationCode;
 use crate::error::AppError;
 use crate::graphql::context::{ContextExt, related_one};
 use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
+use crate::graphql::plain::{Plain, plain_fields};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::runtime_nodes;
 use uuid::Uuid;
 
+/// A runtime node as the schema shows it (its plain fields answered in place).
+pub type RuntimeNode = Plain<RuntimeNodeObject>;
+
 /// A deployed copy of the vendor's software, registered by fingerprint.
-pub struct RuntimeNode(runtime_nodes::Model);
+pub struct RuntimeNodeObject(runtime_nodes::Model);
 
 impl Guarded for RuntimeNode {
     type Row = Node;
@@ -27,12 +31,25 @@ impl Guarded for RuntimeNode {
     }
 
     fn wrap((node, _): Node, _: Seen) -> Self {
-        Self(node)
+        Plain(RuntimeNodeObject(node))
     }
 }
 
-#[Object]
-impl RuntimeNode {
+plain_fields!(RuntimeNodeObject {
+    "id" => value(id),
+    "fingerprint" => value(fingerprint),
+    "name" => value(name),
+    "appUrl" => value(app_url),
+    "version" => value(version),
+    "status" => fallible(status),
+    "lastCheckInAt" => value(last_check_in_at),
+    "heartbeatDeadlineAt" => value(heartbeat_deadline_at),
+    "activatedAt" => value(activated_at),
+    "deactivatedAt" => value(deactivated_at),
+});
+
+#[Object(name = "RuntimeNode")]
+impl RuntimeNodeObject {
     async fn id(&self) -> Uuid {
         self.0.id
     }

@@ -6,6 +6,7 @@ use crate::auth::Audience;
 use crate::error::AppResult;
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::{Guarded, Seen, shown, shown_all, shown_or_not_found};
+use crate::graphql::plain::{Plain, plain_fields};
 use async_graphql::{Context, InputObject, Json, Object, Result, SimpleObject};
 use entity::{plan_entitlements, plan_prices, plans};
 use serde_json::Map;
@@ -30,7 +31,10 @@ impl PlansQuery {
     }
 }
 
-pub struct Plan(plans::Model);
+/// A plan as the schema shows it (its plain fields answered in place).
+pub type Plan = Plain<PlanObject>;
+
+pub struct PlanObject(plans::Model);
 
 impl Guarded for Plan {
     type Row = plans::Model;
@@ -40,12 +44,26 @@ impl Guarded for Plan {
     }
 
     fn wrap(row: plans::Model, _: Seen) -> Self {
-        Self(row)
+        Plain(PlanObject(row))
     }
 }
 
-#[Object]
-impl Plan {
+plain_fields!(PlanObject {
+    "id" => value(id),
+    "code" => value(code),
+    "name" => value(name),
+    "priceMinor" => value(price_minor),
+    "currency" => value(currency),
+    "interval" => fallible(interval),
+    "trialDays" => value(trial_days),
+    "active" => value(active),
+    "version" => value(version),
+    "latest" => value(latest),
+    "retiredAt" => value(retired_at),
+});
+
+#[Object(name = "Plan")]
+impl PlanObject {
     async fn id(&self) -> Uuid {
         self.0.id
     }

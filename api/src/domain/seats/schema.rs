@@ -8,13 +8,17 @@ use crate::domain::licenses::schema::License;
 use crate::domain::members::schema::Invitation;
 use crate::graphql::context::{ContextExt, related_one};
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
+use crate::graphql::plain::{Plain, plain_fields};
 use async_graphql::{Context, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::license_assignments;
 use uuid::Uuid;
 
+/// A seat as the schema shows it (its plain fields answered in place).
+pub type Assignment = Plain<AssignmentObject>;
+
 /// A seat on a license held by a user.
-pub struct Assignment(license_assignments::Model);
+pub struct AssignmentObject(license_assignments::Model);
 
 impl Guarded for Assignment {
     type Row = Seat;
@@ -27,12 +31,19 @@ impl Guarded for Assignment {
     }
 
     fn wrap((seat, _): Seat, _: Seen) -> Self {
-        Self(seat)
+        Plain(AssignmentObject(seat))
     }
 }
 
-#[Object]
-impl Assignment {
+plain_fields!(AssignmentObject {
+    "id" => value(id),
+    "status" => fallible(status),
+    "assignedAt" => value(assigned_at),
+    "releasedAt" => value(released_at),
+});
+
+#[Object(name = "Assignment")]
+impl AssignmentObject {
     async fn id(&self) -> Uuid {
         self.0.id
     }

@@ -1,0 +1,163 @@
+//! Objects answering their plain fields in place (`api/src/graphql/plain.rs`) answer as the
+//! engine does: every plain field name is a field of its type, and one document answers the same
+//! data whether its selections are plain (read in place) or wrapped in inline fragments (which
+//! the engine resolves field by field), with keys in the order selected.
+
+use crate::helpers::{export_sdl, spawn_app};
+use api::domain::accounts::schema::UserObject;
+use api::domain::licenses::schema::LicenseObject;
+use api::domain::nodes::schema::RuntimeNodeObject;
+use api::domain::plans::schema::PlanObject;
+use api::domain::seats::schema::AssignmentObject;
+use api::graphql::plain::PlainFields;
+use api::graphql::scope_check::FieldTypes;
+use serde_json::{Value, json};
+
+/// Each type with plain fields, and their names.
+fn plain_types() -> [(&'static str, &'static [&'static str]); 5] {
+    [
+        ("License", LicenseObject::NAMES),
+        ("User", UserObject::NAMES),
+        ("Assignment", AssignmentObject::NAMES),
+        ("RuntimeNode", RuntimeNodeObject::NAMES),
+        ("Plan", PlanObject::NAMES),
+    ]
+}
+
+#[test]
+fn every_plain_field_is_a_field_of_its_type() {
+    let schema = FieldTypes::from_sdl(&export_sdl());
+    for (type_name, names) in plain_types() {
+        let fields: Vec<&str> = schema.fields(type_name).collect();
+        assert!(!names.is_empty(), "{type_name} lists no plain fields");
+        for name in names {
+            assert!(
+                fields.contains(name),
+                "{type_name}.{name} is listed as plain but is not a field of {type_name}"
+            );
+        }
+    }
+}
+
+/// The selection of a type's plain fields (an alias, `__typename`, and the relations placed in
+/// the middle, so that the order of keys is tested too), written plainly or, for the engine,
+/// inside an inline fragment on the type.
+fn selection(type_name: &str, relations: &str, engine: bool) -> String {
+    let names = plain_types()
+        .into_iter()
+        .find(|(name, _)| *name == type_name)
+        .map(|(_, names)| names)
+        .unwrap_or_default();
+    let (first, rest) = names.split_at(names.len() / 2);
+    let inner = format!(
+        "__typename alias: id {} {relations} {}",
+        first.join(" "),
+        rest.join(" ")
+    );
+    if engine {
+        format!("{{ ... on {type_name} {{ {inner} }} }}")
+    } else {
+        format!("{{ {inner} }}")
+    }
+}
+
+fn document(engine: bool) -> String {
+    let plan = selection("Plan", "", engine);
+    let seat = selection("Assignment", "", engine);
+    let node = selection("RuntimeNode", "", engine);
+    let owner = selection("User", "", engine);
+    let license = selection(
+        "License",
+        &format!("plan {plan} assignments {seat} runtimeNodes {node} developer {owner}"),
+        engine,
+    );
+    let developer = selection("User", &format!("licenses {license}"), engine);
+    format!(
+        "query($id: UUID!) {{ license(id: $id) {license} \
+         developers(first: 5) {{ edges {{ node {developer} }} }} plans {plan} }}"
+    )
+}
+
+async fn raw_answer(
+    app: &crate::helpers::TestApp,
+    query: &str,
+    vars: Value,
+    token: &str,
+) -> String {
+    app.post("/graphql")
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": vars }))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("answer")
+}
+
+#[tokio::test]
+async fn plain_fields_answer_as_the_engine_does() {
+    let app = spawn_app().await;
+    let owner = app.developer("plain@example.com", "pro").await;
+    app.developer("other@example.com", "solo").await;
+    app.node(&owner.license_key, "plain-node").await;
+    let seat = app
+        .graphql(
+            "mutation($l: UUID!) { assignSeat(licenseId: $l, userEmail: \"plain@example.com\") { id } }",
+            json!({ "l": owner.license_id }),
+            Some(&owner.token),
+        )
+        .await;
+    assert!(seat["data"]["assignSeat"]["id"].is_string(), "{seat}");
+    let admin = app.admin_token().await;
+    let vars = json!({ "id": owner.license_id });
+
+    let plain = raw_answer(&app, &document(false), vars.clone(), &admin).await;
+    let engine = raw_answer(&app, &document(true), vars, &admin).await;
+
+    let parsed: Value = serde_json::from_str(&plain).expect("JSON");
+    assert!(parsed.get("errors").is_none(), "{plain}");
+    let license = &parsed["data"]["license"];
+    assert_eq!(license["__typename"], "License", "{plain}");
+    assert_eq!(license["product"], "core", "{plain}");
+    assert_eq!(license["assignments"][0]["status"], "ACTIVE", "{plain}");
+    assert_eq!(license["runtimeNodes"][0]["fingerprint"], "plain-node");
+    assert_eq!(license["developer"]["email"], "plain@example.com");
+    assert!(
+        parsed["data"]["developers"]["edges"]
+            .as_array()
+            .is_some_and(|edges| edges.len() == 2),
+        "{plain}"
+    );
+    let engine: Value = serde_json::from_str(&engine).expect("JSON");
+    assert_eq!(parsed, engine, "the plain answer differs from the engine's");
+    // Keys in the order selected (the engine writes an object's keys as its fields finish,
+    // relations last): the relations sit between the plain fields here.
+    let license = &plain[plain.find("\"license\":{").expect("license")..];
+    let relation = license.find("\"plan\":{").expect("plan");
+    let last_plain = license
+        .find("\"utilizationPercent\":")
+        .expect("utilizationPercent");
+    assert!(
+        relation < last_plain,
+        "keys out of selection order: {license}"
+    );
+}
+
+/// A response key asked for twice is merged by the engine; the answer is the same either way.
+#[tokio::test]
+async fn a_key_selected_twice_is_answered_once() {
+    let app = spawn_app().await;
+    let owner = app.developer("twice@example.com", "pro").await;
+    let body = app
+        .graphql(
+            "query($id: UUID!) { license(id: $id) { id seatsTotal plan { code } plan { name } id } }",
+            json!({ "id": owner.license_id }),
+            Some(&owner.token),
+        )
+        .await;
+    let license = &body["data"]["license"];
+    assert_eq!(license["id"], json!(owner.license_id), "{body}");
+    assert!(license["plan"]["code"].is_string(), "{body}");
+    assert!(license["plan"]["name"].is_string(), "{body}");
+}
