@@ -1,7 +1,7 @@
 //! Objects answering their plain fields in place (`api/src/graphql/plain.rs`) answer as the
 //! engine does: every plain field name is a field of its type, and one document answers the same
-//! data whether its selections are plain (read in place) or wrapped in inline fragments (which
-//! the engine resolves field by field), with keys in the order selected.
+//! data whether its fields are asked for plainly or through fragments (both read in place) or in
+//! a way only the engine answers (field by field), with keys in the order selected.
 
 use crate::helpers::{export_sdl, spawn_app};
 use api::domain::accounts::schema::UserObject;
@@ -39,10 +39,38 @@ fn every_plain_field_is_a_field_of_its_type() {
     }
 }
 
+/// How a document asks for each object's fields.
+#[derive(Clone, Copy, PartialEq)]
+enum Asked {
+    /// As a list of fields: read in place.
+    Plainly,
+    /// Through a named fragment and an inline one, repeating `id` and `__typename` as clients
+    /// do: still read in place.
+    InFragments,
+    /// With one relation asked twice under one key, which only the engine merges: the whole
+    /// object goes to the engine, field by field.
+    ByTheEngine,
+}
+
+/// A relation of each type, asked for under the key `forced` with two fields: in one selection,
+/// or (`ByTheEngine`) in two.
+fn forced(type_name: &str, asked: Asked) -> String {
+    let (relation, first, second) = match type_name {
+        "License" => ("developer", "id", "email"),
+        "User" => ("licenses", "id", "product"),
+        "Plan" => ("prices", "id", "amountMinor"),
+        _ => ("license", "id", "product"),
+    };
+    if asked == Asked::ByTheEngine {
+        format!("forced: {relation} {{ {first} }} forced: {relation} {{ {second} }}")
+    } else {
+        format!("forced: {relation} {{ {first} {second} }}")
+    }
+}
+
 /// The selection of a type's plain fields (an alias, `__typename`, and the relations placed in
-/// the middle, so that the order of keys is tested too), written plainly or, for the engine,
-/// inside an inline fragment on the type.
-fn selection(type_name: &str, relations: &str, engine: bool) -> String {
+/// the middle, so that the order of keys is tested too), asked for as `asked` says.
+fn selection(type_name: &str, relations: &str, asked: Asked) -> String {
     let names = plain_types()
         .into_iter()
         .find(|(name, _)| *name == type_name)
@@ -50,32 +78,41 @@ fn selection(type_name: &str, relations: &str, engine: bool) -> String {
         .unwrap_or_default();
     let (first, rest) = names.split_at(names.len() / 2);
     let inner = format!(
-        "__typename alias: id {} {relations} {}",
+        "__typename alias: id {} {relations} {} {}",
         first.join(" "),
-        rest.join(" ")
+        rest.join(" "),
+        forced(type_name, asked)
     );
-    if engine {
-        format!("{{ ... on {type_name} {{ {inner} }} }}")
+    if asked == Asked::InFragments {
+        format!("{{ id ... on {type_name} {{ {inner} }} ...{type_name}Keys }}")
     } else {
         format!("{{ {inner} }}")
     }
 }
 
-fn document(engine: bool) -> String {
-    let plan = selection("Plan", "", engine);
-    let seat = selection("Assignment", "", engine);
-    let node = selection("RuntimeNode", "", engine);
-    let owner = selection("User", "", engine);
+fn document(asked: Asked) -> String {
+    let plan = selection("Plan", "", asked);
+    let seat = selection("Assignment", "", asked);
+    let node = selection("RuntimeNode", "", asked);
+    let owner = selection("User", "", asked);
     let license = selection(
         "License",
         &format!("plan {plan} assignments {seat} runtimeNodes {node} developer {owner}"),
-        engine,
+        asked,
     );
-    let developer = selection("User", &format!("licenses {license}"), engine);
-    format!(
+    let developer = selection("User", &format!("licenses {license}"), asked);
+    let mut document = format!(
         "query($id: UUID!) {{ license(id: $id) {license} \
          developers(first: 5) {{ edges {{ node {developer} }} }} plans {plan} }}"
-    )
+    );
+    if asked == Asked::InFragments {
+        for (type_name, _) in plain_types() {
+            document.push_str(&format!(
+                " fragment {type_name}Keys on {type_name} {{ __typename id }}"
+            ));
+        }
+    }
+    document
 }
 
 async fn raw_answer(
@@ -112,8 +149,9 @@ async fn plain_fields_answer_as_the_engine_does() {
     let admin = app.admin_token().await;
     let vars = json!({ "id": owner.license_id });
 
-    let plain = raw_answer(&app, &document(false), vars.clone(), &admin).await;
-    let engine = raw_answer(&app, &document(true), vars, &admin).await;
+    let plain = raw_answer(&app, &document(Asked::Plainly), vars.clone(), &admin).await;
+    let fragments = raw_answer(&app, &document(Asked::InFragments), vars.clone(), &admin).await;
+    let engine = raw_answer(&app, &document(Asked::ByTheEngine), vars, &admin).await;
 
     let parsed: Value = serde_json::from_str(&plain).expect("JSON");
     assert!(parsed.get("errors").is_none(), "{plain}");
@@ -131,17 +169,26 @@ async fn plain_fields_answer_as_the_engine_does() {
     );
     let engine: Value = serde_json::from_str(&engine).expect("JSON");
     assert_eq!(parsed, engine, "the plain answer differs from the engine's");
-    // Keys in the order selected (the engine writes an object's keys as its fields finish,
-    // relations last): the relations sit between the plain fields here.
-    let license = &plain[plain.find("\"license\":{").expect("license")..];
-    let relation = license.find("\"plan\":{").expect("plan");
-    let last_plain = license
-        .find("\"utilizationPercent\":")
-        .expect("utilizationPercent");
-    assert!(
-        relation < last_plain,
-        "keys out of selection order: {license}"
+    let fragments_text = fragments;
+    let fragments: Value = serde_json::from_str(&fragments_text).expect("JSON");
+    assert_eq!(
+        fragments, engine,
+        "the answer through fragments differs from the engine's"
     );
+    // Keys in the order selected, also through fragments (the engine writes an object's keys as
+    // its fields finish, relations last): read in place, the relations sit between the plain
+    // fields.
+    for (asked, answer) in [("plainly", &plain), ("in fragments", &fragments_text)] {
+        let license = &answer[answer.find("\"license\":{").expect("license")..];
+        let relation = license.find("\"plan\":{").expect("plan");
+        let last_plain = license
+            .find("\"utilizationPercent\":")
+            .expect("utilizationPercent");
+        assert!(
+            relation < last_plain,
+            "asked {asked}, keys out of selection order: {license}"
+        );
+    }
 }
 
 /// A response key asked for twice is merged by the engine; the answer is the same either way.

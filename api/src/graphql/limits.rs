@@ -2,7 +2,8 @@
 //! before the engine runs it (`admit`), and codes for the errors the engine raises itself
 //! (`coded`). Deliberately not an engine extension: with any extension registered the engine
 //! describes every field it resolves to the extension chain (type names looked up and
-//! formatted, boxed futures), a cost paid on every object of every answer.
+//! formatted, boxed futures), a cost paid on every object of every answer; and fields answered
+//! in place (`plain.rs`) would not be described to it.
 
 use super::document::{
     Breach, InputBounds, check_repetition, field_depth, introspects_only, token_count,

@@ -17,7 +17,7 @@
 use async_graphql::futures_util::FutureExt;
 use async_graphql::futures_util::future::join_all;
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{ContainerType, resolve_container};
 use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
@@ -69,32 +69,17 @@ async fn answer<T: ContainerType + PlainFields>(
     ctx: &ContextSelectionSet<'_>,
     object: &T,
 ) -> ServerResult<Value> {
-    let items = &ctx.item.node.items;
-    let mut answer: IndexMap<Name, Value> = IndexMap::with_capacity(items.len());
-    let mut resolved: Vec<&Positioned<Field>> = Vec::new();
-    for item in items {
-        let Selection::Field(field) = &item.node else {
-            return by_engine(ctx, object).await;
-        };
-        if !field.node.directives.is_empty() {
-            return by_engine(ctx, object).await;
-        }
-        let value = if field.node.name.node == "__typename" {
-            Some(Value::String(object.introspection_type_name().into_owned()))
-        } else {
-            object.plain(ctx, field)
-        };
-        if value.is_none() {
-            resolved.push(field);
-        }
-        // Each key keeps its place in the selection's order; a resolved field's placeholder
-        // is replaced below.
-        let key = field.node.response_key().node.clone();
-        if answer.insert(key, value.unwrap_or(Value::Null)).is_some() {
-            // One key twice: the engine merges the two selections.
-            return by_engine(ctx, object).await;
-        }
+    let mut answer = Answer {
+        values: IndexMap::with_capacity(ctx.item.node.items.len()),
+        resolved: Vec::new(),
+    };
+    if answer.read(ctx, object, &ctx.item.node).is_none() {
+        return by_engine(ctx, object).await;
     }
+    let Answer {
+        values: mut answer,
+        resolved,
+    } = answer;
     let results = match resolved.as_slice() {
         [] => Vec::new(),
         [field] => vec![resolved_by_engine(ctx, object, field).await],
@@ -127,6 +112,86 @@ async fn answer<T: ContainerType + PlainFields>(
     } else {
         Value::Object(answer)
     })
+}
+
+/// An object's answer being read: each key in selection order, and the fields the engine is
+/// to resolve (their keys hold a placeholder until then).
+struct Answer<'a> {
+    values: IndexMap<Name, Value>,
+    resolved: Vec<&'a Positioned<Field>>,
+}
+
+impl<'a> Answer<'a> {
+    /// Reads the plain fields of `set`, and of the fragments in it, which apply to the object's
+    /// type, and lists the other fields for the engine. `None` when the selection needs the
+    /// engine's own path: a directive, a fragment on another type, or one key asked for twice
+    /// with a selection under it (the engine merges the two). The same plain field asked for
+    /// again (clients repeat `id` and `__typename` across fragments) is one answer.
+    fn read<T: ContainerType + PlainFields>(
+        &mut self,
+        ctx: &ContextSelectionSet<'a>,
+        object: &T,
+        set: &'a SelectionSet,
+    ) -> Option<()> {
+        let type_name = T::type_name();
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    if !field.node.directives.is_empty() {
+                        return None;
+                    }
+                    let value = if field.node.name.node == "__typename" {
+                        Some(Value::String(object.introspection_type_name().into_owned()))
+                    } else {
+                        object.plain(ctx, field)
+                    };
+                    let key = &field.node.response_key().node;
+                    if let Some(earlier) = self.values.get(key) {
+                        let earlier_resolved = self
+                            .resolved
+                            .iter()
+                            .any(|f| f.node.response_key().node == *key);
+                        if earlier_resolved || value.as_ref() != Some(earlier) {
+                            return None;
+                        }
+                        continue;
+                    }
+                    match value {
+                        Some(value) => self.values.insert(key.clone(), value),
+                        None => {
+                            self.resolved.push(field);
+                            self.values.insert(key.clone(), Value::Null)
+                        }
+                    };
+                }
+                Selection::FragmentSpread(spread) => {
+                    let fragment = ctx
+                        .query_env
+                        .fragments
+                        .get(&spread.node.fragment_name.node)?;
+                    if !spread.node.directives.is_empty()
+                        || !fragment.node.directives.is_empty()
+                        || fragment.node.type_condition.node.on.node.as_str() != type_name
+                    {
+                        return None;
+                    }
+                    self.read(ctx, object, &fragment.node.selection_set.node)?;
+                }
+                Selection::InlineFragment(fragment) => {
+                    let applies = fragment
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .is_none_or(|condition| condition.node.on.node.as_str() == type_name);
+                    if !fragment.node.directives.is_empty() || !applies {
+                        return None;
+                    }
+                    self.read(ctx, object, &fragment.node.selection_set.node)?;
+                }
+            }
+        }
+        Some(())
+    }
 }
 
 /// The whole object resolved by the engine. Boxed, so that the future of every `Plain` object
