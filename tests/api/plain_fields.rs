@@ -5,6 +5,7 @@
 
 use crate::helpers::{export_sdl, spawn_app};
 use api::domain::accounts::schema::UserObject;
+use api::domain::audit::schema::AuditEventObject;
 use api::domain::licenses::schema::LicenseObject;
 use api::domain::nodes::schema::RuntimeNodeObject;
 use api::domain::plans::schema::PlanObject;
@@ -14,13 +15,14 @@ use api::graphql::scope_check::FieldTypes;
 use serde_json::{Value, json};
 
 /// Each type with plain fields, and their names.
-fn plain_types() -> [(&'static str, &'static [&'static str]); 5] {
+fn plain_types() -> [(&'static str, &'static [&'static str]); 6] {
     [
         ("License", LicenseObject::NAMES),
         ("User", UserObject::NAMES),
         ("Assignment", AssignmentObject::NAMES),
         ("RuntimeNode", RuntimeNodeObject::NAMES),
         ("Plan", PlanObject::NAMES),
+        ("AuditEvent", AuditEventObject::NAMES),
     ]
 }
 
@@ -53,8 +55,16 @@ enum Asked {
 }
 
 /// A relation of each type, asked for under the key `forced` with two fields: in one selection,
-/// or (`ByTheEngine`) in two.
+/// or (`ByTheEngine`) in two. A type without relations asks for a field that reads the request
+/// (which the engine resolves), once or twice.
 fn forced(type_name: &str, asked: Asked) -> String {
+    if type_name == "AuditEvent" {
+        return if asked == Asked::ByTheEngine {
+            "forced: actorId forced: actorId".to_owned()
+        } else {
+            "forced: actorId".to_owned()
+        };
+    }
     let (relation, first, second) = match type_name {
         "License" => ("developer", "id", "email"),
         "User" => ("licenses", "id", "product"),
@@ -95,9 +105,13 @@ fn document(asked: Asked) -> String {
     let seat = selection("Assignment", "", asked);
     let node = selection("RuntimeNode", "", asked);
     let owner = selection("User", "", asked);
+    let events = selection("AuditEvent", "", asked);
     let license = selection(
         "License",
-        &format!("plan {plan} assignments {seat} runtimeNodes {node} developer {owner}"),
+        &format!(
+            "plan {plan} assignments {seat} runtimeNodes {node} developer {owner} \
+             auditEvents {events}"
+        ),
         asked,
     );
     let developer = selection("User", &format!("licenses {license}"), asked);
@@ -161,6 +175,14 @@ async fn plain_fields_answer_as_the_engine_does() {
     assert_eq!(license["assignments"][0]["status"], "ACTIVE", "{plain}");
     assert_eq!(license["runtimeNodes"][0]["fingerprint"], "plain-node");
     assert_eq!(license["developer"]["email"], "plain@example.com");
+    assert_eq!(
+        license["auditEvents"][0]["__typename"], "AuditEvent",
+        "{plain}"
+    );
+    assert_eq!(
+        license["auditEvents"][0]["entityType"], "license",
+        "{plain}"
+    );
     assert!(
         parsed["data"]["developers"]["edges"]
             .as_array()

@@ -4,14 +4,18 @@ use crate::auth::{ActorType, Audience};
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::{Guarded, Seen};
+use crate::graphql::plain::{Plain, plain_fields};
 use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::audit_events;
 use uuid::Uuid;
 
+/// An audit event as the schema shows it (its plain fields answered in place).
+pub type AuditEvent = Plain<AuditEventObject>;
+
 /// One recorded change: what, to which entity, by whom, from where.
-pub struct AuditEvent(audit_events::Model);
+pub struct AuditEventObject(audit_events::Model);
 
 impl Guarded for AuditEvent {
     type Row = audit_events::Model;
@@ -21,11 +25,11 @@ impl Guarded for AuditEvent {
     }
 
     fn wrap(row: audit_events::Model, _: Seen) -> Self {
-        Self(row)
+        Plain(AuditEventObject(row))
     }
 }
 
-impl AuditEvent {
+impl AuditEventObject {
     /// Where an action came from (actor id, IP, user agent) is operator data: admins see it on
     /// every event; anyone else only on their own actions and those of their license keys and
     /// instances, never an admin's or the platform's.
@@ -44,8 +48,18 @@ impl AuditEvent {
     }
 }
 
-#[Object]
-impl AuditEvent {
+plain_fields!(AuditEventObject {
+    "id" => value(id),
+    "type" => value(kind),
+    "actorType" => value(actor_type),
+    "entityType" => value(entity_type),
+    "entityId" => value(entity_id),
+    "metadata" => value(metadata),
+    "createdAt" => value(created_at),
+});
+
+#[Object(name = "AuditEvent")]
+impl AuditEventObject {
     async fn id(&self) -> Uuid {
         self.0.id
     }
