@@ -24,7 +24,7 @@ const LOGS: &str = r#"query($i: UUID!, $level: InstanceLogLevel, $min: InstanceL
                  first: $first, after: $after) {
         totalCount
         pageInfo { hasNextPage hasPreviousPage endCursor }
-        edges { cursor node { id instanceId level message context loggedAt } }
+        edges { cursor node { id instanceId level message context loggedAt createdAt } }
     }
 }"#;
 

@@ -5,14 +5,18 @@ use crate::auth::Audience;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::ContextExt;
 use crate::graphql::guard::{Guarded, Seen};
+use crate::graphql::plain::{Plain, plain_fields};
 use crate::paging::{PageArgs, id_cursor};
 use async_graphql::{Context, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::instance_logs;
 use uuid::Uuid;
 
+/// A log line as the schema shows it (its fields answered in place).
+pub type InstanceLog = Plain<InstanceLogObject>;
+
 /// One line an instance logged about itself.
-pub struct InstanceLog(instance_logs::Model);
+pub struct InstanceLogObject(instance_logs::Model);
 
 impl Guarded for InstanceLog {
     type Row = Line;
@@ -25,12 +29,22 @@ impl Guarded for InstanceLog {
     }
 
     fn wrap((line, _): Line, _: Seen) -> Self {
-        Self(line)
+        Plain(InstanceLogObject(line))
     }
 }
 
-#[Object]
-impl InstanceLog {
+plain_fields!(InstanceLogObject {
+    "id" => value(id),
+    "instanceId" => value(instance_id),
+    "level" => fallible(level),
+    "message" => value(message),
+    "context" => value(context),
+    "loggedAt" => value(logged_at),
+    "createdAt" => value(created_at),
+});
+
+#[Object(name = "InstanceLog")]
+impl InstanceLogObject {
     async fn id(&self) -> Uuid {
         self.0.id
     }
