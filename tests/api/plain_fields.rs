@@ -174,7 +174,8 @@ async fn plain_fields_answer_as_the_engine_does() {
     let vars = json!({ "id": owner.license_id });
 
     let plain = raw_answer(&app, &document(Asked::Plainly), vars.clone(), &admin).await;
-    let fragments = raw_answer(&app, &document(Asked::InFragments), vars.clone(), &admin).await;
+    let fragments_text =
+        raw_answer(&app, &document(Asked::InFragments), vars.clone(), &admin).await;
     let engine = raw_answer(&app, &document(Asked::ByTheEngine), vars, &admin).await;
 
     let parsed: Value = serde_json::from_str(&plain).expect("JSON");
@@ -201,7 +202,6 @@ async fn plain_fields_answer_as_the_engine_does() {
     );
     let engine: Value = serde_json::from_str(&engine).expect("JSON");
     assert_eq!(parsed, engine, "the plain answer differs from the engine's");
-    let fragments_text = fragments;
     let fragments: Value = serde_json::from_str(&fragments_text).expect("JSON");
     assert_eq!(
         fragments, engine,

@@ -6,10 +6,11 @@
 //! objects that machinery, not the database, is most of the gateway's CPU (bench/RESULTS.md).
 //! A `Plain` object reads its plain fields in one pass over the selection and hands only the
 //! rest (relations, fields that read the request) to the engine, run concurrently as the engine
-//! runs them. The answer is the engine's: a selection this path does not cover (fragments,
-//! directives other than the `@skip`/`@include` the engine has already applied, one response key
-//! twice) goes to the engine whole, and a plain field whose read fails is left to the engine,
-//! which raises the error its way.
+//! runs them; fragments on the object's own type are read in the same pass. The answer is the
+//! engine's: a selection this path does not cover (directives other than the `@skip`/`@include`
+//! the engine has already applied, a fragment on another type, one response key twice with a
+//! selection under it) goes to the engine whole, and a plain field whose read fails is left to
+//! the engine, which raises the error its way.
 //!
 //! The schema registers no engine extensions (see `limits.rs`): with one registered, the engine
 //! would describe each resolved field to it, and fields answered here would not be described.
@@ -69,17 +70,17 @@ async fn answer<T: ContainerType + PlainFields>(
     ctx: &ContextSelectionSet<'_>,
     object: &T,
 ) -> ServerResult<Value> {
-    let mut answer = Answer {
+    let mut read = Answer {
         values: IndexMap::with_capacity(ctx.item.node.items.len()),
         resolved: Vec::new(),
     };
-    if answer.read(ctx, object, &ctx.item.node).is_none() {
+    if read.read(ctx, object, &ctx.item.node).is_none() {
         return by_engine(ctx, object).await;
     }
     let Answer {
-        values: mut answer,
+        mut values,
         resolved,
-    } = answer;
+    } = read;
     let results = match resolved.as_slice() {
         [] => Vec::new(),
         [field] => vec![resolved_by_engine(ctx, object, field).await],
@@ -96,21 +97,21 @@ async fn answer<T: ContainerType + PlainFields>(
         let key = &field.node.response_key().node;
         match result {
             Ok(value) => {
-                if let Some(slot) = answer.get_mut(key) {
+                if let Some(slot) = values.get_mut(key) {
                     *slot = value.unwrap_or_default();
                 }
             }
             // As the engine: the error is reported and the key left out.
             Err(err) => {
                 ctx.add_error(err);
-                answer.shift_remove(key);
+                values.shift_remove(key);
             }
         }
     }
-    Ok(if answer.is_empty() {
+    Ok(if values.is_empty() {
         Value::Null
     } else {
-        Value::Object(answer)
+        Value::Object(values)
     })
 }
 
