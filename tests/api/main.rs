@@ -43,6 +43,7 @@ mod schema;
 mod schema_walk;
 mod seats;
 mod sessions;
+mod shaped;
 mod shutdown;
 mod slow_subscribers;
 mod statements;

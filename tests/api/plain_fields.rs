@@ -139,7 +139,7 @@ fn document(asked: Asked) -> String {
     document
 }
 
-async fn raw_answer(
+pub(crate) async fn raw_answer(
     app: &crate::helpers::TestApp,
     query: &str,
     vars: Value,

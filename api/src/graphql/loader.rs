@@ -137,6 +137,25 @@ impl<E: EntityTrait> CappedEdge<E> {
         Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
     }
 
+    /// PostgreSQL: the edge as a subquery of a statement shaped elsewhere (`shaped`): the
+    /// `columns` of its rows for the one key `{parent}` (a placeholder for a column of the
+    /// enclosing query), in order, capped, with its constants written in.
+    pub fn correlated(&self, columns: &[&str]) -> String {
+        let mut rows = Query::select();
+        for column in columns {
+            rows.column(Alias::new(*column));
+        }
+        rows.from(E::default())
+            .cond_where(
+                self.only
+                    .clone()
+                    .add(Expr::col((E::default(), self.key)).eq(Expr::cust("{parent}"))),
+            )
+            .order_by(self.order, self.order())
+            .limit(self.cap)
+            .to_string(PostgresQueryBuilder)
+    }
+
     /// Elsewhere: every key's rows ranked in one window, the first `cap` of each kept.
     fn ranked(&self, backend: DbBackend, keys: &[Uuid]) -> Statement {
         let direction = if self.descending { "DESC" } else { "ASC" };

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod loader;
 pub mod plain;
 pub mod scope_check;
+pub mod shaped;
 pub mod siblings;
 pub mod spending;
 
@@ -192,6 +193,9 @@ pub fn build_schema(state: &AppState) -> AppSchema {
         )))
         .data(EdgeLanes::new(ActiveNodesByLicense::new(db.clone(), cap)))
         .data(EdgeLanes::new(AuditEventsByEntity::new(db, cap)));
+    if state.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        schema = schema.data(shaped::Shaping { cap });
+    }
     if !limits.introspection {
         schema = schema.disable_introspection();
     }

@@ -15,6 +15,7 @@
 //! The schema registers no engine extensions (see `limits.rs`): with one registered, the engine
 //! would describe each resolved field to it, and fields answered here would not be described.
 
+use super::shaped::{self, ShapedEdge};
 use async_graphql::futures_util::FutureExt;
 use async_graphql::futures_util::future::join_all;
 use async_graphql::indexmap::IndexMap;
@@ -34,6 +35,12 @@ pub trait PlainFields {
     /// The answer to `field` read from the object alone, or `None` when the engine is to
     /// resolve it: it is not a plain field, or reading it failed.
     fn plain(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> Option<Value>;
+
+    /// The relation field `name` as PostgreSQL may shape it (`shaped`), for types that describe
+    /// theirs.
+    fn shaped(&self, _name: &str) -> Option<ShapedEdge<'_>> {
+        None
+    }
 }
 
 /// The object type `T` (an `#[Object]`), answering its plain fields in place. It is `T` to the
@@ -66,7 +73,7 @@ impl<T: OutputType + ContainerType + PlainFields> OutputType for Plain<T> {
     }
 }
 
-async fn answer<T: ContainerType + PlainFields>(
+async fn answer<T: ContainerType + PlainFields + Sync>(
     ctx: &ContextSelectionSet<'_>,
     object: &T,
 ) -> ServerResult<Value> {
@@ -206,14 +213,23 @@ fn by_engine<'a, T: ContainerType>(
 
 type FieldFuture<'a> = Pin<Box<dyn Future<Output = ServerResult<Option<Value>>> + Send + 'a>>;
 
-/// A field the engine resolves. Boxed, as the engine boxes it: a relation answers objects that
-/// may relate back to this one, and an unboxed future would contain itself.
-fn resolved_by_engine<'a, T: ContainerType>(
+/// A field the engine resolves, or a relation PostgreSQL shapes (`shaped`). Boxed, as the
+/// engine boxes it: a relation answers objects that may relate back to this one, and an unboxed
+/// future would contain itself.
+fn resolved_by_engine<'a, T: ContainerType + PlainFields + Sync>(
     ctx: &'a ContextSelectionSet<'a>,
     object: &'a T,
     field: &'a Positioned<Field>,
 ) -> FieldFuture<'a> {
-    Box::pin(async move { object.resolve_field(&ctx.with_field(field)).await })
+    Box::pin(async move {
+        let ctx = ctx.with_field(field);
+        if let Some(edge) = object.shaped(field.node.name.node.as_str())
+            && let Some(value) = shaped::answer(&ctx, edge).await
+        {
+            return Ok(Some(value));
+        }
+        object.resolve_field(&ctx).await
+    })
 }
 
 /// A plain field's answer: its method's value (ready at once, as a method that reads only the
@@ -250,6 +266,9 @@ fn written<T: OutputType>(
 /// type's answers against the engine's).
 macro_rules! plain_fields {
     ($object:ty { $($name:literal => $read:ident($method:ident)),* $(,)? }) => {
+        $crate::graphql::plain::plain_fields!($object { $($name => $read($method)),* } shaped());
+    };
+    ($object:ty { $($name:literal => $read:ident($method:ident)),* $(,)? } shaped($($shaped:ident)?)) => {
         impl $crate::graphql::plain::PlainFields for $object {
             const NAMES: &'static [&'static str] = &[$($name),*];
 
@@ -266,6 +285,12 @@ macro_rules! plain_fields {
                     _ => None,
                 }
             }
+
+            $(
+                fn shaped(&self, name: &str) -> Option<$crate::graphql::shaped::ShapedEdge<'_>> {
+                    self.$shaped(name)
+                }
+            )?
         }
     };
 }

@@ -46,6 +46,8 @@ enum Share<R> {
 pub struct Siblings {
     keys: Vec<Uuid>,
     loads: Mutex<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
+    /// Values made once for the set by others (`Together::once`), by the id they gave.
+    made: Mutex<Vec<(usize, Arc<dyn Any + Send + Sync>)>>,
 }
 
 impl Siblings {
@@ -120,7 +122,40 @@ impl Together {
         Self(Some(Arc::new(Siblings {
             keys,
             loads: Mutex::new(Vec::new()),
+            made: Mutex::new(Vec::new()),
         })))
+    }
+
+    /// The keys of the objects made together, none for an object made on its own.
+    pub fn keys(&self) -> Option<&[Uuid]> {
+        self.0.as_ref().map(|siblings| siblings.keys.as_slice())
+    }
+
+    /// The value `make` makes, made once for the whole sibling set under `id` (a value only
+    /// `make`'s caller knows, such as the address of the selection it answers); `None` for an
+    /// object made on its own, or when `id` holds a value of another type.
+    pub async fn once<V, F>(&self, id: usize, make: F) -> Option<Arc<V>>
+    where
+        V: Send + Sync + 'static,
+        F: AsyncFnOnce() -> V,
+    {
+        let siblings = self.0.as_ref()?;
+        let cell: Arc<OnceCell<Arc<V>>> = {
+            let mut made = siblings.made.lock().unwrap_or_else(PoisonError::into_inner);
+            match made.iter().find(|(made_id, _)| *made_id == id) {
+                Some((_, cell)) => cell.clone().downcast().ok()?,
+                None => {
+                    let cell = Arc::new(OnceCell::new());
+                    made.push((id, cell.clone()));
+                    cell
+                }
+            }
+        };
+        Some(
+            cell.get_or_init(async || Arc::new(make().await))
+                .await
+                .clone(),
+        )
     }
 
     /// The rows the one-to-many edge `L` holds for `key` (the key the object was made with), and

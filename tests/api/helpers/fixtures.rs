@@ -317,6 +317,26 @@ impl Rows {
         .await
     }
 
+    /// A seat on `license` held by `holder`, made straight in the database.
+    pub async fn seat(conn: &impl ConnectionTrait, license: Uuid, holder: Uuid) {
+        let now = Utc::now();
+        entity::license_assignments::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            license_id: Set(license),
+            user_id: Set(Some(holder)),
+            invitation_id: Set(None),
+            status: Set("active".into()),
+            assigned_at: Set(now.into()),
+            released_at: Set(None),
+            assigned_by: Set(None),
+            created_at: Set(now.into()),
+            updated_at: Set(now.into()),
+        }
+        .insert(conn)
+        .await
+        .expect("assignment");
+    }
+
     pub async fn license_for(
         &self,
         conn: &impl ConnectionTrait,

@@ -8,11 +8,13 @@ use crate::domain::instances::loaders::InstancesByDeveloper;
 use crate::domain::instances::schema::Instance;
 use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::schema::License;
+use crate::domain::licenses::shaped::DEVELOPER_LICENSES;
 use crate::domain::sessions::service::Opened;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related};
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
 use crate::graphql::plain::{Plain, plain_fields};
+use crate::graphql::shaped::ShapedEdge;
 use crate::graphql::siblings::Together;
 use crate::paging::{PageArgs, creation_cursor};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
@@ -54,7 +56,19 @@ plain_fields!(UserObject {
     "emailVerifiedAt" => value(email_verified_at),
     "createdAt" => value(created_at),
     "updatedAt" => value(updated_at),
-});
+} shaped(shaped_relation));
+
+impl UserObject {
+    /// Its licenses, as PostgreSQL may shape them (`graphql::shaped`).
+    fn shaped_relation(&self, name: &str) -> Option<ShapedEdge<'_>> {
+        (name == DEVELOPER_LICENSES.name).then_some(ShapedEdge {
+            relation: &DEVELOPER_LICENSES,
+            key: self.0.id,
+            owner: None,
+            together: &self.1,
+        })
+    }
+}
 
 #[Object(name = "User")]
 impl UserObject {

@@ -15,14 +15,21 @@ pub struct LicensesByDeveloper {
 
 impl LicensesByDeveloper {
     pub fn new(db: DatabaseConnection, cap: u64) -> Self {
-        let edge = CappedEdge {
+        Self {
+            db,
+            edge: Self::edge(cap),
+        }
+    }
+
+    /// The edge this loads, a page at most for each key (also shaped into answers: `shaped`).
+    pub fn edge(cap: u64) -> CappedEdge<licenses::Entity> {
+        CappedEdge {
             key: licenses::Column::DeveloperId,
             order: licenses::Column::Id,
             descending: false,
             only: Condition::all(),
             cap,
-        };
-        Self { db, edge }
+        }
     }
 }
 

@@ -21,5 +21,6 @@ pub mod loaders;
 pub mod model;
 pub mod schema;
 pub mod service;
+pub mod shaped;
 pub mod time_rules;
 pub mod transitions;

@@ -4,6 +4,7 @@ use super::listing;
 use super::loaders::LicenseById;
 use super::model::{LicenseFilter, LicenseOrder, LicenseState, LicenseTerm, PaymentState};
 use super::service::{self, CustomerFields, LicenseChanges, LicenseFields, NewLicense};
+use super::shaped;
 use crate::auth::{Audience, Role};
 use crate::domain::accounts::loaders::UserById;
 use crate::domain::accounts::schema::User;
@@ -22,6 +23,7 @@ use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related, related_one, related_owned};
 use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
 use crate::graphql::plain::{Plain, plain_fields};
+use crate::graphql::shaped::{Rows, ShapedEdge};
 use crate::graphql::siblings::Together;
 use crate::paging;
 use async_graphql::{Context, Object, Result, Subscription};
@@ -85,7 +87,20 @@ plain_fields!(LicenseObject {
     "smsCreditsBalance" => value(sms_credits_balance),
     "seatsAvailable" => value(seats_available),
     "utilizationPercent" => value(utilization_percent),
-});
+} shaped(shaped_relation));
+
+impl LicenseObject {
+    /// Its lists, as PostgreSQL may shape them (`graphql::shaped`).
+    fn shaped_relation(&self, name: &str) -> Option<ShapedEdge<'_>> {
+        let relation = shaped::LICENSE.relations.iter().find(|r| r.name == name)?;
+        matches!(relation.rows, Rows::Many { .. }).then_some(ShapedEdge {
+            relation,
+            key: self.0.id,
+            owner: Some(self.0.developer_id),
+            together: &self.1,
+        })
+    }
+}
 
 #[Object(name = "License")]
 impl LicenseObject {

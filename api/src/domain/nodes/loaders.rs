@@ -15,15 +15,22 @@ pub struct ActiveNodesByLicense {
 
 impl ActiveNodesByLicense {
     pub fn new(db: DatabaseConnection, cap: u64) -> Self {
+        Self {
+            db,
+            edge: Self::edge(cap),
+        }
+    }
+
+    /// The edge this loads, a page at most for each key (also shaped into answers: `shaped`).
+    pub fn edge(cap: u64) -> CappedEdge<runtime_nodes::Entity> {
         let active = runtime_nodes::Column::Status.eq(NodeStatus::Active.as_str());
-        let edge = CappedEdge {
+        CappedEdge {
             key: runtime_nodes::Column::LicenseId,
             order: runtime_nodes::Column::Id,
             descending: false,
             only: Condition::all().add(active),
             cap,
-        };
-        Self { db, edge }
+        }
     }
 }
 

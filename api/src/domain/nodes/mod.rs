@@ -12,4 +12,5 @@ pub mod model;
 mod quick_heartbeat;
 pub mod schema;
 pub mod service;
+pub mod shaped;
 pub mod time_rules;

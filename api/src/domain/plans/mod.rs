@@ -15,3 +15,4 @@ pub mod model;
 pub mod schema;
 pub mod seed;
 pub mod service;
+pub mod shaped;

@@ -16,17 +16,24 @@ pub struct HeldAssignmentsByLicense {
 
 impl HeldAssignmentsByLicense {
     pub fn new(db: DatabaseConnection, cap: u64) -> Self {
+        Self {
+            db,
+            edge: Self::edge(cap),
+        }
+    }
+
+    /// The edge this loads, a page at most for each key (also shaped into answers: `shaped`).
+    pub fn edge(cap: u64) -> CappedEdge<license_assignments::Entity> {
         let held =
             [AssignmentStatus::Active, AssignmentStatus::Pending].map(AssignmentStatus::as_str);
         let active = license_assignments::Column::Status.is_in(held);
-        let edge = CappedEdge {
+        CappedEdge {
             key: license_assignments::Column::LicenseId,
             order: license_assignments::Column::Id,
             descending: false,
             only: Condition::all().add(active),
             cap,
-        };
-        Self { db, edge }
+        }
     }
 }
 

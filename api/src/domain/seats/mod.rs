@@ -8,3 +8,4 @@ pub mod loaders;
 pub mod model;
 pub mod schema;
 pub mod service;
+pub mod shaped;

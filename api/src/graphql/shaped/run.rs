@@ -1,0 +1,115 @@
+//! One shaped statement for a relation field over its whole sibling set, each sibling taking
+//! its own share of the answer.
+
+use super::compile::{self, Plan};
+use super::{Parent, Relation, Shaping, write};
+use crate::auth::Actor;
+use crate::graphql::context::ContextExt;
+use crate::graphql::siblings::Together;
+use async_graphql::{Context, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use uuid::Uuid;
+
+/// A relation field of one object, to be shaped.
+pub struct ShapedEdge<'a> {
+    pub relation: &'static Relation,
+    /// The object's key, which the relation's rows name.
+    pub key: Uuid,
+    /// The developer owning the object, for rows that do not name theirs.
+    pub owner: Option<Uuid>,
+    /// The objects answered with it.
+    pub together: &'a Together,
+}
+
+/// The answer to one sibling set's relation: each key's rows, until its sibling takes them.
+struct Shaped {
+    plan: Plan,
+    rows: Mutex<HashMap<Uuid, Option<Json>>>,
+}
+
+/// The answer to the field `ctx` resolves, shaped; `None` when the engine is to answer it.
+pub async fn answer(ctx: &Context<'_>, edge: ShapedEdge<'_>) -> Option<Value> {
+    let shaping = *ctx.data_opt::<Shaping>()?;
+    let actor = ctx.actor().ok()?;
+    let field = ctx.item;
+    let make = async || {
+        load(
+            actor,
+            edge.relation,
+            field,
+            edge.together,
+            edge.key,
+            shaping,
+        )
+        .await
+    };
+    // Every sibling resolves the same field of the document: its address names the load.
+    let id = std::ptr::from_ref(field) as usize;
+    let shaped = match edge.together.once(id, make).await {
+        Some(shared) => shared,
+        None => Arc::new(
+            load(
+                actor,
+                edge.relation,
+                field,
+                edge.together,
+                edge.key,
+                shaping,
+            )
+            .await,
+        ),
+    };
+    let shaped = shaped.as_ref().as_ref()?;
+    let rows = shaped
+        .rows
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_mut(&edge.key)?
+        .take()?;
+    let parent = Parent {
+        key: Some(edge.key),
+        owner: edge.owner,
+    };
+    write::list(&shaped.plan, rows, actor, parent).ok()
+}
+
+async fn load(
+    actor: &Actor,
+    relation: &Relation,
+    field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+    together: &Together,
+    key: Uuid,
+    shaping: Shaping,
+) -> Option<Shaped> {
+    let set = &field.node.selection_set.node;
+    let (sql, plan) = compile::list(relation, "edge_keys.key", set, shaping.cap)?;
+    let mut keys = together.keys().map_or_else(|| vec![key], <[Uuid]>::to_vec);
+    keys.sort_unstable();
+    keys.dedup();
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT edge_keys.key, {sql} FROM unnest($1::uuid[]) AS edge_keys(key)"),
+        [keys.into()],
+    );
+    let rows = match actor.app.db.query_all_raw(statement).await {
+        Ok(rows) => rows,
+        Err(err) => {
+            // The engine answers instead, and raises what it meets its own way.
+            tracing::warn!(error = %err, "a shaped relation failed; the engine answers it");
+            return None;
+        }
+    };
+    let mut shares = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let key: Uuid = row.try_get_by_index(0).ok()?;
+        let answer: Json = row.try_get_by_index(1).ok()?;
+        shares.insert(key, Some(answer));
+    }
+    Some(Shaped {
+        plan,
+        rows: Mutex::new(shares),
+    })
+}
