@@ -6,7 +6,8 @@
 //! objects that machinery, not the database, is most of the gateway's CPU (bench/RESULTS.md).
 //! A `Plain` object reads its plain fields in one pass over the selection and hands only the
 //! rest (relations, fields that read the request) to the engine, run concurrently as the engine
-//! runs them; fragments on the object's own type are read in the same pass. The answer is the
+//! runs them; fragments on the object's own type are read in the same pass. A relation the type
+//! lets PostgreSQL shape (`shaped`) is tried there first. The answer is the
 //! engine's: a selection this path does not cover (directives other than the `@skip`/`@include`
 //! the engine has already applied, a fragment on another type, one response key twice with a
 //! selection under it) goes to the engine whole, and a plain field whose read fails is left to

@@ -6,11 +6,23 @@ use super::{Kind, Relation, Rows, Table};
 use async_graphql::Name;
 use async_graphql::parser::types::{Selection, SelectionSet};
 
-/// How one row (a JSON array: the audience columns, then the plan's values) is written.
+/// How one row (a JSON array: the audience columns, then the selection's values, each value
+/// once) is read and written.
 pub struct Plan {
     pub table: &'static Table,
+    /// What each element of the row's array is.
+    pub slots: Vec<Slot>,
     /// Each response key in selection order and where its value is.
     pub keys: Vec<(Name, Item)>,
+}
+
+pub enum Slot {
+    /// A column's value.
+    Cell,
+    /// A relation's rows, reached through the row's value at `key` (an earlier element).
+    List { key: usize, plan: Plan },
+    /// A relation's one row or null, the same way.
+    Object { key: usize, plan: Plan },
 }
 
 pub enum Item {
@@ -21,16 +33,9 @@ pub enum Item {
         kind: Kind,
         copy: bool,
     },
-    /// A relation's value, and the row's key column it followed.
-    Many {
+    /// A relation's answer.
+    Relation {
         at: usize,
-        key: usize,
-        plan: Plan,
-    },
-    One {
-        at: usize,
-        key: usize,
-        plan: Plan,
     },
 }
 
@@ -98,6 +103,7 @@ struct Row {
 struct Values {
     alias: String,
     exprs: Vec<String>,
+    slots: Vec<Slot>,
     columns: Vec<String>,
 }
 
@@ -118,9 +124,17 @@ impl Values {
             Some(index) => index,
             None => {
                 self.exprs.push(expr);
+                self.slots.push(Slot::Cell);
                 self.exprs.len() - 1
             }
         }
+    }
+
+    /// A relation's value: never the same as another's, its plan kept with it.
+    fn relation(&mut self, expr: String, slot: Slot) -> usize {
+        self.exprs.push(expr);
+        self.slots.push(slot);
+        self.exprs.len() - 1
     }
 }
 
@@ -144,6 +158,7 @@ fn row_sql(
     let mut values = Values {
         alias: alias.to_owned(),
         exprs: Vec::new(),
+        slots: Vec::new(),
         columns: Vec::new(),
     };
     for column in table.audience {
@@ -180,10 +195,12 @@ fn row_sql(
             let parent = format!("{alias}.{column}");
             let (sql, plan) =
                 relation_sql(relation, &parent, &field.selection_set.node, cap, aliases)?;
-            let at = values.push(sql);
-            match relation.rows {
-                Rows::Many { .. } => Item::Many { at, key, plan },
-                Rows::One { .. } => Item::One { at, key, plan },
+            let slot = match relation.rows {
+                Rows::Many { .. } => Slot::List { key, plan },
+                Rows::One { .. } => Slot::Object { key, plan },
+            };
+            Item::Relation {
+                at: values.relation(sql, slot),
             }
         } else {
             return None;
@@ -207,6 +224,10 @@ fn row_sql(
     Some(Row {
         json: format!("json_build_array({})", values.exprs.join(", ")),
         columns: values.columns,
-        plan: Plan { table, keys },
+        plan: Plan {
+            table,
+            slots: values.slots,
+            keys,
+        },
     })
 }

@@ -8,7 +8,6 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::siblings::Together;
 use async_graphql::{Context, Value};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use uuid::Uuid;
@@ -24,10 +23,11 @@ pub struct ShapedEdge<'a> {
     pub together: &'a Together,
 }
 
-/// The answer to one sibling set's relation: each key's rows, until its sibling takes them.
+/// The answer to one sibling set's relation: each key's rows as JSON text, until its sibling
+/// takes them.
 struct Shaped {
     plan: Plan,
-    rows: Mutex<HashMap<Uuid, Option<Json>>>,
+    rows: Mutex<HashMap<Uuid, Option<String>>>,
 }
 
 /// The answer to the field `ctx` resolves, shaped; `None` when the engine is to answer it.
@@ -73,7 +73,7 @@ pub async fn answer(ctx: &Context<'_>, edge: ShapedEdge<'_>) -> Option<Value> {
         key: Some(edge.key),
         owner: edge.owner,
     };
-    write::list(&shaped.plan, rows, actor, parent).ok()
+    write::list(&shaped.plan, &rows, actor, parent).ok()
 }
 
 async fn load(
@@ -91,7 +91,7 @@ async fn load(
     keys.dedup();
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("SELECT edge_keys.key, {sql} FROM unnest($1::uuid[]) AS edge_keys(key)"),
+        format!("SELECT edge_keys.key, {sql}::text FROM unnest($1::uuid[]) AS edge_keys(key)"),
         [keys.into()],
     );
     let rows = match actor.app.db.query_all_raw(statement).await {
@@ -105,7 +105,7 @@ async fn load(
     let mut shares = HashMap::with_capacity(rows.len());
     for row in rows {
         let key: Uuid = row.try_get_by_index(0).ok()?;
-        let answer: Json = row.try_get_by_index(1).ok()?;
+        let answer: String = row.try_get_by_index(1).ok()?;
         shares.insert(key, Some(answer));
     }
     Some(Shaped {

@@ -1,91 +1,189 @@
-//! Shaped rows written as the answer, each object only if the actor may see it.
+//! Shaped rows written as the answer as they are read from the statement's JSON text, each
+//! object only if the actor may see it: no intermediate tree is built.
 
-use super::compile::{Item, Plan};
+use super::compile::{Item, Plan, Slot};
 use super::{Kind, Parent, Seen, uuid};
 use crate::auth::Actor;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::{InputType, Value};
 use chrono::{DateTime, Utc};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value as Json;
+use std::fmt;
 
 /// A shaped value that does not read back as its field's type: the engine answers instead.
 pub struct Unreadable;
 
-/// A list of rows (`json_agg`) reached from `parent`, the objects the actor may not see left
-/// out.
-pub fn list(plan: &Plan, rows: Json, actor: &Actor, parent: Parent) -> Result<Value, Unreadable> {
-    let Json::Array(rows) = rows else {
-        return Err(Unreadable);
-    };
-    let mut objects = Vec::with_capacity(rows.len());
-    for row in rows {
-        if let Some(object) = object(plan, row, actor, parent)? {
-            objects.push(object);
-        }
+/// The list of rows in `text` (`json_agg`, or null for none) reached from `parent`, the objects
+/// the actor may not see left out.
+pub fn list(plan: &Plan, text: &str, actor: &Actor, parent: Parent) -> Result<Value, Unreadable> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let value = Rows {
+        plan,
+        actor,
+        parent,
     }
-    Ok(Value::List(objects))
+    .deserialize(&mut reader)
+    .map_err(|_| Unreadable)?;
+    reader.end().map_err(|_| Unreadable)?;
+    Ok(value)
 }
 
-/// One row, or `None` when the actor may not see it.
-fn object(
-    plan: &Plan,
-    row: Json,
-    actor: &Actor,
+/// A relation's rows: a JSON array of row arrays.
+struct Rows<'a> {
+    plan: &'a Plan,
+    actor: &'a Actor,
     parent: Parent,
-) -> Result<Option<Value>, Unreadable> {
-    let Json::Array(mut values) = row else {
-        return Err(Unreadable);
-    };
-    let audience = plan.table.audience.len();
-    let Seen { by, owner } =
-        (plan.table.see)(values.get(..audience).ok_or(Unreadable)?, parent).ok_or(Unreadable)?;
-    if !actor.may_see(by) {
-        return Ok(None);
+}
+
+impl<'de> DeserializeSeed<'de> for Rows<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Value, D::Error> {
+        reader.deserialize_seq(self)
     }
-    // What each relation of the row was reached from, read before any value is taken.
-    let mut parents = Vec::new();
-    for (_, item) in &plan.keys {
-        if let Item::Many { key, .. } | Item::One { key, .. } = item {
-            let key = match values.get(*key).ok_or(Unreadable)? {
-                Json::Null => None,
-                value => Some(uuid(value).ok_or(Unreadable)?),
-            };
-            parents.push(Parent { key, owner });
+}
+
+impl<'de> Visitor<'de> for Rows<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut rows: A) -> Result<Value, A::Error> {
+        let mut objects = Vec::with_capacity(rows.size_hint().unwrap_or(0));
+        while let Some(object) = rows.next_element_seed(Row {
+            plan: self.plan,
+            actor: self.actor,
+            parent: self.parent,
+        })? {
+            if let Some(object) = object {
+                objects.push(object);
+            }
         }
+        Ok(Value::List(objects))
     }
-    let mut parents = parents.into_iter();
-    let mut map = IndexMap::with_capacity(plan.keys.len());
-    for (key, item) in &plan.keys {
-        let mut take = |index: usize| values.get_mut(index).map(Json::take).ok_or(Unreadable);
-        let value = match item {
-            Item::Typename => Value::String(plan.table.type_name.to_owned()),
-            Item::Column { at, kind, copy } => {
-                let value = if *copy {
-                    values.get(*at).cloned().ok_or(Unreadable)?
-                } else {
-                    take(*at)?
-                };
-                scalar(value, *kind)?
+}
+
+/// One row: its object, or `None` when the actor may not see it (or it is null).
+struct Row<'a> {
+    plan: &'a Plan,
+    actor: &'a Actor,
+    parent: Parent,
+}
+
+impl<'de> DeserializeSeed<'de> for Row<'_> {
+    type Value = Option<Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, reader: D) -> Result<Self::Value, D::Error> {
+        reader.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Row<'_> {
+    type Value = Option<Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut row: A) -> Result<Self::Value, A::Error> {
+        let plan = self.plan;
+        let unreadable = || A::Error::custom("a shaped value does not read back");
+        let audience = plan.table.audience.len();
+        let mut cells: Vec<Json> = Vec::with_capacity(plan.slots.len());
+        let mut answers: Vec<Option<Value>> = Vec::new();
+        // Who may see the row and who owns what it reaches, once its audience is read.
+        let mut seen: Option<(bool, Option<uuid::Uuid>)> = None;
+        for slot in &plan.slots {
+            if cells.len() == audience && seen.is_none() {
+                let Seen { by, owner } =
+                    (plan.table.see)(&cells, self.parent).ok_or_else(unreadable)?;
+                seen = Some((self.actor.may_see(by), owner));
             }
-            Item::Many {
-                at, plan: child, ..
-            } => {
-                let parent = parents.next().ok_or(Unreadable)?;
-                list(child, take(*at)?, actor, parent)?
-            }
-            Item::One {
-                at, plan: child, ..
-            } => {
-                let parent = parents.next().ok_or(Unreadable)?;
-                match take(*at)? {
-                    Json::Null => Value::Null,
-                    row => object(child, row, actor, parent)?.unwrap_or(Value::Null),
+            let visible = seen.is_some_and(|(visible, _)| visible);
+            match slot {
+                Slot::Cell => {
+                    let cell = row.next_element::<Json>()?.ok_or_else(unreadable)?;
+                    cells.push(cell);
+                }
+                Slot::List { key, plan } | Slot::Object { key, plan } if visible => {
+                    let owner = seen.and_then(|(_, owner)| owner);
+                    let parent = Parent {
+                        key: match cells.get(*key).ok_or_else(unreadable)? {
+                            Json::Null => None,
+                            key => Some(uuid(key).ok_or_else(unreadable)?),
+                        },
+                        owner,
+                    };
+                    let actor = self.actor;
+                    let answer = if matches!(slot, Slot::List { .. }) {
+                        row.next_element_seed(Rows {
+                            plan,
+                            actor,
+                            parent,
+                        })?
+                        .ok_or_else(unreadable)?
+                    } else {
+                        row.next_element_seed(Row {
+                            plan,
+                            actor,
+                            parent,
+                        })?
+                        .ok_or_else(unreadable)?
+                        .unwrap_or(Value::Null)
+                    };
+                    grow(&mut answers, cells.len(), answer);
+                    cells.push(Json::Null);
+                }
+                Slot::List { .. } | Slot::Object { .. } => {
+                    row.next_element::<IgnoredAny>()?.ok_or_else(unreadable)?;
+                    cells.push(Json::Null);
                 }
             }
-        };
-        map.insert(key.clone(), value);
+        }
+        if row.next_element::<IgnoredAny>()?.is_some() {
+            return Err(unreadable());
+        }
+        if seen.is_none() {
+            let Seen { by, owner } =
+                (plan.table.see)(&cells, self.parent).ok_or_else(unreadable)?;
+            seen = Some((self.actor.may_see(by), owner));
+        }
+        if !seen.is_some_and(|(visible, _)| visible) {
+            return Ok(None);
+        }
+        let mut object = IndexMap::with_capacity(plan.keys.len());
+        for (key, item) in &plan.keys {
+            let value = match item {
+                Item::Typename => Value::String(plan.table.type_name.to_owned()),
+                Item::Column { at, kind, copy } => {
+                    let cell = cells.get_mut(*at).ok_or_else(unreadable)?;
+                    let cell = if *copy { cell.clone() } else { cell.take() };
+                    scalar(cell, *kind).map_err(|Unreadable| unreadable())?
+                }
+                Item::Relation { at } => answers
+                    .get_mut(*at)
+                    .and_then(Option::take)
+                    .ok_or_else(unreadable)?,
+            };
+            object.insert(key.clone(), value);
+        }
+        Ok(Some(Value::Object(object)))
     }
-    Ok(Some(Value::Object(map)))
+}
+
+/// Puts `answer` at `at`, the slots before it empty.
+fn grow(answers: &mut Vec<Option<Value>>, at: usize, answer: Value) {
+    if answers.len() <= at {
+        answers.resize_with(at + 1, || None);
+    }
+    answers[at] = Some(answer);
 }
 
 fn scalar(value: Json, kind: Kind) -> Result<Value, Unreadable> {
