@@ -1,7 +1,8 @@
 //! Relation lists PostgreSQL shapes: a relation field whose selection is plain fields and
 //! relations of types described here is answered, for every object of its sibling set at once,
-//! by one statement whose result is the selection's rows nested as JSON arrays, which the
-//! gateway writes as the answer with no row decoded into a model and no object made.
+//! by one statement whose result is the selection's rows nested as JSON arrays (each row an
+//! array of its values, a column read once however often it is asked for), which the gateway
+//! writes as the answer while it reads them: no row is decoded into a model and no object made.
 //!
 //! The answer is the engine's: each row's audience is read with it and shown only if the
 //! request's actor may see it (the one rule, `Actor::may_see`), each value is written as the
