@@ -64,7 +64,8 @@ impl UserObject {
         (name == DEVELOPER_LICENSES.name).then_some(ShapedEdge {
             relation: &DEVELOPER_LICENSES,
             key: self.0.id,
-            owner: None,
+            // The licenses reached are the rows naming this account as their developer.
+            owner: Some(self.0.id),
             together: &self.1,
         })
     }

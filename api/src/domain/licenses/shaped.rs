@@ -11,12 +11,13 @@ use crate::domain::seats::loaders::HeldAssignmentsByLicense;
 use crate::domain::seats::shaped::ASSIGNMENT;
 use crate::graphql::shaped::{Column, Kind, Relation, Rows, Seen, Table, stored_enum, uuid};
 
-/// As `License`'s audience: the license and its developer, who owns what hangs off it.
+/// As `License`'s audience: the license and its developer (the owner it was reached with: a
+/// developer's licenses are the rows naming it), who owns what hangs off it.
 pub static LICENSE: Table = Table {
     type_name: "License",
-    audience: &["id", "developer_id"],
-    see: |columns, _| {
-        let (id, developer) = (uuid(columns.first()?)?, uuid(columns.get(1)?)?);
+    audience: &["id"],
+    see: |columns, parent| {
+        let (id, developer) = (uuid(columns.first()?)?, parent.owner?);
         Some(Seen {
             by: Audience::License { id, developer },
             owner: Some(developer),

@@ -51,8 +51,9 @@ pub struct Seen {
 }
 
 /// The object a row was reached from: the key the relation followed (for a list, the value
-/// every row's own key column holds) and the developer owning it, for rows that do not name
-/// theirs.
+/// every row's own key column holds) and the developer owning the rows reached, which the
+/// relation's edge guarantees (a developer's licenses name it; a license's seats are its
+/// developer's), for rows that do not name theirs or whose audience need not read it again.
 #[derive(Clone, Copy)]
 pub struct Parent {
     pub key: Option<Uuid>,

@@ -17,7 +17,7 @@ pub struct ShapedEdge<'a> {
     pub relation: &'static Relation,
     /// The object's key, which the relation's rows name.
     pub key: Uuid,
-    /// The developer owning the object, for rows that do not name theirs.
+    /// The developer owning the rows the relation reaches (`Parent::owner`).
     pub owner: Option<Uuid>,
     /// The objects answered with it.
     pub together: &'a Together,

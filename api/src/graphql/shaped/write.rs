@@ -53,10 +53,12 @@ impl<'de> Visitor<'de> for Rows<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut rows: A) -> Result<Value, A::Error> {
         let mut objects = Vec::with_capacity(rows.size_hint().unwrap_or(0));
+        let mut scratch = Scratch::default();
         while let Some(object) = rows.next_element_seed(Row {
             plan: self.plan,
             actor: self.actor,
             parent: self.parent,
+            scratch: &mut scratch,
         })? {
             if let Some(object) = object {
                 objects.push(object);
@@ -71,6 +73,16 @@ struct Row<'a> {
     plan: &'a Plan,
     actor: &'a Actor,
     parent: Parent,
+    scratch: &'a mut Scratch,
+}
+
+/// What reading a row needs, kept for the next row of the list.
+#[derive(Default)]
+struct Scratch {
+    /// Each element's value (null for relations).
+    cells: Vec<Json>,
+    /// Each relation's answer, at its element.
+    answers: Vec<Option<Value>>,
 }
 
 impl<'de> DeserializeSeed<'de> for Row<'_> {
@@ -96,14 +108,15 @@ impl<'de> Visitor<'de> for Row<'_> {
         let plan = self.plan;
         let unreadable = || A::Error::custom("a shaped value does not read back");
         let audience = plan.table.audience.len();
-        let mut cells: Vec<Json> = Vec::with_capacity(plan.slots.len());
-        let mut answers: Vec<Option<Value>> = Vec::new();
+        let Scratch { cells, answers } = self.scratch;
+        cells.clear();
+        answers.clear();
         // Who may see the row and who owns what it reaches, once its audience is read.
         let mut seen: Option<(bool, Option<uuid::Uuid>)> = None;
         for slot in &plan.slots {
             if cells.len() == audience && seen.is_none() {
                 let Seen { by, owner } =
-                    (plan.table.see)(&cells, self.parent).ok_or_else(unreadable)?;
+                    (plan.table.see)(cells, self.parent).ok_or_else(unreadable)?;
                 seen = Some((self.actor.may_see(by), owner));
             }
             let visible = seen.is_some_and(|(visible, _)| visible);
@@ -134,11 +147,12 @@ impl<'de> Visitor<'de> for Row<'_> {
                             plan,
                             actor,
                             parent,
+                            scratch: &mut Scratch::default(),
                         })?
                         .ok_or_else(unreadable)?
                         .unwrap_or(Value::Null)
                     };
-                    grow(&mut answers, cells.len(), answer);
+                    grow(answers, cells.len(), answer);
                     cells.push(Json::Null);
                 }
                 Slot::List { .. } | Slot::Object { .. } => {
@@ -151,8 +165,7 @@ impl<'de> Visitor<'de> for Row<'_> {
             return Err(unreadable());
         }
         if seen.is_none() {
-            let Seen { by, owner } =
-                (plan.table.see)(&cells, self.parent).ok_or_else(unreadable)?;
+            let Seen { by, owner } = (plan.table.see)(cells, self.parent).ok_or_else(unreadable)?;
             seen = Some((self.actor.may_see(by), owner));
         }
         if !seen.is_some_and(|(visible, _)| visible) {
