@@ -5,6 +5,7 @@ use crate::error::AppError;
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{
     Alias, Asterisk, Condition, Expr, ExprTrait, Order, PostgresQueryBuilder, Query,
+    SelectStatement,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable,
@@ -116,18 +117,11 @@ impl<E: EntityTrait> CappedEdge<E> {
         let mut unique = keys.to_vec();
         unique.sort_unstable();
         unique.dedup();
-        let per_key = Query::select()
-            .column(Asterisk)
-            .from(E::default())
-            .cond_where(
-                self.only
-                    .clone()
-                    .add(Expr::col((E::default(), self.key)).eq(Expr::cust("edge_keys.key"))),
-            )
-            .order_by(self.order, self.order())
-            .limit(self.cap)
-            .to_owned();
-        let (per_key, mut values) = per_key.build(PostgresQueryBuilder);
+        let mut per_key = Query::select();
+        per_key.column(Asterisk);
+        let (per_key, mut values) = self
+            .for_key(per_key, "edge_keys.key")
+            .build(PostgresQueryBuilder);
         values.0.push(unique.into());
         let sql = format!(
             "SELECT edge.* FROM unnest(${}::uuid[]) AS edge_keys(key) \
@@ -145,15 +139,23 @@ impl<E: EntityTrait> CappedEdge<E> {
         for column in columns {
             rows.column(Alias::new(*column));
         }
-        rows.from(E::default())
+        self.for_key(rows, "{parent}")
+            .to_string(PostgresQueryBuilder)
+    }
+
+    /// `select` reading the edge's rows for the one key `key` (an SQL expression), in order,
+    /// capped.
+    fn for_key(&self, mut select: SelectStatement, key: &'static str) -> SelectStatement {
+        select
+            .from(E::default())
             .cond_where(
                 self.only
                     .clone()
-                    .add(Expr::col((E::default(), self.key)).eq(Expr::cust("{parent}"))),
+                    .add(Expr::col((E::default(), self.key)).eq(Expr::cust(key))),
             )
             .order_by(self.order, self.order())
             .limit(self.cap)
-            .to_string(PostgresQueryBuilder)
+            .to_owned()
     }
 
     /// Elsewhere: every key's rows ranked in one window, the first `cap` of each kept.

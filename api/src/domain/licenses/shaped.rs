@@ -9,7 +9,9 @@ use crate::domain::nodes::shaped::RUNTIME_NODE;
 use crate::domain::plans::shaped::PLAN;
 use crate::domain::seats::loaders::HeldAssignmentsByLicense;
 use crate::domain::seats::shaped::ASSIGNMENT;
-use crate::graphql::shaped::{Column, Kind, Relation, Rows, Seen, Table, stored_enum, uuid};
+use crate::graphql::shaped::{
+    Relation, Rows, Seen, Table, scalar, stored, stored_enum, time, uuid,
+};
 
 /// As `License`'s audience: the license and its developer (the owner it was reached with: a
 /// developer's licenses are the rows naming it), who owns what hangs off it.
@@ -24,116 +26,37 @@ pub static LICENSE: Table = Table {
         })
     },
     columns: &[
-        Column {
-            name: "id",
-            sql: "{t}.id",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "keyPrefix",
-            sql: "{t}.key_prefix",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "product",
-            sql: "{t}.product",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "term",
-            sql: "{t}.term",
-            kind: Kind::Enum(|raw| stored_enum(LicenseTerm::from_stored, raw)),
-        },
-        Column {
-            name: "state",
-            sql: "{t}.state",
-            kind: Kind::Enum(|raw| stored_enum(LicenseState::from_stored, raw)),
-        },
-        Column {
-            name: "paymentState",
-            sql: "{t}.payment_state",
-            kind: Kind::Enum(|raw| stored_enum(PaymentState::from_stored, raw)),
-        },
-        Column {
-            name: "seatsTotal",
-            sql: "{t}.seats_total",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "seatsUsed",
-            sql: "{t}.seats_used",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "startsAt",
-            sql: "{t}.starts_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "expiresAt",
-            sql: "{t}.expires_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "trialEndsAt",
-            sql: "{t}.trial_ends_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "graceEndsAt",
-            sql: "{t}.grace_ends_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "createdAt",
-            sql: "{t}.created_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "updatedAt",
-            sql: "{t}.updated_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "notes",
-            sql: "{t}.notes",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "dba",
-            sql: "{t}.dba",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "zip",
-            sql: "{t}.zip",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "agents",
-            sql: "{t}.agents",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "smsCreditsPurchased",
-            sql: "{t}.sms_credits_purchased",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "smsCreditsSent",
-            sql: "{t}.sms_credits_sent",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "smsCreditsBalance",
-            sql: "{t}.sms_credits_purchased - {t}.sms_credits_sent",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "seatsAvailable",
-            sql: "{t}.seats_total - {t}.seats_used",
-            kind: Kind::Scalar,
-        },
+        scalar("id", "{t}.id"),
+        scalar("keyPrefix", "{t}.key_prefix"),
+        scalar("product", "{t}.product"),
+        stored("term", "{t}.term", |raw| {
+            stored_enum(LicenseTerm::from_stored, raw)
+        }),
+        stored("state", "{t}.state", |raw| {
+            stored_enum(LicenseState::from_stored, raw)
+        }),
+        stored("paymentState", "{t}.payment_state", |raw| {
+            stored_enum(PaymentState::from_stored, raw)
+        }),
+        scalar("seatsTotal", "{t}.seats_total"),
+        scalar("seatsUsed", "{t}.seats_used"),
+        time("startsAt", "{t}.starts_at"),
+        time("expiresAt", "{t}.expires_at"),
+        time("trialEndsAt", "{t}.trial_ends_at"),
+        time("graceEndsAt", "{t}.grace_ends_at"),
+        time("createdAt", "{t}.created_at"),
+        time("updatedAt", "{t}.updated_at"),
+        scalar("notes", "{t}.notes"),
+        scalar("dba", "{t}.dba"),
+        scalar("zip", "{t}.zip"),
+        scalar("agents", "{t}.agents"),
+        scalar("smsCreditsPurchased", "{t}.sms_credits_purchased"),
+        scalar("smsCreditsSent", "{t}.sms_credits_sent"),
+        scalar(
+            "smsCreditsBalance",
+            "{t}.sms_credits_purchased - {t}.sms_credits_sent",
+        ),
+        scalar("seatsAvailable", "{t}.seats_total - {t}.seats_used"),
     ],
     relations: &[
         Relation {

@@ -3,7 +3,7 @@
 
 use super::model::NodeStatus;
 use crate::auth::Audience;
-use crate::graphql::shaped::{Column, Kind, Seen, Table, stored_enum};
+use crate::graphql::shaped::{Seen, Table, scalar, stored, stored_enum, time};
 
 /// As `RuntimeNode`'s audience: its license's runtime (the license it was reached from), owned
 /// by the license's developer.
@@ -18,56 +18,18 @@ pub static RUNTIME_NODE: Table = Table {
         })
     },
     columns: &[
-        Column {
-            name: "id",
-            sql: "{t}.id",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "fingerprint",
-            sql: "{t}.fingerprint",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "name",
-            sql: "{t}.name",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "appUrl",
-            sql: "{t}.app_url",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "version",
-            sql: "{t}.version",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "status",
-            sql: "{t}.status",
-            kind: Kind::Enum(|raw| stored_enum(NodeStatus::from_stored, raw)),
-        },
-        Column {
-            name: "lastCheckInAt",
-            sql: "{t}.last_check_in_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "heartbeatDeadlineAt",
-            sql: "{t}.heartbeat_deadline_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "activatedAt",
-            sql: "{t}.activated_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "deactivatedAt",
-            sql: "{t}.deactivated_at",
-            kind: Kind::Time,
-        },
+        scalar("id", "{t}.id"),
+        scalar("fingerprint", "{t}.fingerprint"),
+        scalar("name", "{t}.name"),
+        scalar("appUrl", "{t}.app_url"),
+        scalar("version", "{t}.version"),
+        stored("status", "{t}.status", |raw| {
+            stored_enum(NodeStatus::from_stored, raw)
+        }),
+        time("lastCheckInAt", "{t}.last_check_in_at"),
+        time("heartbeatDeadlineAt", "{t}.heartbeat_deadline_at"),
+        time("activatedAt", "{t}.activated_at"),
+        time("deactivatedAt", "{t}.deactivated_at"),
     ],
     relations: &[],
 };

@@ -3,7 +3,7 @@
 
 use super::model::BillingInterval;
 use crate::auth::Audience;
-use crate::graphql::shaped::{Column, Kind, Seen, Table, stored_enum};
+use crate::graphql::shaped::{Seen, Table, scalar, stored, stored_enum, time};
 
 /// As `Plan`'s audience: the catalogue is everyone's.
 pub static PLAN: Table = Table {
@@ -16,61 +16,19 @@ pub static PLAN: Table = Table {
         })
     },
     columns: &[
-        Column {
-            name: "id",
-            sql: "{t}.id",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "code",
-            sql: "{t}.code",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "name",
-            sql: "{t}.name",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "priceMinor",
-            sql: "{t}.price_minor",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "currency",
-            sql: "{t}.currency",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "interval",
-            sql: "{t}.billing_interval",
-            kind: Kind::Enum(|raw| stored_enum(BillingInterval::from_stored, raw)),
-        },
-        Column {
-            name: "trialDays",
-            sql: "{t}.trial_days",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "active",
-            sql: "{t}.active",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "version",
-            sql: "{t}.version",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "latest",
-            sql: "{t}.latest",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "retiredAt",
-            sql: "{t}.retired_at",
-            kind: Kind::Time,
-        },
+        scalar("id", "{t}.id"),
+        scalar("code", "{t}.code"),
+        scalar("name", "{t}.name"),
+        scalar("priceMinor", "{t}.price_minor"),
+        scalar("currency", "{t}.currency"),
+        stored("interval", "{t}.billing_interval", |raw| {
+            stored_enum(BillingInterval::from_stored, raw)
+        }),
+        scalar("trialDays", "{t}.trial_days"),
+        scalar("active", "{t}.active"),
+        scalar("version", "{t}.version"),
+        scalar("latest", "{t}.latest"),
+        time("retiredAt", "{t}.retired_at"),
     ],
     relations: &[],
 };

@@ -3,7 +3,7 @@
 
 use super::model::AssignmentStatus;
 use crate::auth::Audience;
-use crate::graphql::shaped::{Column, Kind, Seen, Table, stored_enum};
+use crate::graphql::shaped::{Seen, Table, scalar, stored, stored_enum, time};
 
 /// As `Assignment`'s audience: its license's (the one it was reached from), owned by the
 /// license's developer.
@@ -18,26 +18,12 @@ pub static ASSIGNMENT: Table = Table {
         })
     },
     columns: &[
-        Column {
-            name: "id",
-            sql: "{t}.id",
-            kind: Kind::Scalar,
-        },
-        Column {
-            name: "status",
-            sql: "{t}.status",
-            kind: Kind::Enum(|raw| stored_enum(AssignmentStatus::from_stored, raw)),
-        },
-        Column {
-            name: "assignedAt",
-            sql: "{t}.assigned_at",
-            kind: Kind::Time,
-        },
-        Column {
-            name: "releasedAt",
-            sql: "{t}.released_at",
-            kind: Kind::Time,
-        },
+        scalar("id", "{t}.id"),
+        stored("status", "{t}.status", |raw| {
+            stored_enum(AssignmentStatus::from_stored, raw)
+        }),
+        time("assignedAt", "{t}.assigned_at"),
+        time("releasedAt", "{t}.released_at"),
     ],
     relations: &[],
 };

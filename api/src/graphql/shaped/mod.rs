@@ -68,6 +68,37 @@ pub struct Column {
     pub kind: Kind,
 }
 
+/// A field whose value is written as it comes (strings, ids, numbers, booleans).
+pub const fn scalar(name: &'static str, sql: &'static str) -> Column {
+    Column {
+        name,
+        sql,
+        kind: Kind::Scalar,
+    }
+}
+
+/// A field holding an instant.
+pub const fn time(name: &'static str, sql: &'static str) -> Column {
+    Column {
+        name,
+        sql,
+        kind: Kind::Time,
+    }
+}
+
+/// A field holding an enum stored as text, read back by `read`.
+pub const fn stored(
+    name: &'static str,
+    sql: &'static str,
+    read: fn(&str) -> Option<Value>,
+) -> Column {
+    Column {
+        name,
+        sql,
+        kind: Kind::Enum(read),
+    }
+}
+
 /// How a column's JSON value is written as the field's type writes it.
 #[derive(Clone, Copy)]
 pub enum Kind {

@@ -35,7 +35,7 @@ pub async fn answer(ctx: &Context<'_>, edge: ShapedEdge<'_>) -> Option<Value> {
     let shaping = *ctx.data_opt::<Shaping>()?;
     let actor = ctx.actor().ok()?;
     let field = ctx.item;
-    let make = async || {
+    let read = || {
         load(
             actor,
             edge.relation,
@@ -44,23 +44,12 @@ pub async fn answer(ctx: &Context<'_>, edge: ShapedEdge<'_>) -> Option<Value> {
             edge.key,
             shaping,
         )
-        .await
     };
     // Every sibling resolves the same field of the document: its address names the load.
     let id = std::ptr::from_ref(field) as usize;
-    let shaped = match edge.together.once(id, make).await {
+    let shaped = match edge.together.once(id, read).await {
         Some(shared) => shared,
-        None => Arc::new(
-            load(
-                actor,
-                edge.relation,
-                field,
-                edge.together,
-                edge.key,
-                shaping,
-            )
-            .await,
-        ),
+        None => Arc::new(read().await),
     };
     let shaped = shaped.as_ref().as_ref()?;
     let rows = shaped
