@@ -6,6 +6,8 @@
 
 use crate::helpers::{Rows, TestApp, export_sdl, spawn_app};
 use crate::plain_fields::raw_answer;
+use api::domain::accounts::schema::UserObject;
+use api::domain::accounts::shaped::USER;
 use api::domain::licenses::schema::LicenseObject;
 use api::domain::licenses::shaped::LICENSE;
 use api::domain::nodes::schema::RuntimeNodeObject;
@@ -30,6 +32,7 @@ fn described() -> Vec<(&'static Table, &'static [&'static str])> {
             .expect("relation")
     };
     vec![
+        (&USER, UserObject::NAMES),
         (&LICENSE, LicenseObject::NAMES),
         (relation("assignments"), AssignmentObject::NAMES),
         (relation("runtimeNodes"), RuntimeNodeObject::NAMES),
@@ -66,16 +69,25 @@ fn every_described_field_is_a_plain_field_of_its_type() {
     }
 }
 
-/// Every described field of `table` and its relations, with `__typename` and an alias, the
-/// relations in the middle; through an inline fragment when `engine`.
+/// Every described field of `table` and its relations (each type once on a path, so that the
+/// relations between them end), with `__typename` and an alias, the relations in the middle;
+/// through an inline fragment when `engine`.
 fn selection(table: &Table, engine: bool) -> String {
+    selection_within(table, engine, &mut Vec::new())
+}
+
+fn selection_within(table: &Table, engine: bool, path: &mut Vec<&'static str>) -> String {
+    path.push(table.type_name);
     let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
     let (first, rest) = names.split_at(names.len() / 2);
-    let relations: Vec<String> = table
-        .relations
-        .iter()
-        .map(|r| format!("{} {}", r.name, selection(r.target, engine)))
-        .collect();
+    let mut relations = Vec::new();
+    for relation in table.relations {
+        if !path.contains(&relation.target.type_name) {
+            let inner = selection_within(relation.target, engine, path);
+            relations.push(format!("{} {inner}", relation.name));
+        }
+    }
+    path.pop();
     let inner = format!(
         "__typename alias: id {} {} {}",
         first.join(" "),

@@ -17,4 +17,5 @@ pub mod readable;
 pub mod recovery;
 pub mod schema;
 pub mod service;
+pub mod shaped;
 pub mod verification;

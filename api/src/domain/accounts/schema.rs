@@ -1,5 +1,6 @@
 use super::model::DeveloperFilter;
 use super::service::{self, SignupInput};
+use super::shaped;
 use super::{recovery, verification};
 use crate::auth::Role;
 use crate::auth::{Actor, Audience};
@@ -8,7 +9,6 @@ use crate::domain::instances::loaders::InstancesByDeveloper;
 use crate::domain::instances::schema::Instance;
 use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::schema::License;
-use crate::domain::licenses::shaped::DEVELOPER_LICENSES;
 use crate::domain::sessions::service::Opened;
 use crate::graphql::connection::{PagedConnection, connection};
 use crate::graphql::context::{ContextExt, related};
@@ -61,8 +61,9 @@ plain_fields!(UserObject {
 impl UserObject {
     /// Its licenses, as PostgreSQL may shape them (`graphql::shaped`).
     fn shaped_relation(&self, name: &str) -> Option<ShapedEdge<'_>> {
-        (name == DEVELOPER_LICENSES.name).then_some(ShapedEdge {
-            relation: &DEVELOPER_LICENSES,
+        let relation = shaped::USER.relations.iter().find(|r| r.name == name)?;
+        Some(ShapedEdge {
+            relation,
             key: self.0.id,
             // The licenses reached are the rows naming this account as their developer.
             owner: Some(self.0.id),

@@ -1,9 +1,9 @@
 //! A license as rows PostgreSQL shapes (`graphql::shaped`): the fields of `LicenseObject` read
 //! from its row, and its lists of seats and runtime nodes and its plan.
 
-use super::loaders::LicensesByDeveloper;
 use super::model::{LicenseState, LicenseTerm, PaymentState};
 use crate::auth::Audience;
+use crate::domain::accounts::shaped::USER;
 use crate::domain::nodes::loaders::ActiveNodesByLicense;
 use crate::domain::nodes::shaped::RUNTIME_NODE;
 use crate::domain::plans::shaped::PLAN;
@@ -83,15 +83,13 @@ pub static LICENSE: Table = Table {
                 table: "plans",
             },
         },
+        Relation {
+            name: "developer",
+            target: &USER,
+            rows: Rows::One {
+                key: "developer_id",
+                table: "users",
+            },
+        },
     ],
-};
-
-/// A developer's licenses (`User.licenses`).
-pub static DEVELOPER_LICENSES: Relation = Relation {
-    name: "licenses",
-    target: &LICENSE,
-    rows: Rows::Many {
-        key: "id",
-        edge: |cap, columns| LicensesByDeveloper::edge(cap).correlated(columns),
-    },
 };

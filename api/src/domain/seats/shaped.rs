@@ -3,7 +3,8 @@
 
 use super::model::AssignmentStatus;
 use crate::auth::Audience;
-use crate::graphql::shaped::{Seen, Table, scalar, stored, stored_enum, time};
+use crate::domain::accounts::shaped::USER;
+use crate::graphql::shaped::{Relation, Rows, Seen, Table, scalar, stored, stored_enum, time};
 
 /// As `Assignment`'s audience: its license's (the one it was reached from), owned by the
 /// license's developer.
@@ -25,5 +26,12 @@ pub static ASSIGNMENT: Table = Table {
         time("assignedAt", "{t}.assigned_at"),
         time("releasedAt", "{t}.released_at"),
     ],
-    relations: &[],
+    relations: &[Relation {
+        name: "user",
+        target: &USER,
+        rows: Rows::One {
+            key: "user_id",
+            table: "users",
+        },
+    }],
 };

@@ -1,0 +1,47 @@
+//! An account as rows PostgreSQL shapes (`graphql::shaped`): the fields of `UserObject` read
+//! from its row, and a developer's licenses.
+
+use crate::auth::{Audience, Role};
+use crate::domain::licenses::loaders::LicensesByDeveloper;
+use crate::domain::licenses::shaped::LICENSE;
+use crate::graphql::shaped::{
+    Relation, Rows, Seen, Table, scalar, stored, stored_enum, time, uuid,
+};
+use serde_json::Value as Json;
+
+/// As `User`'s audience: the account, and the developer whose team it is in; it owns the
+/// licenses reached from it (they are the rows naming it).
+pub static USER: Table = Table {
+    type_name: "User",
+    audience: &["id", "developer_id"],
+    see: |columns, _| {
+        let id = uuid(columns.first()?)?;
+        let developer = match columns.get(1)? {
+            Json::Null => None,
+            team => Some(uuid(team)?),
+        };
+        Some(Seen {
+            by: Audience::Account { id, developer },
+            owner: Some(id),
+        })
+    },
+    columns: &[
+        scalar("id", "{t}.id"),
+        scalar("email", "{t}.email"),
+        scalar("name", "{t}.name"),
+        stored("role", "{t}.role", |raw| {
+            stored_enum(Role::from_stored, raw)
+        }),
+        time("emailVerifiedAt", "{t}.email_verified_at"),
+        time("createdAt", "{t}.created_at"),
+        time("updatedAt", "{t}.updated_at"),
+    ],
+    relations: &[Relation {
+        name: "licenses",
+        target: &LICENSE,
+        rows: Rows::Many {
+            key: "id",
+            edge: |cap, columns| LicensesByDeveloper::edge(cap).correlated(columns),
+        },
+    }],
+};
