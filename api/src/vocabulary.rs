@@ -11,6 +11,8 @@ use crate::error::{AppError, AppResult};
 /// What every vocabulary declared with `text_enum!` is.
 pub trait Vocabulary: Copy + PartialEq + 'static {
     fn as_text(self) -> &'static str;
+    /// The value stored as `raw`; `None` for anything else.
+    fn from_text(raw: &str) -> Option<Self>;
 }
 
 /// A state machine as data: each state with the states it may move to.
@@ -63,6 +65,10 @@ macro_rules! text_enum {
         impl $crate::vocabulary::Vocabulary for $name {
             fn as_text(self) -> &'static str {
                 self.as_str()
+            }
+
+            fn from_text(raw: &str) -> Option<Self> {
+                Self::parse(raw)
             }
         }
     };

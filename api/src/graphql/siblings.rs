@@ -28,10 +28,32 @@ use uuid::Uuid;
 type Loaded<R> = OnceCell<Result<Edge<R>, LoaderError>>;
 
 struct Edge<R> {
-    /// Each key's rows, until the sibling with that key takes them (moved, not copied); then
-    /// `None`.
-    rows: Mutex<HashMap<Uuid, Option<Vec<R>>>>,
+    rows: Shares<Vec<R>>,
     children: Together,
+}
+
+/// What was loaded for a sibling set, by key, until the sibling with that key takes its share
+/// (moved, not copied).
+pub struct Shares<T>(Mutex<HashMap<Uuid, Option<T>>>);
+
+impl<T> FromIterator<(Uuid, T)> for Shares<T> {
+    fn from_iter<I: IntoIterator<Item = (Uuid, T)>>(shares: I) -> Self {
+        Self(Mutex::new(
+            shares
+                .into_iter()
+                .map(|(key, share)| (key, Some(share)))
+                .collect(),
+        ))
+    }
+}
+
+impl<T> Shares<T> {
+    /// `key`'s share: `None` when nothing was loaded for it, `Some(None)` when it was taken
+    /// already (one object asking twice).
+    pub fn take(&self, key: &Uuid) -> Option<Option<T>> {
+        let mut shares = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        shares.get_mut(key).map(Option::take)
+    }
 }
 
 /// What a sibling finds for its key.
@@ -45,27 +67,39 @@ enum Share<R> {
 /// The keys of objects answered together and the edges loaded for them so far.
 pub struct Siblings {
     keys: Vec<Uuid>,
-    loads: Mutex<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
-    /// Values made once for the set by others (`Together::once`), by the id they gave.
-    made: Mutex<Vec<(usize, Arc<dyn Any + Send + Sync>)>>,
+    /// What was made for the set so far, each once: the edges loaded, and values others made
+    /// (`Together::once`).
+    made: Mutex<Vec<(Made, Arc<dyn Any + Send + Sync>)>>,
+}
+
+/// What a value made for a sibling set is: an edge's load, or another's value by its id.
+#[derive(Clone, Copy, PartialEq)]
+enum Made {
+    Edge(TypeId),
+    Other(usize),
 }
 
 impl Siblings {
+    /// The cell holding what is made once as `what`; `None` when it holds another type.
+    fn cell<V: Send + Sync + 'static>(&self, what: Made) -> Option<Arc<OnceCell<V>>> {
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        let cell = match made.iter().find(|(made, _)| *made == what) {
+            Some((_, cell)) => cell.clone(),
+            None => {
+                let cell: Arc<dyn Any + Send + Sync> = Arc::new(OnceCell::<V>::new());
+                made.push((what, cell.clone()));
+                cell
+            }
+        };
+        cell.downcast().ok()
+    }
+
     fn slot<L, R>(&self) -> Result<Arc<Loaded<R>>, LoaderError>
     where
         L: Loader<Uuid, Value = Vec<R>, Error = LoaderError>,
         R: Send + Sync + 'static,
     {
-        let mut loads = self.loads.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot = match loads.iter().find(|(edge, _)| *edge == TypeId::of::<L>()) {
-            Some((_, slot)) => slot.clone(),
-            None => {
-                let slot: Arc<dyn Any + Send + Sync> = Arc::new(Loaded::<R>::new());
-                loads.push((TypeId::of::<L>(), slot.clone()));
-                slot
-            }
-        };
-        slot.downcast().map_err(|_| {
+        self.cell(Made::Edge(TypeId::of::<L>())).ok_or_else(|| {
             LoaderError::from(DbErr::Custom(format!(
                 "sibling load of {} holds another type",
                 std::any::type_name::<L>()
@@ -89,16 +123,15 @@ impl Siblings {
                 let rows = lanes.load(self.keys.clone()).await?;
                 let keys: Vec<Uuid> = rows.values().flatten().filter_map(&child_key).collect();
                 Ok(Edge {
-                    rows: Mutex::new(rows.into_iter().map(|(k, v)| (k, Some(v))).collect()),
+                    rows: rows.into_iter().collect(),
                     children: Together::of(keys),
                 })
             })
             .await;
         match edge {
             Ok(edge) => {
-                let mut rows = edge.rows.lock().unwrap_or_else(PoisonError::into_inner);
-                let share = match rows.get_mut(&key) {
-                    Some(slot) => slot.take().map_or(Share::Taken, Share::Rows),
+                let share = match edge.rows.take(&key) {
+                    Some(rows) => rows.map_or(Share::Taken, Share::Rows),
                     None => Share::Rows(Vec::new()),
                 };
                 Ok((share, edge.children.clone()))
@@ -121,7 +154,6 @@ impl Together {
         }
         Self(Some(Arc::new(Siblings {
             keys,
-            loads: Mutex::new(Vec::new()),
             made: Mutex::new(Vec::new()),
         })))
     }
@@ -139,18 +171,7 @@ impl Together {
         V: Send + Sync + 'static,
         F: AsyncFnOnce() -> V,
     {
-        let siblings = self.0.as_ref()?;
-        let cell: Arc<OnceCell<Arc<V>>> = {
-            let mut made = siblings.made.lock().unwrap_or_else(PoisonError::into_inner);
-            match made.iter().find(|(made_id, _)| *made_id == id) {
-                Some((_, cell)) => cell.clone().downcast().ok()?,
-                None => {
-                    let cell = Arc::new(OnceCell::new());
-                    made.push((id, cell.clone()));
-                    cell
-                }
-            }
-        };
+        let cell = self.0.as_ref()?.cell::<Arc<V>>(Made::Other(id))?;
         Some(
             cell.get_or_init(async || Arc::new(make().await))
                 .await

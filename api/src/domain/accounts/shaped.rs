@@ -29,9 +29,7 @@ pub static USER: Table = Table {
         scalar("id", "{t}.id"),
         scalar("email", "{t}.email"),
         scalar("name", "{t}.name"),
-        stored("role", "{t}.role", |raw| {
-            stored_enum(Role::from_stored, raw)
-        }),
+        stored("role", "{t}.role", stored_enum::<Role>),
         time("emailVerifiedAt", "{t}.email_verified_at"),
         time("createdAt", "{t}.created_at"),
         time("updatedAt", "{t}.updated_at"),

@@ -29,15 +29,13 @@ pub static LICENSE: Table = Table {
         scalar("id", "{t}.id"),
         scalar("keyPrefix", "{t}.key_prefix"),
         scalar("product", "{t}.product"),
-        stored("term", "{t}.term", |raw| {
-            stored_enum(LicenseTerm::from_stored, raw)
-        }),
-        stored("state", "{t}.state", |raw| {
-            stored_enum(LicenseState::from_stored, raw)
-        }),
-        stored("paymentState", "{t}.payment_state", |raw| {
-            stored_enum(PaymentState::from_stored, raw)
-        }),
+        stored("term", "{t}.term", stored_enum::<LicenseTerm>),
+        stored("state", "{t}.state", stored_enum::<LicenseState>),
+        stored(
+            "paymentState",
+            "{t}.payment_state",
+            stored_enum::<PaymentState>,
+        ),
         scalar("seatsTotal", "{t}.seats_total"),
         scalar("seatsUsed", "{t}.seats_used"),
         time("startsAt", "{t}.starts_at"),

@@ -23,9 +23,7 @@ pub static RUNTIME_NODE: Table = Table {
         scalar("name", "{t}.name"),
         scalar("appUrl", "{t}.app_url"),
         scalar("version", "{t}.version"),
-        stored("status", "{t}.status", |raw| {
-            stored_enum(NodeStatus::from_stored, raw)
-        }),
+        stored("status", "{t}.status", stored_enum::<NodeStatus>),
         time("lastCheckInAt", "{t}.last_check_in_at"),
         time("heartbeatDeadlineAt", "{t}.heartbeat_deadline_at"),
         time("activatedAt", "{t}.activated_at"),

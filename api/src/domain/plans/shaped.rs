@@ -21,9 +21,11 @@ pub static PLAN: Table = Table {
         scalar("name", "{t}.name"),
         scalar("priceMinor", "{t}.price_minor"),
         scalar("currency", "{t}.currency"),
-        stored("interval", "{t}.billing_interval", |raw| {
-            stored_enum(BillingInterval::from_stored, raw)
-        }),
+        stored(
+            "interval",
+            "{t}.billing_interval",
+            stored_enum::<BillingInterval>,
+        ),
         scalar("trialDays", "{t}.trial_days"),
         scalar("active", "{t}.active"),
         scalar("version", "{t}.version"),

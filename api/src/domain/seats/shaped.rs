@@ -20,9 +20,7 @@ pub static ASSIGNMENT: Table = Table {
     },
     columns: &[
         scalar("id", "{t}.id"),
-        stored("status", "{t}.status", |raw| {
-            stored_enum(AssignmentStatus::from_stored, raw)
-        }),
+        stored("status", "{t}.status", stored_enum::<AssignmentStatus>),
         time("assignedAt", "{t}.assigned_at"),
         time("releasedAt", "{t}.released_at"),
     ],

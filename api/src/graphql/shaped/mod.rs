@@ -21,6 +21,7 @@ mod write;
 pub use run::{ShapedEdge, answer};
 
 use crate::auth::Audience;
+use crate::vocabulary::Vocabulary;
 use async_graphql::Value;
 use serde_json::Value as Json;
 use uuid::Uuid;
@@ -131,12 +132,9 @@ pub enum Rows {
     },
 }
 
-/// The enum value a type stores as `raw`, as the engine writes it.
-pub fn stored_enum<T: async_graphql::InputType>(
-    read: fn(&str) -> crate::error::AppResult<T>,
-    raw: &str,
-) -> Option<Value> {
-    read(raw).ok().map(|value| value.to_value())
+/// The value of the enum `T` stored as `raw`, as the engine writes it (`stored`'s reader).
+pub fn stored_enum<T: Vocabulary + async_graphql::InputType>(raw: &str) -> Option<Value> {
+    T::from_text(raw).map(|value| value.to_value())
 }
 
 /// A row's column as an id.

@@ -5,11 +5,10 @@ use super::compile::{self, Plan};
 use super::{Parent, Relation, Shaping, write};
 use crate::auth::Actor;
 use crate::graphql::context::ContextExt;
-use crate::graphql::siblings::Together;
+use crate::graphql::siblings::{Shares, Together};
 use async_graphql::{Context, Value};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A relation field of one object, to be shaped.
@@ -27,7 +26,7 @@ pub struct ShapedEdge<'a> {
 /// takes them.
 struct Shaped {
     plan: Plan,
-    rows: Mutex<HashMap<Uuid, Option<String>>>,
+    rows: Shares<String>,
 }
 
 /// The answer to the field `ctx` resolves, shaped; `None` when the engine is to answer it.
@@ -52,12 +51,7 @@ pub async fn answer(ctx: &Context<'_>, edge: ShapedEdge<'_>) -> Option<Value> {
         None => Arc::new(read().await),
     };
     let shaped = shaped.as_ref().as_ref()?;
-    let rows = shaped
-        .rows
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get_mut(&edge.key)?
-        .take()?;
+    let rows = shaped.rows.take(&edge.key)??;
     let parent = Parent {
         key: Some(edge.key),
         owner: edge.owner,
@@ -91,14 +85,9 @@ async fn load(
             return None;
         }
     };
-    let mut shares = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let key: Uuid = row.try_get_by_index(0).ok()?;
-        let answer: String = row.try_get_by_index(1).ok()?;
-        shares.insert(key, Some(answer));
-    }
-    Some(Shaped {
-        plan,
-        rows: Mutex::new(shares),
-    })
+    let rows = rows
+        .iter()
+        .map(|row| Some((row.try_get_by_index(0).ok()?, row.try_get_by_index(1).ok()?)))
+        .collect::<Option<Shares<String>>>()?;
+    Some(Shaped { plan, rows })
 }
