@@ -4,7 +4,7 @@
 //! the shaped path leaves to it), for an admin, a developer and a team member, with fewer
 //! statements on PostgreSQL.
 
-use crate::helpers::{Rows, TestApp, export_sdl, spawn_app};
+use crate::helpers::{Rows, TestApp, export_sdl, initialised_ws, next_json, send_json, spawn_app};
 use crate::plain_fields::raw_answer;
 use api::domain::accounts::schema::UserObject;
 use api::domain::accounts::shaped::USER;
@@ -20,6 +20,7 @@ use entity::{licenses, runtime_nodes};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// Each described type, its table and its plain fields.
 fn described() -> Vec<(&'static Table, &'static [&'static str])> {
@@ -299,4 +300,54 @@ async fn a_field_not_described_leaves_the_relation_to_the_engine() {
         license["developer"]["email"], "undescribed@example.com",
         "{body}"
     );
+}
+
+/// A shaped list goes into an HTTP answer as the JSON text it was written as; everywhere else
+/// it is a value: over a WebSocket, and in the answer an idempotent mutation keeps for its
+/// retries, it reads the same.
+#[tokio::test]
+async fn shaped_lists_read_the_same_over_a_socket_and_in_a_kept_answer() {
+    let app = spawn_app().await;
+    let owner = app.developer("socket@example.com", "pro").await;
+    app.team_member(&owner, "held@example.com").await;
+    let own = format!("{{ me {{ id licenses {} }} }}", selection(&LICENSE, false));
+    let over_http = checked(&raw_answer(&app, &own, json!({}), &owner.token).await);
+    assert!(
+        over_http["data"]["me"]["licenses"][0]["plan"]["code"].is_string(),
+        "{over_http}"
+    );
+    let mut socket = initialised_ws(&app.ws_url(), Some(&owner.token)).await;
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": own } });
+    send_json(&mut socket, subscribe).await;
+    let next = tokio::time::timeout(Duration::from_secs(10), next_json(&mut socket))
+        .await
+        .ok()
+        .flatten()
+        .expect("an answer over the socket");
+    assert_eq!(next["type"], "next", "{next}");
+    assert_eq!(next["payload"]["data"], over_http["data"], "{next}");
+
+    let assign = "mutation($l: UUID!) { assignSeat(licenseId: $l, userEmail: \"held@example.com\") \
+                  { id license { id assignments { id status user { email } } } } }";
+    let send = || async {
+        let answer = app
+            .post("/graphql")
+            .json(&json!({ "query": assign, "variables": { "l": owner.license_id } }))
+            .header("Idempotency-Key", "shaped-seat-1")
+            .bearer_auth(&owner.token)
+            .send()
+            .await
+            .expect("an answer");
+        let replayed = answer.headers().contains_key("idempotent-replayed");
+        let body: Value = answer.json().await.expect("JSON");
+        (replayed, body)
+    };
+    let (first_replayed, first) = send().await;
+    let (again_replayed, again) = send().await;
+    assert!(!first_replayed && again_replayed, "{first} / {again}");
+    assert_eq!(first, again, "the retry's answer");
+    let seats = &first["data"]["assignSeat"]["license"]["assignments"];
+    assert_eq!(seats.as_array().map(Vec::len), Some(1), "{first}");
+    assert_eq!(seats[0]["status"], "ACTIVE", "{first}");
+    assert_eq!(seats[0]["user"]["email"], "held@example.com", "{first}");
 }

@@ -22,6 +22,7 @@ pub mod scope_check;
 pub mod shaped;
 pub mod siblings;
 pub mod spending;
+pub mod written;
 
 use crate::config::LimitsConfig;
 use crate::domain::accounts::loaders::UserById;

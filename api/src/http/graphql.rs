@@ -17,11 +17,11 @@ use crate::error::{AppError, Code};
 use crate::events::overrun::Overrun;
 use crate::graphql::document::token_count;
 use crate::graphql::limits::{coded, refused};
+use crate::graphql::written::{self, Written};
 use crate::graphql::{query_limits, scope_check, spending};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Data};
-use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -179,9 +179,28 @@ async fn execute(
         _ => {
             let response = run(batch).await;
             let outcome = status::of_answer(&response);
-            outcome.apply(GraphQLResponse::from(response).into_response())
+            outcome.apply(written_answer(&response))
         }
     }
+}
+
+/// The answer as the engine's own transport sends it (its type, its cache policy when nothing
+/// failed, the headers resolvers set), written by `written::batch`.
+fn written_answer(answer: &async_graphql::BatchResponse) -> Response {
+    let mut response = Response::new(written::batch(answer).into());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/graphql-response+json"),
+    );
+    if answer.is_ok()
+        && let Some(policy) = answer.cache_control().value()
+        && let Ok(policy) = HeaderValue::from_str(&policy)
+    {
+        headers.insert(header::CACHE_CONTROL, policy);
+    }
+    headers.extend(answer.http_headers());
+    response
 }
 
 /// An API token's standing after the request, as `RateLimit-Limit`, `RateLimit-Remaining` and
@@ -217,7 +236,8 @@ async fn run_admitted(
             }
             match spending::spend(&mut request, &actor).await {
                 Ok(budget) => {
-                    let answer = coded(state.schema.execute(request.data(actor)).await);
+                    let request = request.data(actor).data(Written);
+                    let answer = coded(state.schema.execute(request).await);
                     match budget {
                         Some(standing) => with_budget(answer, standing),
                         None => answer,

@@ -5,9 +5,8 @@ use crate::auth::{Audience, Role};
 use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::shaped::LICENSE;
 use crate::graphql::shaped::{
-    Relation, Rows, Seen, Table, scalar, stored, stored_enum, time, uuid,
+    Relation, Rows, Seen, Table, is_null, scalar, stored, stored_enum, time, uuid,
 };
-use serde_json::Value as Json;
 
 /// As `User`'s audience: the account, and the developer whose team it is in; it owns the
 /// licenses reached from it (they are the rows naming it).
@@ -16,9 +15,11 @@ pub static USER: Table = Table {
     audience: &["id", "developer_id"],
     see: |columns, _| {
         let id = uuid(columns.first()?)?;
-        let developer = match columns.get(1)? {
-            Json::Null => None,
-            team => Some(uuid(team)?),
+        let team = columns.get(1)?;
+        let developer = if is_null(team) {
+            None
+        } else {
+            Some(uuid(team)?)
         };
         Some(Seen {
             by: Audience::Account { id, developer },

@@ -13,7 +13,14 @@ pub struct Plan {
     /// What each element of the row's array is.
     pub slots: Vec<Slot>,
     /// Each response key in selection order and where its value is.
-    pub keys: Vec<(Name, Item)>,
+    pub keys: Vec<Key>,
+}
+
+/// A response key of a row's object and where its value is.
+pub struct Key {
+    /// The key as written before its value: `"name":`.
+    pub written: String,
+    pub item: Item,
 }
 
 pub enum Slot {
@@ -27,11 +34,10 @@ pub enum Slot {
 
 pub enum Item {
     Typename,
-    /// A value, copied when another key reads it too (a field asked for under two names).
+    /// A value (read by as many keys as ask for it).
     Column {
         at: usize,
         kind: Kind,
-        copy: bool,
     },
     /// A relation's answer.
     Relation {
@@ -164,7 +170,8 @@ fn row_sql(
     for column in table.audience {
         values.of(&format!("{{t}}.{column}"));
     }
-    let mut keys: Vec<(Name, Item)> = Vec::with_capacity(set.items.len());
+    let mut names: Vec<&Name> = Vec::with_capacity(set.items.len());
+    let mut keys: Vec<Key> = Vec::with_capacity(set.items.len());
     for item in &set.items {
         let Selection::Field(field) = &item.node else {
             return None;
@@ -174,7 +181,7 @@ fn row_sql(
             return None;
         }
         let response_key = &field.response_key().node;
-        if keys.iter().any(|(seen, _)| seen == response_key) {
+        if names.contains(&response_key) {
             return None;
         }
         let name = field.name.node.as_str();
@@ -187,7 +194,6 @@ fn row_sql(
             Item::Column {
                 at: values.of(column.sql),
                 kind: column.kind,
-                copy: false,
             }
         } else if let Some(relation) = table.relations.iter().find(|r| r.name == name) {
             let (Rows::Many { key: column, .. } | Rows::One { key: column, .. }) = relation.rows;
@@ -205,21 +211,14 @@ fn row_sql(
         } else {
             return None;
         };
-        keys.push((response_key.clone(), item));
+        names.push(response_key);
+        keys.push(Key {
+            written: format!("{}:", serde_json::to_string(response_key.as_str()).ok()?),
+            item,
+        });
     }
     if values.exprs.len() > MAX_ARGUMENTS {
         return None;
-    }
-    let mut readers = vec![0_usize; values.exprs.len()];
-    for (_, item) in &keys {
-        if let Item::Column { at, .. } = item {
-            readers[*at] += 1;
-        }
-    }
-    for (_, item) in &mut keys {
-        if let Item::Column { at, copy, .. } = item {
-            *copy = readers[*at] > 1;
-        }
     }
     Some(Row {
         json: format!("json_build_array({})", values.exprs.join(", ")),

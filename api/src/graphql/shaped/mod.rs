@@ -22,8 +22,8 @@ pub use run::{ShapedEdge, answer};
 
 use crate::auth::Audience;
 use crate::vocabulary::Vocabulary;
-use async_graphql::Value;
-use serde_json::Value as Json;
+use async_graphql::resolver_utils::EnumType;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 /// Shaping is on for the schema (PostgreSQL), with the relation lists' cap.
@@ -40,7 +40,7 @@ pub struct Table {
     pub audience: &'static [&'static str],
     /// Its audience from those columns and the object it was reached from, and the owner of
     /// the objects reached from it; `None` when they do not read back.
-    pub see: fn(&[Json], Parent) -> Option<Seen>,
+    pub see: fn(&[&RawValue], Parent) -> Option<Seen>,
     pub columns: &'static [Column],
     pub relations: &'static [Relation],
 }
@@ -91,7 +91,7 @@ pub const fn time(name: &'static str, sql: &'static str) -> Column {
 pub const fn stored(
     name: &'static str,
     sql: &'static str,
-    read: fn(&str) -> Option<Value>,
+    read: fn(&str) -> Option<&'static str>,
 ) -> Column {
     Column {
         name,
@@ -107,8 +107,8 @@ pub enum Kind {
     Scalar,
     /// An instant (`DateTime` in the schema).
     Time,
-    /// An enum stored as text: the enum's value for it.
-    Enum(fn(&str) -> Option<Value>),
+    /// An enum stored as text: the name of the enum's value for it.
+    Enum(fn(&str) -> Option<&'static str>),
 }
 
 /// A relation field of a described type.
@@ -132,12 +132,26 @@ pub enum Rows {
     },
 }
 
-/// The value of the enum `T` stored as `raw`, as the engine writes it (`stored`'s reader).
-pub fn stored_enum<T: Vocabulary + async_graphql::InputType>(raw: &str) -> Option<Value> {
-    T::from_text(raw).map(|value| value.to_value())
+/// The name of the value of the enum `T` stored as `raw`, as the engine writes it (`stored`'s
+/// reader).
+pub fn stored_enum<T: Vocabulary + EnumType>(raw: &str) -> Option<&'static str> {
+    let value = T::from_text(raw)?;
+    T::items()
+        .iter()
+        .find(|item| item.value == value)
+        .map(|item| item.name)
 }
 
 /// A row's column as an id.
-pub fn uuid(value: &Json) -> Option<Uuid> {
-    value.as_str()?.parse().ok()
+pub fn uuid(cell: &RawValue) -> Option<Uuid> {
+    cell.get()
+        .strip_prefix('"')?
+        .strip_suffix('"')?
+        .parse()
+        .ok()
+}
+
+/// Whether a row's column is null.
+pub fn is_null(cell: &RawValue) -> bool {
+    cell.get() == "null"
 }

@@ -6,6 +6,7 @@ use super::{Parent, Relation, Shaping, write};
 use crate::auth::Actor;
 use crate::graphql::context::ContextExt;
 use crate::graphql::siblings::{Shares, Together};
+use crate::graphql::written;
 use async_graphql::{Context, Value};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use std::sync::Arc;
@@ -56,7 +57,12 @@ pub async fn answer(ctx: &Context<'_>, edge: ShapedEdge<'_>) -> Option<Value> {
         key: Some(edge.key),
         owner: edge.owner,
     };
-    write::list(&shaped.plan, &rows, actor, parent).ok()
+    let text = write::list(&shaped.plan, &rows, actor, parent).ok()?;
+    if written::accepted(ctx) {
+        Some(written::text(text))
+    } else {
+        serde_json::from_slice(&text).ok()
+    }
 }
 
 async fn load(

@@ -17,6 +17,7 @@ use super::graphql::operation_type;
 use super::status;
 use crate::auth::{Actor, Caller};
 use crate::error::{AppError, Code, ConflictReason};
+use crate::graphql::written;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Pos, Value};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -107,13 +108,7 @@ where
     let answer = run(batch).await;
     let outcome = status::of_answer(&answer);
     let headers = answer.http_headers();
-    let body = match serde_json::to_string(&answer) {
-        Ok(body) => body,
-        Err(err) => {
-            let _ = store::release(db, claim).await;
-            return refusal(AppError::internal(err));
-        }
-    };
+    let body = written::batch_string(&answer);
     let sealed = worth_keeping(&answer).then(|| sealer.seal(&body)).flatten();
     let kept = if let Some(sealed) = sealed {
         store::finish(db, claim, outcome.status.as_u16(), sealed).await
