@@ -5,7 +5,11 @@
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, FixedOffset};
 use data_encoding::BASE64URL_NOPAD;
-use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect, Select};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QuerySelect, QueryTrait,
+    Select,
+};
 use uuid::Uuid;
 
 const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -27,6 +31,9 @@ pub enum After {
 pub struct PageArgs {
     pub limit: u64,
     pub after: After,
+    /// SQL expressions over the listed table's row, each read as text with every row of the
+    /// page (relations shaped with their page: `graphql::shaped::Ahead`). PostgreSQL only.
+    pub also: Vec<String>,
 }
 
 impl PageArgs {
@@ -44,6 +51,7 @@ impl PageArgs {
         Ok(Self {
             limit: limit(first, max)?,
             after,
+            also: Vec::new(),
         })
     }
 
@@ -65,6 +73,7 @@ impl PageArgs {
         Ok(Self {
             limit: limit(first, max)?,
             after,
+            also: Vec::new(),
         })
     }
 
@@ -84,6 +93,7 @@ impl PageArgs {
         Ok(Self {
             limit: limit(first, max)?,
             after,
+            also: Vec::new(),
         })
     }
 
@@ -151,6 +161,9 @@ pub struct Page<T> {
     pub has_previous: bool,
     /// The position of the first row.
     pub offset: u64,
+    /// Each row's texts of `PageArgs::also`, in order (none when none were asked for, or
+    /// they could not be read).
+    pub also: Vec<Vec<Option<String>>>,
 }
 
 impl<T> Page<T> {
@@ -161,6 +174,7 @@ impl<T> Page<T> {
             has_next: self.has_next,
             has_previous: self.has_previous,
             offset: self.offset,
+            also: self.also,
         }
     }
 }
@@ -176,16 +190,60 @@ pub async fn fetch<E: EntityTrait>(
         query.offset(offset)
     } else {
         query
+    }
+    .limit(page.limit + 1);
+    let (mut rows, mut also) = if page.also.is_empty()
+        || conn.get_database_backend() != DbBackend::Postgres
+    {
+        (query.all(conn).await?, Vec::new())
+    } else {
+        match with_also(conn, query.clone(), &page.also).await {
+            Ok(read) => read,
+            Err(err) => {
+                // What was asked for besides is the shaped path's, whose failures leave its
+                // fields to the engine: the page is read again as it is.
+                tracing::warn!(error = %err, "a page's shaped relations failed; the engine answers them");
+                (query.all(conn).await?, Vec::new())
+            }
+        }
     };
-    let mut rows = query.limit(page.limit + 1).all(conn).await?;
     let has_next = rows.len() as u64 > page.limit;
     rows.truncate(page.limit as usize);
+    also.truncate(page.limit as usize);
     Ok(Page {
         rows,
         has_next,
         has_previous: page.after != After::Start,
         offset,
+        also,
     })
+}
+
+/// The page's rows with the texts of `also` beside each.
+async fn with_also<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    mut query: Select<E>,
+    also: &[String],
+) -> Result<(Vec<E::Model>, Vec<Vec<Option<String>>>), DbErr> {
+    let names: Vec<String> = (0..also.len())
+        .map(|at| format!("page_also_{at}"))
+        .collect();
+    for (sql, name) in also.iter().zip(&names) {
+        query = query.expr_as(Expr::cust(format!("({sql})::text")), name.as_str());
+    }
+    let found = conn.query_all_raw(query.build(DbBackend::Postgres)).await?;
+    let mut rows = Vec::with_capacity(found.len());
+    let mut texts = Vec::with_capacity(found.len());
+    for row in &found {
+        rows.push(E::Model::from_query_result(row, "")?);
+        texts.push(
+            names
+                .iter()
+                .map(|name| row.try_get::<Option<String>>("", name))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
+    Ok((rows, texts))
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! that is computed only when the query selects it.
 
 use super::context::ContextExt;
-use super::guard::{Guarded, shown_together};
+use super::guard::{Guarded, shown_together_with};
+use super::shaped::Ahead;
 use crate::error::AppResult;
 use crate::paging::Page;
 use crate::total_count::Count;
@@ -36,6 +37,21 @@ pub async fn connection<N>(
 where
     N: Guarded + OutputType,
 {
+    connection_ahead(ctx, page, cursor, count, None).await
+}
+
+/// The same, for a page read with its nodes' relations shaped (`ahead`: what it asked the page
+/// for besides), which the nodes then find made.
+pub async fn connection_ahead<N>(
+    ctx: &Context<'_>,
+    mut page: Page<N::Row>,
+    cursor: impl Fn(u64, &N::Row) -> String,
+    count: impl Future<Output = AppResult<Count>>,
+    ahead: Option<Ahead>,
+) -> Result<PagedConnection<N>>
+where
+    N: Guarded + OutputType,
+{
     let actor = ctx.actor()?;
     let look_ahead = ctx.look_ahead();
     let counted = if look_ahead.field("totalCount").exists()
@@ -53,13 +69,22 @@ where
             total_count_is_estimate: counted.estimated,
         },
     );
+    let made = ahead.map(|ahead| {
+        let keys = page.rows.iter().map(N::sibling_key).collect();
+        ahead.made(keys, std::mem::take(&mut page.also))
+    });
     let rows = page
         .rows
         .into_iter()
         .zip(page.offset..)
         .map(|(row, position)| (cursor(position, &row), row));
+    let shown = shown_together_with::<_, N>(actor, rows, |together| {
+        if let Some(made) = made {
+            made(together);
+        }
+    });
     connection.edges.extend(
-        shown_together::<_, N>(actor, rows)
+        shown
             .into_iter()
             .map(|(cursor, node)| Edge::new(cursor, node)),
     );

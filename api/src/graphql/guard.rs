@@ -55,6 +55,15 @@ pub fn shown_together<X, T: Guarded>(
     actor: &Actor,
     rows: impl IntoIterator<Item = (X, T::Row)>,
 ) -> Vec<(X, T)> {
+    shown_together_with(actor, rows, |_| ())
+}
+
+/// The same, with `prepare` given the sibling set before any object is made in it.
+pub fn shown_together_with<X, T: Guarded>(
+    actor: &Actor,
+    rows: impl IntoIterator<Item = (X, T::Row)>,
+    prepare: impl FnOnce(&Together),
+) -> Vec<(X, T)> {
     let visible: Vec<(X, T::Row)> = rows
         .into_iter()
         .filter(|(_, row)| actor.may_see(T::audience(row)))
@@ -64,6 +73,7 @@ pub fn shown_together<X, T: Guarded>(
         .filter_map(|(_, row)| T::sibling_key(row))
         .collect();
     let together = Together::of(keys);
+    prepare(&together);
     visible
         .into_iter()
         .map(|(extra, row)| (extra, T::wrap(row, Seen(together.clone()))))

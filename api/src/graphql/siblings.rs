@@ -179,6 +179,19 @@ impl Together {
         )
     }
 
+    /// Has `value` made for the whole sibling set under `id` already, as `once` would make it
+    /// (a value made with the objects themselves); nothing for an object made on its own.
+    pub fn made<V: Send + Sync + 'static>(&self, id: usize, value: Arc<V>) {
+        if let Some(cell) = self
+            .0
+            .as_ref()
+            .and_then(|s| s.cell::<Arc<V>>(Made::Other(id)))
+        {
+            // A value made already is the same value, made first.
+            let _ = cell.set(value);
+        }
+    }
+
     /// The rows the one-to-many edge `L` holds for `key` (the key the object was made with), and
     /// the sibling set the objects for them form: from the load shared by this sibling set, or
     /// through the request's dataloader for an object made on its own. `child_key` names each

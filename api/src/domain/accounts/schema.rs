@@ -10,11 +10,11 @@ use crate::domain::instances::schema::Instance;
 use crate::domain::licenses::loaders::LicensesByDeveloper;
 use crate::domain::licenses::schema::License;
 use crate::domain::sessions::service::Opened;
-use crate::graphql::connection::{PagedConnection, connection};
+use crate::graphql::connection::{PagedConnection, connection_ahead};
 use crate::graphql::context::{ContextExt, related};
 use crate::graphql::guard::{Guarded, Seen, shown_or_not_found};
 use crate::graphql::plain::{Plain, plain_fields};
-use crate::graphql::shaped::ShapedEdge;
+use crate::graphql::shaped::{Ahead, ShapedEdge};
 use crate::graphql::siblings::Together;
 use crate::paging::{PageArgs, creation_cursor};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
@@ -180,11 +180,16 @@ impl AccountsQuery {
         filter: Option<DeveloperFilter>,
     ) -> Result<PagedConnection<User>> {
         let actor = ctx.actor()?;
-        let page = PageArgs::by_creation(first, after, actor.app.config.limits.max_page_size)?;
+        let mut page = PageArgs::by_creation(first, after, actor.app.config.limits.max_page_size)?;
+        let ahead = Ahead::of(ctx, &shaped::USER, "users");
+        if let Some(ahead) = &ahead {
+            page.also = ahead.columns();
+        }
         let filter = filter.unwrap_or_default();
         let rows = service::list_developers(actor, &filter, &page).await?;
         let count = service::count_developers(actor, &filter);
-        connection::<User>(ctx, rows, |_, u| creation_cursor(u.created_at, u.id), count).await
+        let cursor = |_, u: &users::Model| creation_cursor(u.created_at, u.id);
+        connection_ahead::<User>(ctx, rows, cursor, count, ahead).await
     }
 
     /// One developer by id. Admins only.

@@ -271,6 +271,7 @@ pub async fn page(
         has_next,
         has_previous: after.is_some(),
         offset: 0,
+        also: Vec::new(),
     };
     Ok(Listed { page, ranks })
 }

@@ -14,10 +14,12 @@
 //!
 //! PostgreSQL only: on SQLite every relation goes to the engine.
 
+mod ahead;
 mod compile;
 mod run;
 mod write;
 
+pub use ahead::Ahead;
 pub use run::{ShapedEdge, answer};
 
 use crate::auth::Audience;

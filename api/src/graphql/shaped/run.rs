@@ -25,9 +25,9 @@ pub struct ShapedEdge<'a> {
 
 /// The answer to one sibling set's relation: each key's rows as JSON text, until its sibling
 /// takes them.
-struct Shaped {
-    plan: Plan,
-    rows: Shares<String>,
+pub(super) struct Shaped {
+    pub(super) plan: Plan,
+    pub(super) rows: Shares<String>,
 }
 
 /// The answer to the field `ctx` resolves, shaped; `None` when the engine is to answer it.
