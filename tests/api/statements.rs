@@ -275,3 +275,59 @@ async fn answers_never_read_password_hashes() {
         assert!(!sql.contains("\"users\".\"password_hash\""), "{sql}");
     }
 }
+
+/// A license looked up alone loads its plan and its developer at once, a statement each,
+/// without waiting for the dataloader's batching window (two seconds here); the licenses of a
+/// list still gather their plans through it, in one statement.
+#[tokio::test]
+async fn a_lookup_loads_what_it_leads_to_without_waiting() {
+    let app = spawn_app_with(&[("DATALOADER_DELAY_MICROS", "2000000")]).await;
+    let dev = app.developer("alone@example.com", "pro").await;
+    let db = &app.state.db;
+    let rows = Rows::new(db).await;
+    for plan in rows.plan_ids.iter().take(2) {
+        rows.license_for(db, dev.id, *plan, 2, 0)
+            .await
+            .expect("license");
+    }
+    let lookup = "query($id: UUID!) { license(id: $id) { id plan { code } developer { email } } }";
+    let started = std::time::Instant::now();
+    let (body, spent) = app
+        .graphql_counted(lookup, json!({ "id": dev.license_id }), Some(&dev.token))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(body["data"]["license"]["plan"]["code"], "pro", "{body}");
+    let email = &body["data"]["license"]["developer"]["email"];
+    assert_eq!(email, "alone@example.com", "{body}");
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "the lookup waited {took:?}"
+    );
+    assert!(
+        spent <= 3,
+        "{spent} statements: the license, its plan, its developer"
+    );
+
+    // Through the engine (a fragment), each listed license asks for its plan: one statement
+    // for all of them, once the window closes.
+    let listed = "{ me { licenses { ... on License { plan { code } } } } }";
+    let started = std::time::Instant::now();
+    let (body, spent) = app
+        .graphql_counted(listed, json!({}), Some(&dev.token))
+        .await;
+    let took = started.elapsed();
+    let licenses = body["data"]["me"]["licenses"].as_array().expect("licenses");
+    assert_eq!(licenses.len(), 3, "{body}");
+    assert!(
+        licenses.iter().all(|l| l["plan"]["code"].is_string()),
+        "{body}"
+    );
+    assert!(
+        took >= std::time::Duration::from_secs(2),
+        "the list did not gather: {took:?}"
+    );
+    assert!(
+        spent <= 3,
+        "{spent} statements: me, the licenses, their plans"
+    );
+}

@@ -1,6 +1,6 @@
 //! The one way a resolver reaches its actor and its loaders.
 
-use super::guard::{Guarded, shown, shown_all, shown_in, visible_key};
+use super::guard::{Guarded, shown_all, shown_in, visible_key};
 use super::loader::LoaderError;
 use super::siblings::Together;
 use crate::auth::Actor;
@@ -67,12 +67,35 @@ where
     Ok(shown_all(actor, owned))
 }
 
-/// The object a one-to-one edge leads to from `key`, if there is one and the actor may see it.
+/// The object a one-to-one edge leads to from `key`, if there is one and the actor may see it,
+/// through the request's dataloader, which gathers the keys of every object asking.
 pub async fn related_one<L, T>(ctx: &Context<'_>, key: Uuid) -> Result<Option<T>>
 where
     L: Loader<Uuid, Error = LoaderError>,
     T: Guarded<Row = L::Value>,
 {
-    let found = ctx.loader::<L>()?.load_one(key).await?;
-    Ok(found.and_then(|row| shown(ctx.actor().ok()?, row)))
+    related_one_from::<L, T>(ctx, &Together::default(), key).await
+}
+
+/// The same from an object that knows how it was made (`together`): from an object made alone
+/// it is loaded at once, in a statement of its own, without the dataloader's batching window
+/// (about a millisecond, which a lookup need not wait).
+pub async fn related_one_from<L, T>(
+    ctx: &Context<'_>,
+    together: &Together,
+    key: Uuid,
+) -> Result<Option<T>>
+where
+    L: Loader<Uuid, Error = LoaderError>,
+    T: Guarded<Row = L::Value>,
+{
+    let loader = ctx.loader::<L>()?;
+    let found = if together.is_alone() {
+        loader.loader().load(&[key]).await?.remove(&key)
+    } else {
+        loader.load_one(key).await?
+    };
+    let actor = ctx.actor()?;
+    // What it leads to is reached from another object, not made alone.
+    Ok(shown_in(actor, &Together::default(), found).pop())
 }

@@ -38,7 +38,7 @@ pub trait Guarded: Sized {
 pub fn shown<T: Guarded>(actor: &Actor, row: T::Row) -> Option<T> {
     actor
         .may_see(T::audience(&row))
-        .then(|| T::wrap(row, Seen(Together::default())))
+        .then(|| T::wrap(row, Seen(Together::alone())))
 }
 
 /// The objects for the rows the actor may see, in order; the others are left out.
@@ -110,7 +110,7 @@ pub fn shown_or_not_found<T: Guarded>(
     what: &'static str,
 ) -> AppResult<T> {
     let key = visible_key::<T>(actor, &row);
-    shown_in(actor, &Together::of(key.into_iter().collect()), [row])
+    shown_in(actor, &Together::alone_of(key), [row])
         .pop()
         .ok_or(AppError::NotFound(what))
 }

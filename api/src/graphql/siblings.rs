@@ -142,20 +142,41 @@ impl Siblings {
 }
 
 /// What an object knows of the objects answered with it: a shared sibling set, or nothing when
-/// it was made on its own.
+/// it was made on its own, and whether it was made alone (looked up by itself, not reached
+/// from other objects: nothing else in the request is likely to load what it loads).
 #[derive(Clone, Default)]
-pub struct Together(Option<Arc<Siblings>>);
+pub struct Together(Option<Arc<Siblings>>, Alone);
+
+#[derive(Clone, Copy, Default)]
+struct Alone(bool);
 
 impl Together {
     /// The set of objects keyed by `keys`, made together (nothing to share when there are none).
     pub fn of(keys: Vec<Uuid>) -> Self {
         if keys.is_empty() {
-            return Self(None);
+            return Self::default();
         }
-        Self(Some(Arc::new(Siblings {
+        let siblings = Siblings {
             keys,
             made: Mutex::new(Vec::new()),
-        })))
+        };
+        Self(Some(Arc::new(siblings)), Alone(false))
+    }
+
+    /// An object made alone: a lookup, a mutation's answer, an event.
+    pub fn alone() -> Self {
+        Self(None, Alone(true))
+    }
+
+    /// The same for an object whose relations load as a set of one (`of`).
+    pub fn alone_of(key: Option<Uuid>) -> Self {
+        Self(Self::of(key.into_iter().collect()).0, Alone(true))
+    }
+
+    /// Whether the object was made alone (`alone`), so that what it loads is loaded at once
+    /// rather than gathered with other objects' loads.
+    pub fn is_alone(&self) -> bool {
+        self.1.0
     }
 
     /// The keys of the objects made together, none for an object made on its own.
@@ -193,8 +214,9 @@ impl Together {
     }
 
     /// The rows the one-to-many edge `L` holds for `key` (the key the object was made with), and
-    /// the sibling set the objects for them form: from the load shared by this sibling set, or
-    /// through the request's dataloader for an object made on its own. `child_key` names each
+    /// the sibling set the objects for them form: from the load shared by this sibling set, at
+    /// once for an object made alone, or through the request's dataloader for another object
+    /// made on its own. `child_key` names each
     /// loaded row's own sibling key, if it has one and may be shown.
     pub async fn load<L, R>(
         &self,
@@ -213,12 +235,21 @@ impl Together {
                     std::any::type_name::<L>()
                 ))
             })?;
-            if let (Share::Rows(rows), children) = siblings.load(lanes, key, child_key).await? {
+            if let (Share::Rows(rows), children) = siblings.load(lanes, key, &child_key).await? {
                 return Ok((rows, children));
             }
         }
+        let loader = ctx.loader::<L>()?;
+        if self.is_alone() {
+            // Nothing else is likely to ask for this edge: at once, without the batching
+            // window; the rows are a sibling set of their own.
+            let rows = loader.loader().load(&[key]).await?.remove(&key);
+            let rows = rows.unwrap_or_default();
+            let children = Together::of(rows.iter().filter_map(&child_key).collect());
+            return Ok((rows, children));
+        }
         Ok((
-            ctx.loader::<L>()?.load_one(key).await?.unwrap_or_default(),
+            loader.load_one(key).await?.unwrap_or_default(),
             Together::default(),
         ))
     }

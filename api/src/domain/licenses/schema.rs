@@ -20,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::overrun::{OnLag, Overrun};
 use crate::events::{DomainEvent, resume};
 use crate::graphql::connection::{PagedConnection, connection};
-use crate::graphql::context::{ContextExt, related, related_one, related_owned};
+use crate::graphql::context::{ContextExt, related, related_one_from, related_owned};
 use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
 use crate::graphql::plain::{Plain, plain_fields};
 use crate::graphql::shaped::{Rows, ShapedEdge};
@@ -225,10 +225,10 @@ impl LicenseObject {
         .await
     }
     async fn plan(&self, ctx: &Context<'_>) -> Result<Option<Plan>> {
-        related_one::<PlanById, Plan>(ctx, self.0.plan_id).await
+        related_one_from::<PlanById, Plan>(ctx, &self.1, self.0.plan_id).await
     }
     async fn developer(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        related_one::<UserById, User>(ctx, self.0.developer_id).await
+        related_one_from::<UserById, User>(ctx, &self.1, self.0.developer_id).await
     }
 }
 
@@ -279,7 +279,9 @@ impl LicenseEvent {
     }
     /// The license as it is now (it may have changed again since the event).
     async fn license(&self, ctx: &Context<'_>) -> Result<Option<License>> {
-        related_one::<LicenseById, License>(ctx, self.0.entity_id).await
+        // Events are answered one at a time: nothing would share its load.
+        let alone = Together::alone();
+        related_one_from::<LicenseById, License>(ctx, &alone, self.0.entity_id).await
     }
 }
 
