@@ -219,8 +219,9 @@ pub async fn fetch<E: EntityTrait>(
     })
 }
 
-/// The page's rows with the texts of `also` beside each.
-async fn with_also<E: EntityTrait>(
+/// The rows of `query` with the texts of `also` (SQL expressions over its table's row) beside
+/// each. PostgreSQL only.
+pub async fn with_also<E: EntityTrait>(
     conn: &impl ConnectionTrait,
     mut query: Select<E>,
     also: &[String],

@@ -249,6 +249,28 @@ async fn shaped_relations_answer_as_the_engine_does() {
         );
     }
 
+    // The licenses listing reads its nodes' lists with its page too.
+    let licenses_listed = |engine: bool| {
+        format!(
+            "{{ licenses(first: 10) {{ edges {{ node {{ id assignments {} runtimeNodes {} }} }} }} }}",
+            selection(many("assignments"), engine),
+            selection(many("runtimeNodes"), engine)
+        )
+    };
+    let ((shaped, shaped_spent), (engine, engine_spent)) =
+        both_ways(&app, licenses_listed, json!({}), &admin).await;
+    let parsed = checked(&shaped);
+    assert_eq!(shaped, engine, "the admin's licenses listing");
+    let edges = parsed["data"]["licenses"]["edges"].as_array().map(Vec::len);
+    assert_eq!(edges, Some(5), "{shaped}");
+    if postgres {
+        assert_eq!(shaped_spent, 1, "{shaped_spent} statements shaped");
+        assert!(
+            engine_spent >= 3,
+            "{engine_spent} statements through the engine"
+        );
+    }
+
     let own = |engine: bool| format!("{{ me {{ id licenses {} }} }}", selection(&LICENSE, engine));
     let ((shaped, _), (engine, _)) = both_ways(&app, own, json!({}), &owner.token).await;
     let parsed = checked(&shaped);

@@ -6,7 +6,7 @@ use super::model::{LicenseFilter, LicenseOrder, LicenseOrderField};
 use crate::auth::{Actor, Caller, Role};
 use crate::domain::seats::model::AssignmentStatus;
 use crate::error::{AppError, AppResult};
-use crate::paging::Page;
+use crate::paging::{self, Page};
 use crate::total_count::{self, Count};
 use entity::{license_assignments, licenses, plans, prelude::*};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
@@ -230,6 +230,7 @@ pub async fn page(
     sort: &LicenseOrder,
     limit: u64,
     after: Option<&keyset::After>,
+    also: &[String],
 ) -> AppResult<Listed> {
     let db = &actor.app.db;
     let matching = matching(db, actor, filter).await?;
@@ -240,6 +241,10 @@ pub async fn page(
     let rank = search_rank(db, filter);
     let mut rows = Vec::new();
     let mut ranks = HashMap::new();
+    // Each row's texts of `also` (`PageArgs::also`), while every range could read them.
+    let mut texts = Some(Vec::new()).filter(|_| {
+        !also.is_empty() && !ranked && db.get_database_backend() == DbBackend::Postgres
+    });
     for range in keyset::ranges(sort.field, sort.direction, after, &rank) {
         let wanted = limit + 1 - rows.len() as u64;
         let mut query = matching.clone().filter(range.condition);
@@ -257,6 +262,19 @@ pub async fn page(
                 ranks.insert(row.license.id, row.search_rank);
                 rows.push(row.license);
             }
+        } else if let Some(read) = texts.as_mut() {
+            match paging::with_also(db, query.clone().limit(wanted), also).await {
+                Ok((found, found_texts)) => {
+                    rows.extend(found);
+                    read.extend(found_texts);
+                }
+                Err(err) => {
+                    // The shaped path's failures leave its fields to the engine.
+                    tracing::warn!(error = %err, "a page's shaped relations failed; the engine answers them");
+                    texts = None;
+                    rows.extend(query.limit(wanted).all(db).await?);
+                }
+            }
         } else {
             rows.extend(query.limit(wanted).all(db).await?);
         }
@@ -266,12 +284,14 @@ pub async fn page(
     }
     let has_next = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
+    let mut also = texts.unwrap_or_default();
+    also.truncate(limit as usize);
     let page = Page {
         rows,
         has_next,
         has_previous: after.is_some(),
         offset: 0,
-        also: Vec::new(),
+        also,
     };
     Ok(Listed { page, ranks })
 }

@@ -19,11 +19,11 @@ use crate::domain::seats::schema::Assignment;
 use crate::error::{AppError, AppResult};
 use crate::events::overrun::{OnLag, Overrun};
 use crate::events::{DomainEvent, resume};
-use crate::graphql::connection::{PagedConnection, connection};
+use crate::graphql::connection::{PagedConnection, connection_ahead};
 use crate::graphql::context::{ContextExt, related, related_one_from, related_owned};
 use crate::graphql::guard::{Guarded, Seen, shown, shown_or_not_found};
 use crate::graphql::plain::{Plain, plain_fields};
-use crate::graphql::shaped::{Rows, ShapedEdge};
+use crate::graphql::shaped::{Ahead, Rows, ShapedEdge};
 use crate::graphql::siblings::Together;
 use crate::paging;
 use async_graphql::{Context, Object, Result, Subscription};
@@ -306,13 +306,15 @@ impl LicensesQuery {
         let after = after
             .map(|cursor| keyset::After::decode(order.field, &cursor))
             .transpose()?;
-        let listed = listing::page(actor, &filter, &order, limit, after.as_ref()).await?;
+        let ahead = Ahead::of(ctx, &shaped::LICENSE, "licenses");
+        let also = ahead.as_ref().map(Ahead::columns).unwrap_or_default();
+        let listed = listing::page(actor, &filter, &order, limit, after.as_ref(), &also).await?;
         let count = listing::count(actor, &filter);
         let ranks = listed.ranks;
         let cursor = |_, row: &licenses::Model| {
             keyset::After::of(order.field, row, ranks.get(&row.id).copied()).encode()
         };
-        connection::<License>(ctx, listed.page, cursor, count).await
+        connection_ahead::<License>(ctx, listed.page, cursor, count, ahead).await
     }
 
     /// One license: admins see any, developers their own.

@@ -43,9 +43,15 @@ impl Ahead {
             let Some(relation) = table.relations.iter().find(|r| r.name == name) else {
                 continue;
             };
-            if !matches!(relation.rows, Rows::Many { key: "id", .. })
-                || !field.node.arguments.is_empty()
+            let Rows::Many { key: "id", edge } = relation.rows else {
+                continue;
+            };
+            // The page's row is named in the list's own subquery only (`CappedEdge::correlated`
+            // reads its table unaliased; lists below it name their parents by alias): a list
+            // of the page's own table would take that name.
+            if !field.node.arguments.is_empty()
                 || !field.node.directives.is_empty()
+                || edge(shaping.cap, &["id"]).contains(&format!("FROM \"{from}\" "))
             {
                 continue;
             }
@@ -53,11 +59,6 @@ impl Ahead {
             let Some((sql, plan)) = compile::list(relation, &parent, set, shaping.cap) else {
                 continue;
             };
-            // A list's rows are read from their table unaliased (`CappedEdge::correlated`):
-            // rows of the page's own table would take the parent's name inside.
-            if sql.contains(&format!("FROM \"{from}\" WHERE")) {
-                continue;
-            }
             parts.push(Part {
                 field: std::ptr::from_ref(field) as usize,
                 sql,
