@@ -263,7 +263,7 @@ pub async fn page(
                 rows.push(row.license);
             }
         } else if let Some(read) = texts.as_mut() {
-            match paging::with_also(db, query.clone().limit(wanted), also).await {
+            match paging::with_also(db, query.clone(), also, wanted, 0).await {
                 Ok((found, found_texts)) => {
                     rows.extend(found);
                     read.extend(found_texts);
