@@ -186,21 +186,13 @@ pub async fn fetch<E: EntityTrait>(
     page: &PageArgs,
 ) -> AppResult<Page<E::Model>> {
     let offset = page.offset();
-    let (mut rows, mut also) = if page.also.is_empty()
-        || conn.get_database_backend() != DbBackend::Postgres
-    {
-        (page_of(query, page).all(conn).await?, Vec::new())
-    } else {
-        match with_also(conn, query.clone(), &page.also, page.limit + 1, offset).await {
-            Ok(read) => read,
-            Err(err) => {
-                // What was asked for besides is the shaped path's, whose failures leave its
-                // fields to the engine: the page is read again as it is.
-                tracing::warn!(error = %err, "a page's shaped relations failed; the engine answers them");
-                (page_of(query, page).all(conn).await?, Vec::new())
-            }
-        }
-    };
+    let (mut rows, mut also) =
+        if page.also.is_empty() || conn.get_database_backend() != DbBackend::Postgres {
+            (page_of(query, page).all(conn).await?, Vec::new())
+        } else {
+            let (rows, also) = with_also(conn, query, &page.also, page.limit + 1, offset).await?;
+            (rows, also.unwrap_or_default())
+        };
     let has_next = rows.len() as u64 > page.limit;
     rows.truncate(page.limit as usize);
     also.truncate(page.limit as usize);
@@ -225,7 +217,9 @@ fn page_of<E: EntityTrait>(query: Select<E>, page: &PageArgs) -> Select<E> {
 }
 
 /// The first `limit` rows of `query` from `offset` (neither set on it), with the texts of
-/// `also` (SQL expressions over its table's row) beside each. PostgreSQL only.
+/// `also` (SQL expressions over its table's row) beside each; without them (`None`) when they
+/// cannot be read: they are the shaped path's, whose failures leave its fields to the engine,
+/// and the rows are read again as they are. PostgreSQL only.
 ///
 /// The limit and offset are written into the statement: PostgreSQL plans a statement whose
 /// limit is a parameter for a limit it does not know, and such a plan (sorting every matching
@@ -233,6 +227,27 @@ fn page_of<E: EntityTrait>(query: Select<E>, page: &PageArgs) -> Select<E> {
 /// planned this statement afresh on every run (about a fifth of its cost). Written in, it is
 /// planned once for each connection.
 pub async fn with_also<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    query: Select<E>,
+    also: &[String],
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<E::Model>, Option<Vec<Vec<Option<String>>>>), DbErr> {
+    match read_with_also(conn, query.clone(), also, limit, offset).await {
+        Ok((rows, texts)) => Ok((rows, Some(texts))),
+        Err(err) => {
+            tracing::warn!(error = %err, "a page's shaped relations failed; the engine answers them");
+            let query = if offset > 0 {
+                query.offset(offset)
+            } else {
+                query
+            };
+            Ok((query.limit(limit).all(conn).await?, None))
+        }
+    }
+}
+
+async fn read_with_also<E: EntityTrait>(
     conn: &impl ConnectionTrait,
     mut query: Select<E>,
     also: &[String],

@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 
 const CREATE: &str = "mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) { token apiToken { id name } } }";
 
-struct Answer {
-    status: u16,
-    replayed: bool,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) replayed: bool,
+    pub(crate) body: Value,
 }
 
 /// `query` with `variables`, sent by `token` with `key` as its `Idempotency-Key`.
-async fn keyed(
+pub(crate) async fn keyed(
     app: &TestApp,
     key: Option<&str>,
     token: Option<&str>,

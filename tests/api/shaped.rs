@@ -4,7 +4,8 @@
 //! the shaped path leaves to it), for an admin, a developer and a team member, with fewer
 //! statements on PostgreSQL.
 
-use crate::helpers::{Rows, TestApp, export_sdl, initialised_ws, next_json, send_json, spawn_app};
+use crate::helpers::{Rows, Subscription, TestApp, export_sdl, spawn_app};
+use crate::idempotency::keyed;
 use crate::plain_fields::raw_answer;
 use api::domain::accounts::schema::UserObject;
 use api::domain::accounts::shaped::USER;
@@ -338,36 +339,28 @@ async fn shaped_lists_read_the_same_over_a_socket_and_in_a_kept_answer() {
         over_http["data"]["me"]["licenses"][0]["plan"]["code"].is_string(),
         "{over_http}"
     );
-    let mut socket = initialised_ws(&app.ws_url(), Some(&owner.token)).await;
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": own } });
-    send_json(&mut socket, subscribe).await;
-    let next = tokio::time::timeout(Duration::from_secs(10), next_json(&mut socket))
+    let mut socket = Subscription::open(&app.ws_url(), Some(&owner.token), &own).await;
+    let next = socket
+        .next_message(Duration::from_secs(10))
         .await
-        .ok()
-        .flatten()
         .expect("an answer over the socket");
     assert_eq!(next["type"], "next", "{next}");
     assert_eq!(next["payload"]["data"], over_http["data"], "{next}");
 
     let assign = "mutation($l: UUID!) { assignSeat(licenseId: $l, userEmail: \"held@example.com\") \
                   { id license { id assignments { id status user { email } } } } }";
-    let send = || async {
-        let answer = app
-            .post("/graphql")
-            .json(&json!({ "query": assign, "variables": { "l": owner.license_id } }))
-            .header("Idempotency-Key", "shaped-seat-1")
-            .bearer_auth(&owner.token)
-            .send()
-            .await
-            .expect("an answer");
-        let replayed = answer.headers().contains_key("idempotent-replayed");
-        let body: Value = answer.json().await.expect("JSON");
-        (replayed, body)
-    };
-    let (first_replayed, first) = send().await;
-    let (again_replayed, again) = send().await;
-    assert!(!first_replayed && again_replayed, "{first} / {again}");
-    assert_eq!(first, again, "the retry's answer");
+    let vars = json!({ "l": owner.license_id });
+    let key = Some("shaped-seat-1");
+    let first = keyed(&app, key, Some(&owner.token), assign, vars.clone()).await;
+    let again = keyed(&app, key, Some(&owner.token), assign, vars).await;
+    assert!(
+        !first.replayed && again.replayed,
+        "{} / {}",
+        first.body,
+        again.body
+    );
+    assert_eq!(first.body, again.body, "the retry's answer");
+    let first = first.body;
     let seats = &first["data"]["assignSeat"]["license"]["assignments"];
     assert_eq!(seats.as_array().map(Vec::len), Some(1), "{first}");
     assert_eq!(seats[0]["status"], "ACTIVE", "{first}");

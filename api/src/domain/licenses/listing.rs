@@ -263,17 +263,11 @@ pub async fn page(
                 rows.push(row.license);
             }
         } else if let Some(read) = texts.as_mut() {
-            match paging::with_also(db, query.clone(), also, wanted, 0).await {
-                Ok((found, found_texts)) => {
-                    rows.extend(found);
-                    read.extend(found_texts);
-                }
-                Err(err) => {
-                    // The shaped path's failures leave its fields to the engine.
-                    tracing::warn!(error = %err, "a page's shaped relations failed; the engine answers them");
-                    texts = None;
-                    rows.extend(query.limit(wanted).all(db).await?);
-                }
+            let (found, found_texts) = paging::with_also(db, query, also, wanted, 0).await?;
+            rows.extend(found);
+            match found_texts {
+                Some(found_texts) => read.extend(found_texts),
+                None => texts = None,
             }
         } else {
             rows.extend(query.limit(wanted).all(db).await?);
